@@ -1,0 +1,1 @@
+"""funchost: an event-driven function host on Dapr."""

@@ -1,0 +1,354 @@
+"""Assembly of the embedded sidecar: one store, one clock, HTTP + gRPC servers, subsystems.
+
+A subsystem (state, pub/sub, bindings, jobs, invocation, secrets, actors, workflows) is a class
+taking the `Sidecar` and contributing HTTP routes, gRPC services, start/stop work and an
+"is anything in flight" answer for `idle()`. `Sidecar` is an asyncio object: run it on any loop
+(`await sidecar.start()`), or in a thread of its own with `SidecarThread` (tests, `funchost run`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import socket
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from .app_channel import AppChannel
+from .clock import Clock, VirtualClock
+from .store import Store
+
+log = logging.getLogger("funchost.sidecar")
+T = TypeVar("T")
+
+# "module:Class" of every subsystem, in start order. Each takes the Sidecar in its constructor.
+SUBSYSTEMS: list[str] = [
+    "funchost.sidecar.core:CoreSubsystem",
+]
+
+
+def free_port() -> int:
+    """A free TCP port on loopback (bound then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class SidecarConfig:
+    """How to run the sidecar; mirrors daprd's flags."""
+
+    app_id: str = "app"
+    app_port: int | None = None
+    app_host: str = "127.0.0.1"
+    http_port: int = 3500
+    grpc_port: int = 50001
+    resources_paths: list[Path] = field(default_factory=list)
+    db_path: Path | str = ":memory:"
+    api_token: str | None = None
+    app_api_token: str | None = None
+    app_health_path: str = "/healthz"
+    app_ready_timeout: float = 60.0
+    log_level: str = "warning"
+
+
+class Subsystem:
+    """Base class for a sidecar subsystem; override what you need."""
+
+    name: str = "subsystem"
+
+    def __init__(self, sidecar: Sidecar) -> None:
+        self.sidecar = sidecar
+
+    def routes(self) -> list[BaseRoute]:
+        """HTTP routes this subsystem serves on the Dapr HTTP API."""
+        return []
+
+    def add_grpc(self, server: grpc.aio.Server) -> None:
+        """Register gRPC services on the sidecar's gRPC server."""
+
+    async def start(self) -> None:
+        """Start background work (after the servers listen)."""
+
+    async def on_app_ready(self) -> None:
+        """The app answers on its port: read its configuration (subscriptions, actors...)."""
+
+    async def stop(self) -> None:
+        """Stop background work; called in reverse start order."""
+
+    def busy(self) -> bool:
+        """True while work is in flight or due now (deliveries, turns, work items)."""
+        return False
+
+
+class Sidecar:
+    """The embedded Dapr-compatible sidecar."""
+
+    def __init__(self, config: SidecarConfig, clock: Clock | None = None) -> None:
+        self.config = config
+        self.clock = clock or Clock()
+        self.store = Store(config.db_path)
+        self.app = AppChannel(
+            config.app_port, host=config.app_host, app_api_token=config.app_api_token
+        )
+        self.subsystems: dict[str, Subsystem] = {}
+        self._http: uvicorn.Server | None = None
+        self._http_task: asyncio.Task[None] | None = None
+        self._grpc: grpc.aio.Server | None = None
+        self._app_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.started = asyncio.Event()
+        self.stopping = False
+        self.loop: asyncio.AbstractEventLoop | None = None
+        if isinstance(self.clock, VirtualClock):
+            self.clock.settle = self.idle
+        for spec in SUBSYSTEMS:
+            module_name, _, cls_name = spec.partition(":")
+            cls = getattr(importlib.import_module(module_name), cls_name)
+            sub = cls(self)
+            self.subsystems[sub.name] = sub
+
+    def get(self, name: str) -> Any:
+        """The subsystem registered under `name`."""
+        return self.subsystems[name]
+
+    def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run a background task owned by the sidecar (cancelled on stop, errors logged)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("sidecar background task failed", exc_info=task.exception())
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.http_port}"
+
+    @property
+    def grpc_address(self) -> str:
+        return f"127.0.0.1:{self.config.grpc_port}"
+
+    def env(self) -> dict[str, str]:
+        """The environment daprd exports to its app."""
+        env = {
+            "DAPR_HTTP_PORT": str(self.config.http_port),
+            "DAPR_GRPC_PORT": str(self.config.grpc_port),
+            "APP_ID": self.config.app_id,
+        }
+        if self.config.app_port is not None:
+            env["APP_PORT"] = str(self.config.app_port)
+        if self.config.api_token:
+            env["DAPR_API_TOKEN"] = self.config.api_token
+        if self.config.app_api_token:
+            env["APP_API_TOKEN"] = self.config.app_api_token
+        return env
+
+    async def start(self) -> None:
+        """Open servers on loopback, start subsystems, then discover the app in the background."""
+        self.loop = asyncio.get_running_loop()
+        routes: list[BaseRoute] = []
+        for sub in self.subsystems.values():
+            routes.extend(sub.routes())
+        from .security import ApiTokenMiddleware, grpc_token_interceptors
+
+        http_app = Starlette(routes=routes)
+        asgi: Any = http_app
+        if self.config.api_token:
+            asgi = ApiTokenMiddleware(http_app, self.config.api_token)
+        self._grpc = grpc.aio.server(
+            interceptors=grpc_token_interceptors(self.config.api_token),
+            options=[
+                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+                ("grpc.max_send_message_length", 64 * 1024 * 1024),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        for sub in self.subsystems.values():
+            sub.add_grpc(self._grpc)
+        bound = self._grpc.add_insecure_port(f"127.0.0.1:{self.config.grpc_port}")
+        if bound == 0:
+            raise OSError(f"gRPC port {self.config.grpc_port} on 127.0.0.1 is not available")
+        self.config.grpc_port = bound
+        await self._grpc.start()
+
+        uv_config = uvicorn.Config(
+            asgi,
+            host="127.0.0.1",
+            port=self.config.http_port,
+            log_level=self.config.log_level,
+            access_log=False,
+            lifespan="off",
+            loop="none",
+            timeout_keep_alive=30,
+        )
+        self._http = uvicorn.Server(uv_config)
+        self._http.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._http_task = asyncio.create_task(self._http.serve())
+        while not self._http.started:
+            if self._http_task.done():
+                self._http_task.result()
+                raise OSError(f"HTTP port {self.config.http_port} on 127.0.0.1 is not available")
+            await asyncio.sleep(0.01)
+
+        for sub in self.subsystems.values():
+            await sub.start()
+        self.started.set()
+        if self.config.app_port is not None:
+            self._app_task = asyncio.create_task(self._discover_app())
+
+    async def _discover_app(self) -> None:
+        ok = await self.app.wait_ready(
+            timeout=self.config.app_ready_timeout, path=self.config.app_health_path
+        )
+        if not ok:
+            log.warning(
+                "app on port %s did not answer %s within %ss",
+                self.config.app_port,
+                self.config.app_health_path,
+                self.config.app_ready_timeout,
+            )
+            return
+        for sub in self.subsystems.values():
+            try:
+                await sub.on_app_ready()
+            except Exception:
+                log.exception("%s: reading the app's configuration failed", sub.name)
+
+    async def reconnect_app(self) -> None:
+        """The app restarted (hot reload): re-read its subscriptions, actor types, bindings."""
+        self.app.ready.clear()
+        if self._app_task is not None:
+            self._app_task.cancel()
+        self._app_task = asyncio.create_task(self._discover_app())
+        await self._app_task
+
+    async def wait_app_ready(self, timeout: float = 60.0) -> None:
+        """Wait until the app was discovered and every subsystem read its configuration."""
+        if self._app_task is not None:
+            await asyncio.wait_for(asyncio.shield(self._app_task), timeout)
+
+    async def idle(self, timeout: float = 30.0) -> None:
+        """Wait until no subsystem has work in flight or due now."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        quiet = 0
+        while loop.time() < deadline:
+            if any(sub.busy() for sub in self.subsystems.values()):
+                quiet = 0
+                await asyncio.sleep(0.002)
+                continue
+            quiet += 1
+            if quiet >= 3:
+                return
+            await asyncio.sleep(0.002)
+        raise TimeoutError(
+            "sidecar still busy after %.0fs: %s"
+            % (timeout, [s.name for s in self.subsystems.values() if s.busy()])
+        )
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop subsystems (reverse order), servers, background tasks; close the store."""
+        self.stopping = True
+        if self._app_task is not None:
+            self._app_task.cancel()
+        for sub in reversed(list(self.subsystems.values())):
+            try:
+                await sub.stop()
+            except Exception:
+                log.exception("%s: stop failed", sub.name)
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        if self._grpc is not None:
+            await self._grpc.stop(grace=min(grace, 1.0))
+        if self._http is not None:
+            self._http.should_exit = True
+            if self._http_task is not None:
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(self._http_task, timeout=grace)
+        await self.app.close()
+        self.store.close()
+
+
+class SidecarThread:
+    """Runs a `Sidecar` on its own event loop in a daemon thread.
+
+    The app (and its synchronous Dapr SDK calls) can then live in the same process without
+    blocking the sidecar. `call()` runs a coroutine on the sidecar's loop and returns its result.
+    """
+
+    def __init__(self, sidecar: Sidecar) -> None:
+        self.sidecar = sidecar
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready: Future[None] = Future()
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the thread and return once the sidecar's servers listen."""
+        self._thread = threading.Thread(target=self._run, name="funchost-sidecar", daemon=True)
+        self._thread.start()
+        self._ready.result(timeout)
+
+    def _run(self) -> None:
+        try:
+            import uvloop
+
+            loop = uvloop.new_event_loop()
+        except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
+            loop = asyncio.new_event_loop()
+        self.loop = loop
+        asyncio.set_event_loop(loop)
+
+        async def main() -> None:
+            try:
+                await self.sidecar.start()
+            except BaseException as exc:
+                self._ready.set_exception(exc)
+                return
+            self._ready.set_result(None)
+
+        loop.run_until_complete(main())
+        if self._ready.exception() is None:
+            loop.run_forever()
+        loop.close()
+
+    def call(self, coro: Coroutine[Any, Any, T] | Callable[[], Awaitable[T]], timeout: float = 60.0) -> T:
+        """Run a coroutine on the sidecar's loop from another thread; return its result."""
+        assert self.loop is not None, "sidecar thread not started"
+        if callable(coro):
+            coro = coro()  # type: ignore[assignment]
+        fut = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
+        return fut.result(timeout)
+
+    async def acall(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await a coroutine on the sidecar's loop from another event loop."""
+        assert self.loop is not None, "sidecar thread not started"
+        fut = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return await asyncio.wrap_future(fut)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop the sidecar cleanly and join the thread."""
+        if self.loop is None or self._thread is None:
+            return
+        if self.loop.is_running():
+            with contextlib.suppress(Exception):
+                self.call(self.sidecar.stop(), timeout=timeout)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout)
