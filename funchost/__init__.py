@@ -1,1 +1,69 @@
-"""funchost: an event-driven function host on Dapr."""
+"""funchost: an event-driven function host on Dapr.
+
+Decorate functions (`topic`, `binding`, `cron`, `invoke`, `actor`, `workflow`, `activity`),
+drop them in a folder, then ``registry = discover("functions/")`` and
+``app = create_app(registry, Settings())`` (or simply ``funchost run functions/``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from funchost.errors import (
+    ConfigError,
+    DefinitionError,
+    DiscoveryError,
+    Drop,
+    FunchostError,
+    RegistryError,
+    Retry,
+)
+from funchost.triggers import activity, actor, binding, cron, invoke, topic, workflow
+
+if TYPE_CHECKING:
+    from funchost.app import create_app
+    from funchost.context import FunctionContext
+    from funchost.discovery import discover
+    from funchost.registry import Registry
+    from funchost.settings import Settings
+
+__all__ = [
+    "ConfigError",
+    "DefinitionError",
+    "DiscoveryError",
+    "Drop",
+    "FunchostError",
+    "FunctionContext",
+    "Registry",
+    "RegistryError",
+    "Retry",
+    "Settings",
+    "activity",
+    "actor",
+    "binding",
+    "create_app",
+    "cron",
+    "discover",
+    "invoke",
+    "topic",
+    "workflow",
+]
+
+_LAZY = {
+    "create_app": "funchost.app",
+    "FunctionContext": "funchost.context",
+    "discover": "funchost.discovery",
+    "Registry": "funchost.registry",
+    "Settings": "funchost.settings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'funchost' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,564 @@
+"""Trigger decorators: each attaches a frozen definition and returns the object unchanged.
+
+Every decorated object carries ``obj.__funchost__``: a tuple of definitions (stacking
+decorators appends). Definitions are plain frozen dataclasses whose field names are a stable
+contract (the manifests renderer and the wiring read them):
+
+=============  ==============================================================================
+kind           fields (besides ``name``, ``target``, ``module``, ``qualname``, ``file``, ``line``)
+=============  ==============================================================================
+``topic``      ``pubsub``, ``topic``, ``route``, ``match``, ``rules`` (tuple of `Rule`),
+               ``dead_letter_topic``, ``metadata`` (str->str), ``bulk``,
+               ``bulk_max_messages``, ``bulk_max_await_ms``
+``binding``    ``binding`` (component name), ``route`` (``/<binding>``)
+``cron``       ``schedule`` (as written), ``job_schedule`` (Dapr Jobs / bindings.cron form),
+               ``per_replica``, ``route`` (``/job/<name>``, or ``/<name>`` when per-replica)
+``invoke``     ``method`` (``tasks/{id}``), ``methods`` (upper-case verbs), ``route``
+``actor``      ``actor_type``, ``idle_timeout``, ``scan_interval``, ``drain_timeout``
+               (timedelta or None), ``reentrancy``, ``max_stack_depth``
+``workflow``   (the name is the registered workflow name)
+``activity``   (the name is the registered activity name)
+=============  ==============================================================================
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import MappingProxyType
+from typing import Any, ClassVar, TypeVar, overload
+
+from funchost._schedule import normalize_schedule, parse_duration
+from funchost.errors import DefinitionError
+
+__all__ = [
+    "ActivityDef",
+    "ActorDef",
+    "BindingDef",
+    "CronDef",
+    "Definition",
+    "InvokeDef",
+    "Rule",
+    "TopicDef",
+    "WorkflowDef",
+    "activity",
+    "actor",
+    "binding",
+    "cron",
+    "definitions_of",
+    "invoke",
+    "topic",
+    "workflow",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T", bound=type)
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_ROUTE = re.compile(r"^/[A-Za-z0-9._~\-/{}]*$")
+_VERBS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+ATTR = "__funchost__"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Definition:
+    """What every definition has: a unique ``name`` per kind and where it was declared."""
+
+    kind: ClassVar[str] = ""
+    name: str
+    target: Any = field(compare=False, repr=False)
+    module: str
+    qualname: str
+    file: str
+    line: int
+
+    @property
+    def where(self) -> str:
+        """``file:line`` of the decorated object."""
+        return f"{self.file}:{self.line}"
+
+    @property
+    def trigger(self) -> str:
+        """A one-line human description of the trigger (used by ``funchost list``)."""
+        return self.name
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready summary (served at ``GET /functions``)."""
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "trigger": self.trigger,
+            "module": self.module,
+            "qualname": self.qualname,
+            "file": self.file,
+            "line": self.line,
+        }
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One routing rule of a subscription: a CEL ``match`` expression and the route ``path``."""
+
+    match: str
+    path: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TopicDef(Definition):
+    """``@topic``: a programmatic pub/sub subscription."""
+
+    kind: ClassVar[str] = "topic"
+    pubsub: str
+    topic: str
+    route: str
+    match: str | None = None
+    rules: tuple[Rule, ...] = ()
+    dead_letter_topic: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    bulk: bool = False
+    bulk_max_messages: int = 100
+    bulk_max_await_ms: int = 1000
+
+    @property
+    def trigger(self) -> str:
+        text = f"{self.pubsub}/{self.topic}"
+        if self.match:
+            text += f" if {self.match}"
+        if self.dead_letter_topic:
+            text += f" (dlq {self.dead_letter_topic})"
+        return text + (" [bulk]" if self.bulk else "")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BindingDef(Definition):
+    """``@binding``: an input binding component delivering to ``route``."""
+
+    kind: ClassVar[str] = "binding"
+    binding: str
+    route: str
+
+    @property
+    def trigger(self) -> str:
+        return f"binding {self.binding}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CronDef(Definition):
+    """``@cron``: a Dapr job (once per tick cluster-wide) or a per-replica ``bindings.cron``."""
+
+    kind: ClassVar[str] = "cron"
+    schedule: str
+    job_schedule: str
+    per_replica: bool = False
+    route: str
+
+    @property
+    def trigger(self) -> str:
+        return f"{self.schedule}" + (" (per replica)" if self.per_replica else "")
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvokeDef(Definition):
+    """``@invoke``: a service-invocation / HTTP method with optional ``{path}`` params."""
+
+    kind: ClassVar[str] = "invoke"
+    method: str
+    methods: tuple[str, ...] = ("POST",)
+    route: str
+
+    @property
+    def trigger(self) -> str:
+        return f"{','.join(self.methods)} /{self.method}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActorDef(Definition):
+    """``@actor``: a `dapr.actor.Actor` subclass registered with the actor runtime."""
+
+    kind: ClassVar[str] = "actor"
+    actor_type: str
+    idle_timeout: timedelta | None = None
+    scan_interval: timedelta | None = None
+    drain_timeout: timedelta | None = None
+    reentrancy: bool = False
+    max_stack_depth: int = 32
+
+    @property
+    def trigger(self) -> str:
+        extra = [f"idle {self.idle_timeout}"] if self.idle_timeout else []
+        if self.reentrancy:
+            extra.append("reentrant")
+        return f"actor {self.actor_type}" + (f" ({', '.join(extra)})" if extra else "")
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkflowDef(Definition):
+    """``@workflow``: a generator orchestrator for the Dapr workflow runtime."""
+
+    kind: ClassVar[str] = "workflow"
+
+    @property
+    def trigger(self) -> str:
+        return f"workflow {self.name}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActivityDef(Definition):
+    """``@activity``: a workflow activity (sync or async)."""
+
+    kind: ClassVar[str] = "activity"
+
+    @property
+    def trigger(self) -> str:
+        return f"activity {self.name}"
+
+
+def definitions_of(obj: object) -> tuple[Definition, ...]:
+    """The definitions attached to ``obj`` (empty when it is not decorated)."""
+    value = getattr(obj, ATTR, ())
+    return value if isinstance(value, tuple) else ()
+
+
+def _location(obj: Any) -> tuple[str, str, str, int]:
+    target = inspect.unwrap(obj) if callable(obj) else obj
+    module = getattr(target, "__module__", "") or ""
+    qualname = getattr(target, "__qualname__", repr(target))
+    try:
+        file = inspect.getsourcefile(target) or "<unknown>"
+    except (OSError, TypeError):
+        file = "<unknown>"
+    line = 0
+    code = getattr(target, "__code__", None)
+    if code is not None:
+        line = code.co_firstlineno
+    else:
+        try:
+            line = inspect.getsourcelines(target)[1]
+        except (OSError, TypeError):
+            line = 0
+    return module, qualname, file, line
+
+
+def _where(obj: Any) -> str:
+    _, _, file, line = _location(obj)
+    return f"{file}:{line}"
+
+
+def _attach(obj: Any, cls: type[Definition], **fields: Any) -> Any:
+    module, qualname, file, line = _location(obj)
+    definition = cls(target=obj, module=module, qualname=qualname, file=file, line=line, **fields)
+    try:
+        setattr(obj, ATTR, (*definitions_of(obj), definition))
+    except (AttributeError, TypeError) as exc:
+        raise DefinitionError(f"cannot attach a {cls.kind} definition to {obj!r}: {exc}") from exc
+    return obj
+
+
+def _check_name(value: Any, what: str, obj: Any) -> str:
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise DefinitionError(
+            f"{what} {value!r} is invalid: use letters, digits, '.', '_' or '-'", _where(obj)
+        )
+    return value
+
+
+def _check_callable(obj: Any, decorator: str) -> None:
+    if not callable(obj):
+        raise DefinitionError(f"@{decorator} must decorate a function, got {obj!r}")
+
+
+def _path(value: str, obj: Any, what: str = "route") -> str:
+    path = value if value.startswith("/") else f"/{value}"
+    if not _ROUTE.match(path) or "//" in path:
+        raise DefinitionError(
+            f"{what} {value!r} is invalid: use a URL path like 'orders/created'", _where(obj)
+        )
+    return path
+
+
+def _duration(value: Any, what: str, obj: Any) -> timedelta | None:
+    if value is None:
+        return None
+    try:
+        result = parse_duration(value)
+    except (ValueError, TypeError) as exc:
+        raise DefinitionError(f"{what}: {exc}", _where(obj)) from exc
+    if result <= timedelta(0):
+        raise DefinitionError(f"{what} must be positive, got {value!r}", _where(obj))
+    return result
+
+
+def _bare_error(decorator: str, example: str, obj: Any) -> DefinitionError:
+    return DefinitionError(f"@{decorator} needs arguments, e.g. {example}", _where(obj))
+
+
+def topic(
+    pubsub: str,
+    topic: str,
+    *,
+    route: str | None = None,
+    match: str | None = None,
+    rules: Iterable[tuple[str, str]] | None = None,
+    dead_letter_topic: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+    bulk: bool = False,
+    bulk_max_messages: int = 100,
+    bulk_max_await_ms: int = 1000,
+    name: str | None = None,
+) -> Callable[[F], F]:
+    """Subscribe the function to ``topic`` on the pub/sub component ``pubsub``.
+
+    ``match`` is a CEL expression (``"event.type == 'created'"``): functions on the same
+    topic with a ``match`` become routing rules in declaration order and the one without is
+    the default route. ``rules`` adds explicit ``(match, path)`` rules served by this
+    function. ``metadata`` is the subscription metadata (e.g. ``{"rawPayload": "true"}``);
+    ``bulk=True`` enables bulk subscribe (the handler may take ``list[Model]``).
+    """
+    if callable(pubsub):
+        raise _bare_error("topic", "@topic('pubsub', 'orders')", pubsub)
+
+    def decorate(fn: F) -> F:
+        _check_callable(fn, "topic")
+        _check_name(pubsub, "pub/sub name", fn)
+        _check_name(topic, "topic", fn)
+        fname = name or fn.__name__
+        path = _path(route or f"/events/{pubsub}/{topic}/{fname}", fn)
+        rule_list = []
+        for item in rules or ():
+            if not (isinstance(item, tuple | list) and len(item) == 2):
+                raise DefinitionError(
+                    f"rules must be (match, path) pairs, got {item!r}", _where(fn)
+                )
+            expr, rule_path = item
+            rule_list.append(Rule(_cel(expr, fn), _path(rule_path, fn, "rule path")))
+        meta = dict(metadata or {})
+        for key, value in meta.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise DefinitionError(
+                    f"metadata must map strings to strings, got {key!r}: {value!r} "
+                    "(write booleans as 'true')",
+                    _where(fn),
+                )
+        if dead_letter_topic is not None:
+            _check_name(dead_letter_topic, "dead-letter topic", fn)
+        if bulk_max_messages < 1 or bulk_max_await_ms < 0:
+            raise DefinitionError(
+                "bulk_max_messages must be >= 1 and bulk_max_await_ms >= 0", _where(fn)
+            )
+        return _attach(
+            fn,
+            TopicDef,
+            name=_check_name(fname, "function name", fn),
+            pubsub=pubsub,
+            topic=topic,
+            route=path,
+            match=_cel(match, fn) if match is not None else None,
+            rules=tuple(rule_list),
+            dead_letter_topic=dead_letter_topic,
+            metadata=MappingProxyType(meta),
+            bulk=bool(bulk),
+            bulk_max_messages=bulk_max_messages,
+            bulk_max_await_ms=bulk_max_await_ms,
+        )
+
+    return decorate
+
+
+def _cel(expr: Any, obj: Any) -> str:
+    if not isinstance(expr, str) or not expr.strip():
+        raise DefinitionError(f"match must be a CEL expression string, got {expr!r}", _where(obj))
+    from funchost._cel import check_cel
+
+    error = check_cel(expr)
+    if error:
+        raise DefinitionError(f"match expression {expr!r} is invalid: {error}", _where(obj))
+    return expr
+
+
+@overload
+def binding(name: F) -> F: ...
+@overload
+def binding(name: str | None = None, *, route: str | None = None) -> Callable[[F], F]: ...
+def binding(name: Any = None, *, route: str | None = None) -> Any:
+    """Handle events of the input binding component ``name`` (default: the function name)."""
+
+    def decorate(fn: F) -> F:
+        _check_callable(fn, "binding")
+        component = _check_name(name or fn.__name__, "binding name", fn)
+        return _attach(
+            fn,
+            BindingDef,
+            name=component,
+            binding=component,
+            route=_path(route or component, fn),
+        )
+
+    if callable(name):
+        fn, name = name, None
+        return decorate(fn)
+    return decorate
+
+
+def cron(schedule: str, *, name: str | None = None, per_replica: bool = False) -> Callable[[F], F]:
+    """Run the function on a schedule: 5/6-field cron, ``@every 30s``, ``@hourly``, ...
+
+    By default the schedule is a Dapr job (fires once per tick across replicas, handled at
+    ``POST /job/<name>``); ``per_replica=True`` uses a ``bindings.cron`` input binding
+    named ``<name>`` instead (fires in every replica).
+    """
+    if callable(schedule):
+        raise _bare_error("cron", "@cron('*/5 * * * *')", schedule)
+
+    def decorate(fn: F) -> F:
+        _check_callable(fn, "cron")
+        if not isinstance(schedule, str):
+            raise DefinitionError(f"cron schedule must be a string, got {schedule!r}", _where(fn))
+        try:
+            job_schedule = normalize_schedule(schedule)
+        except ValueError as exc:
+            raise DefinitionError(str(exc), _where(fn)) from exc
+        job = _check_name(name or fn.__name__.replace("_", "-"), "cron name", fn)
+        return _attach(
+            fn,
+            CronDef,
+            name=job,
+            schedule=schedule,
+            job_schedule=job_schedule,
+            per_replica=bool(per_replica),
+            route=f"/{job}" if per_replica else f"/job/{job}",
+        )
+
+    return decorate
+
+
+@overload
+def invoke(method: F) -> F: ...
+@overload
+def invoke(
+    method: str | None = None, *, methods: Iterable[str] = ("POST",), name: str | None = None
+) -> Callable[[F], F]: ...
+def invoke(
+    method: Any = None, *, methods: Iterable[str] = ("POST",), name: str | None = None
+) -> Any:
+    """Expose the function as a service-invocation method (``tasks/{id}`` path params)."""
+
+    def decorate(fn: F) -> F:
+        _check_callable(fn, "invoke")
+        path = _path(method or fn.__name__, fn, "method")
+        verbs = tuple(
+            dict.fromkeys(
+                str(v).upper() for v in ([methods] if isinstance(methods, str) else methods)
+            )
+        )
+        bad = [v for v in verbs if v not in _VERBS]
+        if bad or not verbs:
+            raise DefinitionError(
+                f"methods {bad or list(verbs)} invalid: use {sorted(_VERBS)}", _where(fn)
+            )
+        params = set(re.findall(r"{([^}:]+)(?::[^}]*)?}", path))
+        accepted = inspect.signature(fn).parameters
+        has_kwargs = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
+        missing = sorted(p for p in params if p not in accepted and not has_kwargs)
+        if missing:
+            raise DefinitionError(
+                f"path parameter(s) {missing} of '{path}' are not parameters of "
+                f"{fn.__name__}(): add them to the signature",
+                _where(fn),
+            )
+        return _attach(
+            fn,
+            InvokeDef,
+            name=_check_name(name or fn.__name__, "function name", fn),
+            method=path.lstrip("/"),
+            methods=verbs,
+            route=path,
+        )
+
+    if callable(method):
+        fn, method = method, None
+        return decorate(fn)
+    return decorate
+
+
+@overload
+def actor(cls: T) -> T: ...
+@overload
+def actor(
+    cls: None = None,
+    *,
+    name: str | None = None,
+    idle_timeout: str | timedelta | None = None,
+    scan_interval: str | timedelta | None = None,
+    drain_timeout: str | timedelta | None = None,
+    reentrancy: bool = False,
+    max_stack_depth: int = 32,
+) -> Callable[[T], T]: ...
+def actor(
+    cls: Any = None,
+    *,
+    name: str | None = None,
+    idle_timeout: str | timedelta | None = None,
+    scan_interval: str | timedelta | None = None,
+    drain_timeout: str | timedelta | None = None,
+    reentrancy: bool = False,
+    max_stack_depth: int = 32,
+) -> Any:
+    """Register a `dapr.actor.Actor` subclass; durations accept ``"1h"`` or a timedelta."""
+
+    def decorate(klass: T) -> T:
+        from dapr.actor import Actor
+
+        if not (isinstance(klass, type) and issubclass(klass, Actor)):
+            raise DefinitionError(
+                f"@actor must decorate a dapr.actor.Actor subclass, got {klass!r}",
+                _where(klass) if isinstance(klass, type) else None,
+            )
+        if max_stack_depth < 1:
+            raise DefinitionError("max_stack_depth must be >= 1", _where(klass))
+        actor_type = _check_name(name or klass.__name__, "actor type", klass)
+        return _attach(
+            klass,
+            ActorDef,
+            name=actor_type,
+            actor_type=actor_type,
+            idle_timeout=_duration(idle_timeout, "idle_timeout", klass),
+            scan_interval=_duration(scan_interval, "scan_interval", klass),
+            drain_timeout=_duration(drain_timeout, "drain_timeout", klass),
+            reentrancy=bool(reentrancy),
+            max_stack_depth=max_stack_depth,
+        )
+
+    if cls is not None:
+        return decorate(cls)
+    return decorate
+
+
+def _simple(kind: type[Definition], decorator: str) -> Any:
+    def factory(fn: Any = None, *, name: str | None = None) -> Any:
+        def decorate(target: F) -> F:
+            _check_callable(target, decorator)
+            if isinstance(target, type):
+                raise DefinitionError(f"@{decorator} must decorate a function", _where(target))
+            wf_name = _check_name(name or target.__name__, f"{decorator} name", target)
+            return _attach(target, kind, name=wf_name)
+
+        if fn is not None:
+            if isinstance(fn, str):
+                return factory(name=fn)
+            return decorate(fn)
+        return decorate
+
+    return factory
+
+
+workflow = _simple(WorkflowDef, "workflow")
+workflow.__doc__ = (
+    """Register a workflow (a generator taking ``(ctx, input)``, as in dapr.ext.workflow)."""
+)
+workflow.__name__ = "workflow"
+activity = _simple(ActivityDef, "activity")
+activity.__doc__ = """Register a workflow activity ``(ctx, input)``; sync or async."""
+activity.__name__ = "activity"
