@@ -1,0 +1,106 @@
+"""ChatActor: one actor per user, keeping the last 10 exchanges of their conversation.
+
+Replies come from a `Responder`. The one here is rule-based and deterministic (tests can
+assert on it); plug a real model in by setting `ChatActor.responder` to anything with the
+same `reply` method. Every exchange is published as `conversation.updated` on
+`conversation-events`, where `events.on_conversation` turns it into analytics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Protocol
+
+from dapr.actor import Actor, ActorInterface, actormethod
+from dapr.aio.clients import DaprClient
+
+from funchost import actor
+
+from .models import CONVERSATION_EVENTS, PUBSUB, ChatEntry, ConversationEvent
+
+MAX_EXCHANGES = 10
+_STATE_KEY = "history"
+
+
+class Responder(Protocol):
+    """Produces the assistant's reply to `message`, given the conversation so far."""
+
+    async def reply(self, message: str, history: Sequence[ChatEntry]) -> str: ...
+
+
+class RuleBasedResponder:
+    """A deterministic stand-in for a language model."""
+
+    async def reply(self, message: str, history: Sequence[ChatEntry]) -> str:
+        exchanges = sum(1 for entry in history if entry.role == "user")
+        text = message.lower()
+        if "task" in text:
+            return f"I can help with tasks. This is message {exchanges + 1} of our conversation."
+        if "help" in text:
+            return "I manage tasks: create them, assign them and track their deadlines."
+        return f"Understood. I'm tracking our conversation (message #{exchanges + 1})."
+
+
+class ChatActorInterface(ActorInterface):
+    @actormethod(name="ProcessMessage")
+    async def process_message(self, message: dict[str, Any]) -> dict[str, Any]: ...
+
+    @actormethod(name="GetHistory")
+    async def get_history(self) -> list[dict[str, Any]]: ...
+
+    @actormethod(name="ClearHistory")
+    async def clear_history(self) -> None: ...
+
+
+@actor(idle_timeout="1h")
+class ChatActor(Actor, ChatActorInterface):
+    """Per-user conversation context; the actor id is the user id."""
+
+    responder: ClassVar[Responder] = RuleBasedResponder()
+
+    async def process_message(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Answer `message["content"]`, remember the exchange, publish it; return the reply."""
+        history = await self._load()
+        question = ChatEntry(role="user", content=str(message["content"]), timestamp=_now())
+        answer = ChatEntry(
+            role="assistant",
+            content=await self.responder.reply(question.content, history),
+            timestamp=_now(),
+        )
+        history = [*history, question, answer][-2 * MAX_EXCHANGES :]
+        await self._state_manager.set_state(
+            _STATE_KEY, [entry.model_dump(mode="json") for entry in history]
+        )
+        await self._publish(
+            ConversationEvent(
+                user_id=self.id.id,
+                user_message=question,
+                assistant_message=answer,
+                history_size=len(history),
+            )
+        )
+        return answer.model_dump(mode="json")
+
+    async def get_history(self) -> list[dict[str, Any]]:
+        return [entry.model_dump(mode="json") for entry in await self._load()]
+
+    async def clear_history(self) -> None:
+        await self._state_manager.set_state(_STATE_KEY, [])
+
+    async def _load(self) -> list[ChatEntry]:
+        found, value = await self._state_manager.try_get_state(_STATE_KEY)
+        return [ChatEntry.model_validate(entry) for entry in value] if found else []
+
+    async def _publish(self, event: ConversationEvent) -> None:
+        async with DaprClient() as client:
+            await client.publish_event(
+                pubsub_name=PUBSUB,
+                topic_name=CONVERSATION_EVENTS,
+                data=event.model_dump_json(),
+                data_content_type="application/json",
+            )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

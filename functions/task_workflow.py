@@ -1,0 +1,92 @@
+"""task_processing: validate -> create -> assign -> set deadline -> notify, as a durable saga.
+
+Each `yield` is a checkpoint recorded by the sidecar: if the process dies, the workflow replays
+its history on restart and carries on from the first step that had not finished. Workflow code
+must be deterministic (no clock, no I/O): everything else happens in `activities`.
+
+When notifying the assignee still fails after its retries, the steps already taken are undone
+in reverse order (clear the deadline, unassign: the task is `pending` again) and the workflow
+returns a `failed` result naming the cause.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from datetime import timedelta
+from typing import Any
+
+from dapr.ext.workflow import DaprWorkflowContext, RetryPolicy, TaskFailedError
+
+from funchost import workflow
+
+from .activities import (
+    announce_result,
+    assign_task,
+    clear_deadline,
+    create_task,
+    notify_assignee,
+    set_deadline,
+    unassign_task,
+    validate_task,
+)
+from .models import Notification, ProcessingResult, Task, TaskRequest, Validation
+
+# 3 attempts in all: the first, then retries after 1 s and 2 s.
+NOTIFY_RETRY = RetryPolicy(
+    first_retry_interval=timedelta(seconds=1),
+    max_number_of_attempts=3,
+    backoff_coefficient=2.0,
+)
+
+
+@workflow
+def task_processing(
+    ctx: DaprWorkflowContext, request: TaskRequest
+) -> Generator[Any, Any, dict[str, Any]]:
+    """Process one task; returns a `ProcessingResult` as a dict."""
+    validation = Validation.model_validate((yield ctx.call_activity(validate_task, input=request)))
+    if not validation.is_valid:
+        result = ProcessingResult(
+            task_id=request.task_id,
+            status="rejected",
+            message="validation failed: " + "; ".join(validation.issues),
+            issues=validation.issues,
+        )
+        yield ctx.call_activity(announce_result, input=result)
+        return result.model_dump(mode="json")
+
+    compensations = []  # activities that undo what has been done, in the order done
+    try:
+        yield ctx.call_activity(create_task, input=request)
+        yield ctx.call_activity(assign_task, input=request)
+        compensations.append(unassign_task)
+        task = Task.model_validate((yield ctx.call_activity(set_deadline, input=request)))
+        compensations.append(clear_deadline)
+        notification = Notification(
+            task_id=task.task_id,
+            assignee=request.assignee,
+            title=task.title,
+            deadline=task.deadline,
+        )
+        yield ctx.call_activity(notify_assignee, input=notification, retry_policy=NOTIFY_RETRY)
+    except TaskFailedError as error:
+        undone = []
+        for undo in reversed(compensations):
+            try:
+                yield ctx.call_activity(undo, input=request.task_id)
+                undone.append(undo.__name__)
+            except TaskFailedError as undo_error:  # best effort: carry on undoing the rest
+                undone.append(f"{undo.__name__} (failed: {undo_error.details.message})")
+        result = ProcessingResult(
+            task_id=request.task_id,
+            status="failed",
+            message=f"{error.details.message}; compensated: {', '.join(undone) or 'nothing'}",
+        )
+    else:
+        result = ProcessingResult(
+            task_id=request.task_id,
+            status="completed",
+            message=f"task assigned to {request.assignee}, deadline reminder set",
+        )
+    yield ctx.call_activity(announce_result, input=result)
+    return result.model_dump(mode="json")
