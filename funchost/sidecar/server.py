@@ -35,6 +35,7 @@ T = TypeVar("T")
 # "module:Class" of every subsystem, in start order. Each takes the Sidecar in its constructor.
 SUBSYSTEMS: list[str] = [
     "funchost.sidecar.core:CoreSubsystem",
+    "funchost.sidecar.workflows:WorkflowsSubsystem",
 ]
 
 

@@ -1,0 +1,51 @@
+"""The durable workflow engine of the embedded sidecar (`TaskHubSidecarService` + HTTP API)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import grpc
+from starlette.routing import BaseRoute
+
+from ..server import Subsystem
+from ._pb import pbg
+from .engine import Engine, WorkflowError
+from .grpc_service import TaskHubServicer
+from .http_api import WorkflowHttpApi
+
+__all__ = ["Engine", "WorkflowError", "WorkflowsSubsystem"]
+
+
+class WorkflowsSubsystem(Subsystem):
+    """Serves Dapr workflows: the worker stream, the client API and the management HTTP API."""
+
+    name = "workflows"
+
+    def __init__(self, sidecar: Any) -> None:
+        super().__init__(sidecar)
+        self.engine = Engine(sidecar.store, sidecar.clock)
+        self._timer_task: asyncio.Task[None] | None = None
+
+    def routes(self) -> list[BaseRoute]:
+        return WorkflowHttpApi(self.engine).routes()
+
+    def add_grpc(self, server: grpc.aio.Server) -> None:
+        pbg.add_TaskHubSidecarServiceServicer_to_server(TaskHubServicer(self.engine), server)
+
+    async def start(self) -> None:
+        self.engine.load()
+        self._timer_task = self.sidecar.spawn(self.engine.run_timers())
+
+    async def stop(self) -> None:
+        if self._timer_task is not None:
+            self._timer_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._timer_task
+
+    def busy(self) -> bool:
+        return self.engine.busy()
+
+    def metadata_info(self) -> dict[str, Any]:
+        return self.engine.metadata()

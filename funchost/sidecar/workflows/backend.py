@@ -1,0 +1,218 @@
+"""SQLite persistence of workflow instances: `wf_instances`, `wf_history`, `wf_inbox`, `wf_activities`.
+
+Every change a turn or a client call makes is written in one transaction (`Store.tx()`) before
+anything is dispatched or acknowledged, so a kill -9 at any point leaves a consistent state: an
+inbox row or activity row still present means the work is still owed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..store import Store
+from ._pb import pb
+from .state import InboxItem, Instance
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS wf_instances (
+    instance_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    execution_id TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    input TEXT, output TEXT, custom_status TEXT, failure BLOB,
+    created REAL NOT NULL, updated REAL NOT NULL, completed REAL,
+    parent_id TEXT, scheduled_start REAL, suspended INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS wf_history (
+    instance_id TEXT NOT NULL, idx INTEGER NOT NULL, event BLOB NOT NULL,
+    PRIMARY KEY (instance_id, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS wf_inbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    instance_id TEXT NOT NULL, pos REAL NOT NULL, visible_at REAL NOT NULL,
+    execution_id TEXT, event BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS wf_inbox_instance ON wf_inbox (instance_id);
+CREATE TABLE IF NOT EXISTS wf_activities (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    instance_id TEXT NOT NULL, request BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS wf_activities_instance ON wf_activities (instance_id);
+"""
+
+_COLUMNS = (
+    "instance_id, name, execution_id, status, input, output, custom_status, failure, created,"
+    " updated, completed, parent_id, scheduled_start, suspended"
+)
+
+
+@dataclass
+class PendingActivity:
+    """An activity owed to a worker: its row id and request."""
+
+    row_id: int
+    instance_id: str
+    request: pb.ActivityRequest
+
+
+class Backend:
+    """Reads and writes the workflow tables; callers group writes with `store.tx()`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        store.ensure_schema("workflows", SCHEMA)
+
+    # -- loading (startup) ------------------------------------------------------------------
+
+    def load_instances(self) -> dict[str, Instance]:
+        rows = self.store.query(f"SELECT {_COLUMNS} FROM wf_instances ORDER BY rowid")
+        out: dict[str, Instance] = {}
+        for r in rows:
+            out[r["instance_id"]] = Instance(
+                instance_id=r["instance_id"],
+                name=r["name"],
+                execution_id=r["execution_id"],
+                status=r["status"],
+                created=r["created"],
+                updated=r["updated"],
+                input=r["input"],
+                output=r["output"],
+                custom_status=r["custom_status"],
+                failure=r["failure"],
+                completed=r["completed"],
+                parent_id=r["parent_id"],
+                scheduled_start=r["scheduled_start"],
+                suspended=bool(r["suspended"]),
+            )
+        return out
+
+    def load_inbox(self) -> list[tuple[str, InboxItem]]:
+        rows = self.store.query(
+            "SELECT id, instance_id, pos, visible_at, execution_id, event FROM wf_inbox ORDER BY pos"
+        )
+        return [
+            (
+                r["instance_id"],
+                InboxItem(
+                    r["id"],
+                    r["pos"],
+                    r["visible_at"],
+                    r["execution_id"],
+                    pb.HistoryEvent.FromString(r["event"]),
+                ),
+            )
+            for r in rows
+        ]
+
+    def load_activities(self) -> list[PendingActivity]:
+        rows = self.store.query("SELECT id, instance_id, request FROM wf_activities ORDER BY id")
+        return [
+            PendingActivity(r["id"], r["instance_id"], pb.ActivityRequest.FromString(r["request"]))
+            for r in rows
+        ]
+
+    def load_history(self, instance_id: str) -> list[pb.HistoryEvent]:
+        rows = self.store.query(
+            "SELECT event FROM wf_history WHERE instance_id = ? ORDER BY idx", (instance_id,)
+        )
+        return [pb.HistoryEvent.FromString(r["event"]) for r in rows]
+
+    def max_pos(self) -> float:
+        row = self.store.query_one("SELECT MAX(pos) AS p FROM wf_inbox")
+        return float(row["p"]) if row is not None and row["p"] is not None else 0.0
+
+    # -- writes (inside store.tx()) ---------------------------------------------------------
+
+    def save_instance(self, conn: sqlite3.Connection, inst: Instance) -> None:
+        conn.execute(
+            f"INSERT OR REPLACE INTO wf_instances ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                inst.instance_id,
+                inst.name,
+                inst.execution_id,
+                inst.status,
+                inst.input,
+                inst.output,
+                inst.custom_status,
+                inst.failure,
+                inst.created,
+                inst.updated,
+                inst.completed,
+                inst.parent_id,
+                inst.scheduled_start,
+                int(inst.suspended),
+            ),
+        )
+
+    def update_instance(self, conn: sqlite3.Connection, inst: Instance) -> None:
+        conn.execute(
+            "UPDATE wf_instances SET execution_id=?, status=?, input=?, output=?, custom_status=?,"
+            " failure=?, updated=?, completed=?, suspended=? WHERE instance_id=?",
+            (
+                inst.execution_id,
+                inst.status,
+                inst.input,
+                inst.output,
+                inst.custom_status,
+                inst.failure,
+                inst.updated,
+                inst.completed,
+                int(inst.suspended),
+                inst.instance_id,
+            ),
+        )
+
+    def append_history(
+        self, conn: sqlite3.Connection, instance_id: str, start: int, events: Iterable[pb.HistoryEvent]
+    ) -> None:
+        conn.executemany(
+            "INSERT INTO wf_history (instance_id, idx, event) VALUES (?,?,?)",
+            [(instance_id, start + i, ev.SerializeToString()) for i, ev in enumerate(events)],
+        )
+
+    def clear_history(self, conn: sqlite3.Connection, instance_id: str) -> None:
+        conn.execute("DELETE FROM wf_history WHERE instance_id = ?", (instance_id,))
+
+    def add_inbox(
+        self,
+        conn: sqlite3.Connection,
+        instance_id: str,
+        pos: float,
+        visible_at: float,
+        execution_id: str | None,
+        ev: pb.HistoryEvent,
+    ) -> InboxItem:
+        cur = conn.execute(
+            "INSERT INTO wf_inbox (instance_id, pos, visible_at, execution_id, event)"
+            " VALUES (?,?,?,?,?)",
+            (instance_id, pos, visible_at, execution_id, ev.SerializeToString()),
+        )
+        return InboxItem(int(cur.lastrowid or 0), pos, visible_at, execution_id, ev)
+
+    def delete_inbox(self, conn: sqlite3.Connection, row_ids: Iterable[int]) -> None:
+        conn.executemany("DELETE FROM wf_inbox WHERE id = ?", [(i,) for i in row_ids])
+
+    def add_activity(
+        self, conn: sqlite3.Connection, instance_id: str, req: pb.ActivityRequest
+    ) -> int:
+        cur = conn.execute(
+            "INSERT INTO wf_activities (instance_id, request) VALUES (?,?)",
+            (instance_id, req.SerializeToString()),
+        )
+        return int(cur.lastrowid or 0)
+
+    def delete_activity(self, conn: sqlite3.Connection, row_id: int) -> bool:
+        return conn.execute("DELETE FROM wf_activities WHERE id = ?", (row_id,)).rowcount > 0
+
+    def delete_instance(self, conn: sqlite3.Connection, instance_id: str) -> None:
+        for table in ("wf_instances", "wf_history", "wf_inbox", "wf_activities"):
+            conn.execute(f"DELETE FROM {table} WHERE instance_id = ?", (instance_id,))
+
+    def list_ids(self, after: int, limit: int) -> list[tuple[int, str]]:
+        rows = self.store.query(
+            "SELECT rowid, instance_id FROM wf_instances WHERE rowid > ? ORDER BY rowid LIMIT ?",
+            (after, limit),
+        )
+        return [(int(r["rowid"]), r["instance_id"]) for r in rows]

@@ -1,0 +1,582 @@
+"""The workflow engine: instances, turns, activities and timers on the sidecar clock.
+
+One turn per instance at a time. A turn takes the instance's visible inbox events, prepends
+`workflowStarted(now)`, de-duplicates, and is sent to a worker with a fresh completion token.
+The worker's actions are turned into a `Plan` (`turn.py`) and committed in one transaction with
+the consumed inbox rows deleted; only then are activities and follow-up turns dispatched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..clock import Clock
+from ..store import Store
+from ._pb import PENDING, RUNNING, SUSPENDED, TERMINATED, event, pb, sv, ts
+from .backend import Backend, PendingActivity
+from .dispatcher import Dispatcher, WorkerConn
+from .state import InboxItem, Instance, done_key
+from .turn import Plan, process_turn
+
+log = logging.getLogger("funchost.sidecar.workflows")
+
+
+class WorkflowError(Exception):
+    """A client operation that cannot be done; `code` is a gRPC-like status name."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class Turn:
+    instance_id: str
+    consumed: list[int]
+    new_events: list[pb.HistoryEvent]
+    conn: WorkerConn
+
+
+class Engine:
+    """Durable workflow backend (port of durabletask-go's backend semantics)."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+        self.backend = Backend(store)
+        self.dispatcher = Dispatcher()
+        self.instances: dict[str, Instance] = {}
+        self.turns: dict[str, Turn] = {}
+        self.activities: dict[int, PendingActivity] = {}
+        self.activity_tokens: dict[str, tuple[int, WorkerConn]] = {}
+        self.undispatched: deque[int] = deque()
+        self.ready: dict[str, None] = {}
+        self.timers: list[tuple[float, str]] = []
+        self._timer_wake = asyncio.Event()
+        self._watch: dict[str, asyncio.Event] = {}
+        self._pos = 0.0
+        self._pump_scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Rebuild the in-memory state from the store (after a restart or a crash)."""
+        self._loop = asyncio.get_running_loop()
+        self.instances = self.backend.load_instances()
+        for iid, item in self.backend.load_inbox():
+            inst = self.instances.get(iid)
+            if inst is not None:
+                inst.inbox.append(item)
+                self._schedule(iid, item.visible_at)
+        self._pos = self.backend.max_pos()
+        for act in self.backend.load_activities():
+            self.activities[act.row_id] = act
+            self.undispatched.append(act.row_id)
+
+    async def run_timers(self) -> None:
+        """Make instances ready when their inbox events (timers, scheduled starts) come due."""
+        while True:
+            now = self.clock.time()
+            while self.timers and self.timers[0][0] <= now:
+                _, iid = heapq.heappop(self.timers)
+                self.ready[iid] = None
+            self._kick()
+            self._timer_wake.clear()
+            nxt = self.timers[0][0] if self.timers else now + 3600
+            await self.clock.sleep_until(nxt, wake=self._timer_wake)
+
+    def busy(self) -> bool:
+        """Turns or activities in flight, or work ready/due for a connected worker."""
+        if self.turns or self.activity_tokens:
+            return True
+        if self.dispatcher.workers and (self.ready or self.undispatched):
+            return True
+        return bool(self.timers) and self.timers[0][0] <= self.clock.time()
+
+    # -- scheduling ---------------------------------------------------------------------------
+
+    def _next_pos(self) -> float:
+        self._pos += 1.0
+        return self._pos
+
+    def _schedule(self, iid: str, visible_at: float) -> None:
+        if visible_at <= self.clock.time():
+            self.ready[iid] = None
+            self._kick()
+        else:
+            if not self.timers or visible_at < self.timers[0][0]:
+                self._timer_wake.set()
+            heapq.heappush(self.timers, (visible_at, iid))
+
+    def _kick(self) -> None:
+        if self._pump_scheduled or self._loop is None:
+            return
+        self._pump_scheduled = True
+        self._loop.call_soon(self._pump)
+
+    def _pump(self) -> None:
+        self._pump_scheduled = False
+        if not self.dispatcher.workers:
+            return
+        while self.ready:
+            iid = next(iter(self.ready))
+            del self.ready[iid]
+            try:
+                self._try_turn(iid)
+            except Exception:
+                log.exception("workflow %s: starting a turn failed", iid)
+        while self.undispatched:
+            rid = self.undispatched.popleft()
+            act = self.activities.get(rid)
+            conn = self.dispatcher.pick()
+            if act is None or conn is None:
+                continue
+            token = self.dispatcher.token("a")
+            conn.activities[token] = rid
+            self.activity_tokens[token] = (rid, conn)
+            conn.queue.put_nowait(pb.WorkItem(activityRequest=act.request, completionToken=token))
+
+    def _history(self, inst: Instance) -> list[pb.HistoryEvent]:
+        if inst.history is None:
+            inst.set_history(self.backend.load_history(inst.instance_id))
+        assert inst.history is not None
+        return inst.history
+
+    def _try_turn(self, iid: str) -> None:
+        inst = self.instances.get(iid)
+        if inst is None or inst.turn_token is not None:
+            return
+        now = self.clock.time()
+        visible = [it for it in inst.inbox if it.visible_at <= now]
+        if not visible:
+            return
+        history = self._history(inst)
+        if inst.terminal:
+            self._drop(inst, visible)
+            return
+        events: list[InboxItem] = []
+        dropped: list[InboxItem] = []
+        keys: set[tuple[str, int]] = set()
+        for it in visible:
+            if it.execution_id and it.execution_id != inst.execution_id:
+                dropped.append(it)
+                continue
+            key = done_key(it.event)
+            if key is not None and (key in inst.done_keys or key in keys):
+                dropped.append(it)
+                continue
+            if key is not None:
+                keys.add(key)
+            events.append(it)
+        if ("start", 0) not in inst.done_keys and ("start", 0) not in keys:
+            return  # not started yet (scheduled start): keep the events for later
+        if not events:
+            self._drop(inst, dropped)
+            return
+        events.sort(key=lambda it: 0 if it.event.HasField("executionStarted") else 1)
+        conn = self.dispatcher.pick()
+        if conn is None:
+            self.ready[iid] = None
+            return
+        new_events = [event(now, workflowStarted=pb.WorkflowStartedEvent())]
+        new_events.extend(it.event for it in events)
+        token = self.dispatcher.token("w")
+        inst.turn_token = token
+        self.turns[token] = Turn(iid, [it.row_id for it in events + dropped], new_events, conn)
+        conn.turns.add(token)
+        req = pb.WorkflowRequest(
+            instanceId=iid,
+            executionId=sv(inst.execution_id),
+            pastEvents=history,
+            newEvents=new_events,
+        )
+        conn.queue.put_nowait(pb.WorkItem(workflowRequest=req, completionToken=token))
+
+    def _drop(self, inst: Instance, items: list[InboxItem]) -> None:
+        if not items:
+            return
+        ids = {it.row_id for it in items}
+        with self.store.tx() as conn:
+            self.backend.delete_inbox(conn, ids)
+        inst.inbox = [it for it in inst.inbox if it.row_id not in ids]
+
+    def worker_lost(self, conn: WorkerConn) -> None:
+        """A worker's stream ended: re-dispatch its in-flight turns and activities."""
+        self.dispatcher.disconnect(conn)
+        for token in list(conn.turns):
+            turn = self.turns.pop(token, None)
+            if turn is None:
+                continue
+            inst = self.instances.get(turn.instance_id)
+            if inst is not None and inst.turn_token == token:
+                inst.turn_token = None
+                self.ready[turn.instance_id] = None
+        for token, rid in conn.activities.items():
+            self.activity_tokens.pop(token, None)
+            if rid in self.activities:
+                self.undispatched.append(rid)
+        conn.turns.clear()
+        conn.activities.clear()
+        self._kick()
+
+    # -- worker completions --------------------------------------------------------------------
+
+    def complete_turn(self, res: pb.WorkflowResponse) -> None:
+        """Apply a `WorkflowResponse`; responses with unknown or stale tokens are discarded."""
+        turn = self.turns.pop(res.completionToken, None)
+        if turn is None:
+            log.debug("discarding workflow response with stale token %s", res.completionToken)
+            return
+        turn.conn.turns.discard(res.completionToken)
+        inst = self.instances.get(turn.instance_id)
+        if inst is None or inst.turn_token != res.completionToken:
+            return
+        inst.turn_token = None
+        now = self.clock.time()
+        plan = process_turn(inst, turn.new_events, res, now)
+        self._commit(inst, turn, plan, now)
+
+    def _commit(self, inst: Instance, turn: Turn, plan: Plan, now: float) -> None:
+        iid = inst.instance_id
+        consumed = set(turn.consumed)
+        remaining = [it for it in inst.inbox if it.row_id not in consumed]
+        added: list[tuple[str, InboxItem]] = []
+        front: list[InboxItem] = []
+        new_children: list[Instance] = []
+        act_rows: list[PendingActivity] = []
+        history = self._history(inst)
+        replaced: list[Instance] = []
+        with self.store.tx() as conn:
+            self.backend.delete_inbox(conn, consumed)
+            if plan.reset is not None:
+                self.backend.clear_history(conn, iid)
+                base = min((it.pos for it in remaining), default=self._next_pos())
+                n = len(plan.reset)
+                for i, ev in enumerate(plan.reset):
+                    front.append(self.backend.add_inbox(conn, iid, base - n + i, now, None, ev))
+                inst.execution_id = plan.execution_id or inst.execution_id
+                inst.input = plan.input
+                inst.output = None
+                inst.failure = None
+            else:
+                self.backend.append_history(conn, iid, len(history), plan.append)
+            inst.status = plan.status
+            if plan.completed:
+                inst.output, inst.failure, inst.completed = plan.output, plan.failure, now
+            inst.custom_status = plan.custom_status
+            inst.updated = now
+            self.backend.update_instance(conn, inst)
+            for child in plan.children:
+                old = self.instances.get(child.instance_id)
+                if old is not None and not old.terminal:
+                    log.warning("child workflow %s already running; not restarted", child.instance_id)
+                    continue
+                if old is not None:
+                    self.backend.delete_instance(conn, child.instance_id)
+                    replaced.append(old)
+                started = child.started.executionStarted
+                cinst = Instance(
+                    instance_id=child.instance_id,
+                    name=child.name,
+                    execution_id=started.workflowInstance.executionId.value,
+                    status=PENDING,
+                    created=now,
+                    updated=now,
+                    input=child.input,
+                    parent_id=iid,
+                )
+                self.backend.save_instance(conn, cinst)
+                item = self.backend.add_inbox(conn, cinst.instance_id, self._next_pos(), now, None, child.started)
+                cinst.inbox.append(item)
+                cinst.set_history([])
+                new_children.append(cinst)
+            created_ids = {c.instance_id for c in new_children}
+            for msg in plan.messages:
+                if msg.target not in self.instances and msg.target not in created_ids:
+                    continue
+                item = self.backend.add_inbox(
+                    conn, msg.target, self._next_pos(), msg.visible_at, msg.execution_id, msg.event
+                )
+                added.append((msg.target, item))
+            for req in plan.activities:
+                rid = self.backend.add_activity(conn, iid, req)
+                act_rows.append(PendingActivity(rid, iid, req))
+        # committed: now update memory and dispatch
+        inst.inbox = front + remaining
+        if plan.reset is not None:
+            inst.set_history([])
+        else:
+            for ev in plan.append:
+                history.append(ev)
+                inst.note(ev)
+        for old in replaced:
+            self._forget(old)
+        for cinst in new_children:
+            self.instances[cinst.instance_id] = cinst
+            self._schedule(cinst.instance_id, now)
+        for target, item in added:
+            tinst = self.instances[target]
+            tinst.inbox.append(item)
+            self._schedule(target, item.visible_at)
+        for act in act_rows:
+            self.activities[act.row_id] = act
+            self.undispatched.append(act.row_id)
+        if inst.terminal:
+            inst.history = None  # reloaded on demand (purge, GetInstanceHistory)
+        if any(it.visible_at <= now for it in inst.inbox):
+            self.ready[iid] = None
+        self._notify(iid)
+        self._kick()
+
+    def complete_activity(self, res: pb.ActivityResponse) -> None:
+        """Record an activity result (first completion wins; duplicates are discarded)."""
+        entry = self.activity_tokens.pop(res.completionToken, None)
+        rid: int | None = None
+        if entry is not None:
+            rid, conn = entry
+            conn.activities.pop(res.completionToken, None)
+        else:
+            for act in self.activities.values():
+                wi = act.request.workflowInstance
+                if wi.instanceId == res.instanceId and act.request.taskId == res.taskId:
+                    rid = act.row_id
+                    break
+        act = self.activities.pop(rid, None) if rid is not None else None
+        if act is None:
+            return
+        for token in [t for t, (r, _) in self.activity_tokens.items() if r == rid]:
+            _, other = self.activity_tokens.pop(token)
+            other.activities.pop(token, None)
+        now = self.clock.time()
+        req = act.request
+        if res.HasField("failureDetails"):
+            ev = event(
+                now,
+                taskFailed=pb.TaskFailedEvent(
+                    taskScheduledId=req.taskId,
+                    failureDetails=res.failureDetails,
+                    taskExecutionId=req.taskExecutionId,
+                ),
+            )
+        else:
+            ev = event(
+                now,
+                taskCompleted=pb.TaskCompletedEvent(
+                    taskScheduledId=req.taskId,
+                    result=res.result if res.HasField("result") else None,
+                    taskExecutionId=req.taskExecutionId,
+                ),
+            )
+        inst = self.instances.get(act.instance_id)
+        exec_id = req.workflowInstance.executionId.value or None
+        with self.store.tx() as conn:
+            self.backend.delete_activity(conn, act.row_id)
+            item = None
+            if inst is not None:
+                item = self.backend.add_inbox(
+                    conn, act.instance_id, self._next_pos(), now, exec_id, ev
+                )
+        if inst is not None and item is not None:
+            inst.inbox.append(item)
+            self._schedule(act.instance_id, now)
+
+    # -- client operations ---------------------------------------------------------------------
+
+    def _forget(self, inst: Instance) -> None:
+        self.instances.pop(inst.instance_id, None)
+        for rid in [r for r, a in self.activities.items() if a.instance_id == inst.instance_id]:
+            del self.activities[rid]
+
+    def _get(self, iid: str) -> Instance:
+        inst = self.instances.get(iid)
+        if inst is None:
+            raise WorkflowError("not_found", f"no such instance exists: '{iid}'")
+        return inst
+
+    def _post(self, inst: Instance, ev: pb.HistoryEvent, update: bool = False) -> None:
+        now = self.clock.time()
+        inst.updated = now
+        with self.store.tx() as conn:
+            if update:
+                self.backend.update_instance(conn, inst)
+            item = self.backend.add_inbox(conn, inst.instance_id, self._next_pos(), now, None, ev)
+        inst.inbox.append(item)
+        self._schedule(inst.instance_id, now)
+        self._notify(inst.instance_id)
+
+    def start(
+        self, name: str, iid: str, input: str | None, start_at: float | None = None
+    ) -> str:
+        """Create an instance; a non-terminal instance with the same id is an error."""
+        if not name:
+            raise WorkflowError("invalid", "a workflow name is required to start an instance")
+        iid = iid or uuid.uuid4().hex
+        old = self.instances.get(iid)
+        if old is not None and not old.terminal:
+            raise WorkflowError("already_exists", f"an active workflow with ID '{iid}' already exists")
+        now = self.clock.time()
+        exec_id = uuid.uuid4().hex
+        started = pb.ExecutionStartedEvent(
+            name=name,
+            input=sv(input) if input is not None else None,
+            workflowInstance=pb.WorkflowInstance(instanceId=iid, executionId=sv(exec_id)),
+        )
+        if start_at is not None:
+            started.scheduledStartTimestamp.CopyFrom(ts(start_at))
+        inst = Instance(iid, name, exec_id, PENDING, now, now, input=input, scheduled_start=start_at)
+        visible = max(now, start_at or now)
+        with self.store.tx() as conn:
+            if old is not None:
+                self.backend.delete_instance(conn, iid)
+            self.backend.save_instance(conn, inst)
+            item = self.backend.add_inbox(
+                conn, iid, self._next_pos(), visible, None, event(now, executionStarted=started)
+            )
+        if old is not None:
+            self._forget(old)
+        inst.set_history([])
+        inst.inbox.append(item)
+        self.instances[iid] = inst
+        self._schedule(iid, visible)
+        self._notify(iid)
+        return iid
+
+    def get(self, iid: str) -> Instance | None:
+        return self.instances.get(iid)
+
+    def raise_event(self, iid: str, name: str, data: str | None) -> None:
+        inst = self._get(iid)
+        if inst.terminal:
+            return
+        ev = event(
+            self.clock.time(), eventRaised=pb.EventRaisedEvent(name=name, input=sv(data) if data is not None else None)
+        )
+        self._post(inst, ev)
+
+    def terminate(self, iid: str, output: str | None, recursive: bool) -> None:
+        inst = self._get(iid)
+        if inst.terminal:
+            return
+        now = self.clock.time()
+        self._history(inst)
+        started = ("start", 0) in inst.done_keys
+        if not started and inst.turn_token is None:
+            # Never ran: terminate directly.
+            with self.store.tx() as conn:
+                self.backend.delete_inbox(conn, [it.row_id for it in inst.inbox])
+                inst.status, inst.output, inst.completed, inst.updated = TERMINATED, output, now, now
+                self.backend.update_instance(conn, inst)
+            inst.inbox = []
+            self._notify(iid)
+            return
+        ev = event(
+            now,
+            executionTerminated=pb.ExecutionTerminatedEvent(
+                input=sv(output) if output is not None else None, recurse=recursive
+            ),
+        )
+        self._post(inst, ev)
+
+    def suspend(self, iid: str, reason: str | None) -> None:
+        inst = self._get(iid)
+        if inst.terminal or inst.suspended:
+            return
+        inst.suspended = True
+        inst.status = SUSPENDED
+        reason_v = sv(reason) if reason is not None else None
+        self._post(inst, event(self.clock.time(), executionSuspended=pb.ExecutionSuspendedEvent(input=reason_v)), update=True)
+
+    def resume(self, iid: str, reason: str | None) -> None:
+        inst = self._get(iid)
+        if inst.terminal or not inst.suspended:
+            return
+        inst.suspended = False
+        self._history(inst)
+        inst.status = RUNNING if ("start", 0) in inst.done_keys else PENDING
+        reason_v = sv(reason) if reason is not None else None
+        self._post(inst, event(self.clock.time(), executionResumed=pb.ExecutionResumedEvent(input=reason_v)), update=True)
+
+    def purge(self, iid: str, recursive: bool, strict: bool = True) -> int:
+        """Delete a completed/failed/terminated instance (and its children when recursive)."""
+        inst = self.instances.get(iid)
+        if inst is None:
+            if strict:
+                raise WorkflowError("not_found", f"no such instance exists: '{iid}'")
+            return 0
+        if not inst.terminal:
+            if strict:
+                raise WorkflowError(
+                    "failed_precondition",
+                    f"workflow '{iid}' is {inst.status and _status(inst.status)}: only completed, "
+                    "failed or terminated instances can be purged",
+                )
+            return 0
+        children = list(self._history(inst) and inst.children.values()) if recursive else []
+        with self.store.tx() as conn:
+            self.backend.delete_instance(conn, iid)
+        self._forget(inst)
+        count = 1
+        for cid in children:
+            count += self.purge(cid, True, strict=False)
+        return count
+
+    def purge_where(
+        self, created_from: float | None, created_to: float | None, statuses: set[int], recursive: bool
+    ) -> int:
+        count = 0
+        for inst in list(self.instances.values()):
+            if not inst.terminal or (statuses and inst.status not in statuses):
+                continue
+            if created_from is not None and inst.created < created_from:
+                continue
+            if created_to is not None and inst.created >= created_to:
+                continue
+            if inst.instance_id in self.instances:
+                count += self.purge(inst.instance_id, recursive, strict=False)
+        return count
+
+    def list_ids(self, page_size: int | None, token: str | None) -> tuple[list[str], str | None]:
+        after = int(token) if token and token.isdigit() else 0
+        limit = page_size or 1_000_000
+        rows = self.backend.list_ids(after, limit)
+        next_token = str(rows[-1][0]) if page_size and len(rows) == page_size else None
+        return [iid for _, iid in rows], next_token
+
+    def history(self, iid: str) -> list[pb.HistoryEvent]:
+        inst = self._get(iid)
+        return list(self._history(inst))
+
+    # -- waiting -------------------------------------------------------------------------------
+
+    def _notify(self, iid: str) -> None:
+        ev = self._watch.pop(iid, None)
+        if ev is not None:
+            ev.set()
+
+    async def wait_for(self, iid: str, done: Callable[[Instance | None], bool]) -> Instance | None:
+        """Long-poll until `done(instance)` holds (cancelled by the caller's deadline)."""
+        while True:
+            inst = self.instances.get(iid)
+            if done(inst):
+                return inst
+            ev = self._watch.get(iid)
+            if ev is None:
+                ev = self._watch[iid] = asyncio.Event()
+            await ev.wait()
+
+    def metadata(self) -> dict[str, Any]:
+        return {"workflows": {"connectedWorkers": len(self.dispatcher.workers)}}
+
+
+def _status(code: int) -> str:
+    from ._pb import STATUS_NAMES
+
+    return STATUS_NAMES.get(code, str(code))
