@@ -19,7 +19,7 @@ from starlette.routing import compile_path
 
 from .observer import Observer
 
-__all__ = ["ObservabilityMiddleware", "RouteTable", "RouteTarget"]
+__all__ = ["ObservabilityMiddleware", "RouteTable", "RouteTarget", "routes_from_definitions"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -239,3 +239,28 @@ def _classify(target: RouteTarget, status: int, body: bytes) -> tuple[str, bool]
     if status >= 500:
         return "error", True
     return "success", False
+
+
+def routes_from_definitions(definitions: Iterable[Any]) -> RouteTable:
+    """A `RouteTable` for the app routes of funchost definitions (topic, binding, cron, invoke).
+
+    Actor callbacks are recognised by path; workflows and activities are not HTTP routes.
+    """
+    table = RouteTable()
+    for d in definitions:
+        kind = getattr(d, "kind", "")
+        route = getattr(d, "route", None)
+        if not route:
+            continue
+        if kind == "topic":
+            target = RouteTarget(d.name, "topic", bool(getattr(d, "dead_letter_topic", None)))
+            table.add(route, target, ["POST"])
+            for rule in getattr(d, "rules", ()):
+                table.add(rule.path, target, ["POST"])
+        elif kind == "binding":
+            table.add(route, RouteTarget(d.name, "binding"), ["POST"])
+        elif kind == "cron":
+            table.add(route, RouteTarget(d.name, "cron"), ["POST"])
+        elif kind == "invoke":
+            table.add(route, RouteTarget(d.name, "invoke"), getattr(d, "methods", None))
+    return table
