@@ -36,6 +36,7 @@ T = TypeVar("T")
 SUBSYSTEMS: list[str] = [
     "funchost.sidecar.core:CoreSubsystem",
     "funchost.sidecar.workflows:WorkflowsSubsystem",
+    "funchost.sidecar.actors:ActorsSubsystem",
 ]
 
 

@@ -1,0 +1,332 @@
+"""The actor runtime of the embedded sidecar: placement-free, single-host virtual actors.
+
+Every actor type the app lists on `GET /dapr/config` is hosted here. An actor is active from its
+first call (method, reminder or timer); each call runs in the actor's turn (`TurnLock`); after
+`actorIdleTimeout` without calls (checked every `actorScanInterval` of the sidecar clock) the
+sidecar calls `DELETE /actors/{type}/{id}` on the app; `stop()` drains every active actor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from starlette.routing import BaseRoute
+
+from ..app_channel import AppResponse, AppUnavailable
+from ..server import Subsystem
+from ._turns import TurnLock
+from .config import ActorsConfig, TypeConfig, parse_config
+from .reminders import ReminderService
+from .state import ActorStateStore, SqliteActorState
+from .timers import TimerService
+
+log = logging.getLogger("funchost.sidecar.actors")
+
+REENTRANCY_HEADER = "Dapr-Reentrancy-Id"
+
+
+class UnknownActorType(LookupError):
+    """The app does not host this actor type."""
+
+
+@dataclass
+class ActiveActor:
+    """An activated actor: its turn lock and when it was last used."""
+
+    actor_type: str
+    actor_id: str
+    last_used: float
+    lock: TurnLock = field(default_factory=TurnLock)
+    calls: int = 0
+    removed: bool = False
+
+
+def _seg(text: str) -> str:
+    return quote(text, safe="")
+
+
+class ActorsSubsystem(Subsystem):
+    """Virtual actors: method calls, state, reminders, timers, idle deactivation, drain."""
+
+    name = "actors"
+
+    def __init__(self, sidecar: Any) -> None:
+        super().__init__(sidecar)
+        self.config = ActorsConfig()
+        self.clock = sidecar.clock
+        # The seam to the configured actor state store (see state.py).
+        self.state: ActorStateStore = SqliteActorState(sidecar.store, sidecar.clock)
+        self.reminders = ReminderService(sidecar.store, sidecar.clock, self._deliver_reminder)
+        self.timers = TimerService(sidecar.clock, self._deliver_timer)
+        self.actors: dict[tuple[str, str], ActiveActor] = {}
+        self._inflight = 0
+        self._deactivating = 0
+        self._idle_wake = asyncio.Event()
+        self._idle_task: asyncio.Task[None] | None = None
+        self.config_error: str | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def routes(self) -> list[BaseRoute]:
+        from ._http import actor_routes
+
+        return actor_routes(self)
+
+    async def on_app_ready(self) -> None:
+        """Read the app's actor types and settings from `GET /dapr/config`."""
+        try:
+            resp = await self.sidecar.app.request("GET", "/dapr/config", timeout=10.0)
+        except AppUnavailable as exc:
+            log.warning("actors: cannot read /dapr/config from the app: %s", exc)
+            return
+        doc = None
+        if resp.status == 200 and resp.body:
+            try:
+                doc = resp.json()
+            except ValueError:
+                log.warning("actors: /dapr/config is not JSON: %r", resp.body[:200])
+        self.configure(parse_config(doc if isinstance(doc, dict) else None))
+
+    def configure(self, config: ActorsConfig) -> None:
+        """Host the given actor types (also used by tests and embedders)."""
+        self.config = config
+        if config.types:
+            self._check_state_store()
+            log.info("actors: hosting %s", ", ".join(config.entities))
+        self.reminders.set_hosted(frozenset(config.types))
+        if config.types:
+            self.reminders.start(self.sidecar.spawn)
+            self.timers.start(self.sidecar.spawn)
+            if self._idle_task is None:
+                self._idle_task = self.sidecar.spawn(self._idle_loop())
+        self._idle_wake.set()
+
+    def _check_state_store(self) -> None:
+        """daprd refuses actors without an `actorStateStore: "true"` state store component.
+
+        Until the component loader exposes the flag, actor state stays in the sidecar's own SQLite
+        table and this check only reports what it found.
+        """
+        components = self.sidecar.subsystems.get("components") or self.sidecar.subsystems.get(
+            "state"
+        )
+        finder = getattr(components, "actor_state_store", None)
+        if not callable(finder):
+            return
+        store = finder()
+        if store is None:
+            self.config_error = (
+                "actors are registered by the app ("
+                + ", ".join(self.config.entities)
+                + ') but no state store component has metadata actorStateStore: "true"; '
+                "add it to one state store component in your resources folder"
+            )
+            log.error("actors: %s", self.config_error)
+
+    async def stop(self) -> None:
+        """Stop timers, reminders and the idle scan, then deactivate every active actor."""
+        await self.timers.stop()
+        await self.reminders.stop()
+        if self._idle_task is not None:
+            self._idle_task.cancel()
+            await asyncio.gather(self._idle_task, return_exceptions=True)
+            self._idle_task = None
+        if self.actors and self.sidecar.app.ready.is_set():
+            entries = list(self.actors.values())
+            try:
+                await asyncio.wait_for(
+                    asyncio.gather(*(self._deactivate(e, force=True) for e in entries)),
+                    timeout=self.config.drain_timeout,
+                )
+            except TimeoutError:
+                log.warning("actors: drain timed out after %ss", self.config.drain_timeout)
+
+    def busy(self) -> bool:
+        return bool(
+            self._inflight or self._deactivating or self.reminders.busy() or self.timers.busy()
+        )
+
+    def metadata_info(self) -> dict[str, Any]:
+        counts: dict[str, int] = dict.fromkeys(self.config.types, 0)
+        for a_type, _ in self.actors:
+            counts[a_type] = counts.get(a_type, 0) + 1
+        active = [{"type": t, "count": n} for t, n in sorted(counts.items())]
+        return {
+            "actors": active,
+            "actorRuntime": {
+                "runtimeStatus": "RUNNING" if self.config.types else "DISABLED",
+                "activeActors": active,
+                "hostReady": bool(self.config.types),
+                "placement": "embedded (single host)",
+            },
+        }
+
+    # -- turns -------------------------------------------------------------------------------
+    def type_config(self, actor_type: str) -> TypeConfig:
+        cfg = self.config.types.get(actor_type)
+        if cfg is None:
+            raise UnknownActorType(actor_type)
+        return cfg
+
+    def unknown_type_message(self, actor_type: str) -> str:
+        hosted = ", ".join(self.config.entities) or "none"
+        return (
+            f"actor instance is missing: actor type {actor_type!r} is not hosted by app "
+            f"{self.sidecar.config.app_id!r} (hosted types: {hosted}); register it in the app "
+            "(DaprActor.register_actor / @actor) so it appears in GET /dapr/config"
+        )
+
+    def activate(self, actor_type: str, actor_id: str) -> ActiveActor:
+        """Mark an actor active (it will be deactivated when idle)."""
+        key = (actor_type, actor_id)
+        entry = self.actors.get(key)
+        if entry is None:
+            entry = ActiveActor(actor_type, actor_id, self.clock.time())
+            self.actors[key] = entry
+            self._idle_wake.set()
+        return entry
+
+    @asynccontextmanager
+    async def turn(
+        self,
+        actor_type: str,
+        actor_id: str,
+        reentrancy_id: str | None = None,
+        max_depth: int | None = None,
+    ) -> AsyncIterator[ActiveActor]:
+        """Run a block as one turn of the actor (activating it if needed)."""
+        self._inflight += 1
+        try:
+            while True:
+                entry = self.activate(actor_type, actor_id)
+                entry.calls += 1
+                try:
+                    await entry.lock.acquire(reentrancy_id, max_depth)
+                except BaseException:
+                    entry.calls -= 1
+                    raise
+                if entry.removed:
+                    entry.calls -= 1
+                    entry.lock.release()
+                    continue
+                break
+            try:
+                yield entry
+            finally:
+                entry.calls -= 1
+                entry.last_used = self.clock.time()
+                entry.lock.release()
+        finally:
+            self._inflight -= 1
+
+    async def invoke(
+        self,
+        actor_type: str,
+        actor_id: str,
+        method: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        reentrancy_id: str | None,
+    ) -> AppResponse:
+        """Call an actor method in the actor's turn; returns the app's response as is."""
+        cfg = self.type_config(actor_type)
+        rid: str | None = None
+        hdrs = {"Content-Type": headers.get("content-type") or "application/json"}
+        for name in ("traceparent", "tracestate"):
+            if name in headers:
+                hdrs[name] = headers[name]
+        if cfg.reentrancy:
+            rid = reentrancy_id or uuid.uuid4().hex
+            hdrs[REENTRANCY_HEADER] = rid
+        path = f"/actors/{_seg(actor_type)}/{_seg(actor_id)}/method/{_seg(method)}"
+        async with self.turn(actor_type, actor_id, rid, cfg.max_stack_depth if rid else None):
+            return await self.sidecar.app.request("PUT", path, body=body, headers=hdrs)
+
+    async def _deliver(
+        self, kind: str, actor_type: str, actor_id: str, name: str, body: bytes
+    ) -> AppResponse:
+        path = f"/actors/{_seg(actor_type)}/{_seg(actor_id)}/method/{kind}/{_seg(name)}"
+        async with self.turn(actor_type, actor_id):
+            return await self.sidecar.app.request(
+                "PUT", path, body=body, headers={"Content-Type": "application/json"}
+            )
+
+    async def _deliver_reminder(
+        self, actor_type: str, actor_id: str, name: str, body: bytes
+    ) -> AppResponse:
+        return await self._deliver("remind", actor_type, actor_id, name, body)
+
+    async def _deliver_timer(
+        self, actor_type: str, actor_id: str, name: str, body: bytes
+    ) -> AppResponse:
+        if (actor_type, actor_id) not in self.actors:  # deactivated meanwhile: timer is gone
+            self.timers.drop_actor(actor_type, actor_id)
+            return AppResponse(200)
+        return await self._deliver("timer", actor_type, actor_id, name, body)
+
+    # -- deactivation ------------------------------------------------------------------------
+    async def _deactivate(self, entry: ActiveActor, force: bool = False) -> None:
+        self._deactivating += 1
+        try:
+            await entry.lock.acquire()
+            try:
+                if entry.removed:
+                    return
+                idle = self.config.types.get(entry.actor_type, self.config.defaults).idle_timeout
+                if not force and (entry.calls or self.clock.time() - entry.last_used < idle):
+                    return
+                entry.removed = True
+                self.actors.pop((entry.actor_type, entry.actor_id), None)
+                self.timers.drop_actor(entry.actor_type, entry.actor_id)
+                path = f"/actors/{_seg(entry.actor_type)}/{_seg(entry.actor_id)}"
+                try:
+                    resp = await self.sidecar.app.request("DELETE", path, timeout=30.0)
+                    if resp.status >= 300:
+                        log.warning(
+                            "actors: deactivating %s/%s: app answered %s: %s",
+                            entry.actor_type,
+                            entry.actor_id,
+                            resp.status,
+                            resp.body[:200],
+                        )
+                except AppUnavailable as exc:
+                    log.warning(
+                        "actors: deactivating %s/%s: %s", entry.actor_type, entry.actor_id, exc
+                    )
+            finally:
+                entry.lock.release()
+        finally:
+            self._deactivating -= 1
+
+    async def _idle_loop(self) -> None:
+        origin = self.clock.time()
+        while True:
+            self._idle_wake.clear()
+            now = self.clock.time()
+            expired: list[ActiveActor] = []
+            earliest: float | None = None
+            for entry in list(self.actors.values()):
+                idle = self.config.types.get(entry.actor_type, self.config.defaults).idle_timeout
+                due = entry.last_used + idle
+                if not entry.calls and due <= now:
+                    expired.append(entry)
+                elif earliest is None or due < earliest:
+                    earliest = due
+            if expired:
+                await asyncio.gather(*(self._deactivate(e) for e in expired))
+                continue
+            if earliest is None:
+                deadline = now + 3600.0
+            else:
+                interval = self.config.scan_interval
+                ticks = max(1, -int(-(max(earliest, now) - origin) // interval))
+                deadline = origin + ticks * interval
+                if deadline <= now:
+                    deadline = now + interval
+            await self.clock.sleep_until(deadline, wake=self._idle_wake)

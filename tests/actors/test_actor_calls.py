@@ -1,0 +1,110 @@
+"""Method calls, state, turn-based concurrency, reentrancy and errors through the sidecar."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from dapr.clients.exceptions import DaprInternalError
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_method_calls_and_state_round_trip(make_env) -> None:
+    h = make_env()
+    proxy = h.proxy("a1")
+    assert await proxy.Increment(5) == 5
+    assert await proxy.Increment(2) == 7
+    assert await proxy.Get() == 7
+    assert await h.proxy("a2").Get() == 0
+    base = f"http://127.0.0.1:{h.sidecar.config.http_port}/v1.0/actors/CounterActor"
+    async with httpx.AsyncClient() as client:
+        resp = await client.get(f"{base}/a1/state/count")
+        assert resp.status_code == 200 and resp.json() == 7
+        resp = await client.get(f"{base}/a1/state/nothing")
+        assert resp.status_code == 204 and resp.content == b""
+        ops = [
+            {"operation": "upsert", "request": {"key": "k", "value": {"x": 1}}},
+            {
+                "operation": "upsert",
+                "request": {"key": "t", "value": 1, "metadata": {"ttlInSeconds": "10"}},
+            },
+            {"operation": "delete", "request": {"key": "count"}},
+        ]
+        assert (await client.put(f"{base}/a1/state", json=ops)).status_code == 204
+        assert (await client.get(f"{base}/a1/state/k")).json() == {"x": 1}
+        assert (await client.get(f"{base}/a1/state/count")).status_code == 204
+        assert (await client.get(f"{base}/a1/state/t")).status_code == 200
+        h.advance(11)
+        assert (await client.get(f"{base}/a1/state/t")).status_code == 204
+        bad = await client.put(f"{base}/a1/state", json=[{"operation": "merge"}])
+        assert bad.status_code == 400 and bad.json()["errorCode"] == "ERR_MALFORMED_REQUEST"
+
+
+async def test_state_survives_deactivation_and_reactivation(make_env) -> None:
+    h = make_env(idle=60, scan=10)
+    assert await h.proxy("keep").Increment(3) == 3
+    h.advance(30)
+    assert h.rec.of("deactivate") == []
+    h.advance(45)
+    assert h.rec.of("deactivate") == [("deactivate", "keep")]
+    assert ("CounterActor", "keep") not in h.actors.actors
+    assert await h.proxy("keep").Increment(1) == 4
+    assert [e for e in h.rec.of("activate") if e[1] == "keep"] == [
+        ("activate", "keep"),
+        ("activate", "keep"),
+    ]
+
+
+async def test_one_id_runs_one_turn_at_a_time(make_env) -> None:
+    h = make_env()
+    proxy = h.proxy("hot")
+    results = await asyncio.gather(*(proxy.Increment(1) for _ in range(100)))
+    assert sorted(results) == list(range(1, 101))
+    assert await proxy.Get() == 100
+    assert h.rec.overlaps == 0
+
+
+async def test_different_ids_run_in_parallel(make_env) -> None:
+    h = make_env()
+    from _actors_app import GATE
+
+    GATE["want"] = 5
+    # Each call returns only once all 5 ids are inside their turn at the same time.
+    results = await asyncio.gather(*(h.proxy(f"p{i}").Rendezvous() for i in range(5)))
+    assert results == [5] * 5
+
+
+async def test_reentrancy_lets_the_same_call_chain_in(make_env) -> None:
+    h = make_env(reentrancy=True, max_depth=8)
+    assert await h.proxy("re").CallSelf(3) == 4
+    assert [e[2] for e in h.rec.of("call_self")] == [3, 2, 1, 0]
+
+
+async def test_reentrancy_depth_is_limited(make_env) -> None:
+    h = make_env(reentrancy=True, max_depth=3)
+    with pytest.raises(DaprInternalError) as info:
+        await h.proxy("deep").CallSelf(5)
+    assert "maximum stack depth exceeded" in str(info.value.message)
+    # The actor is usable afterwards: the turn was released.
+    assert await h.proxy("deep").Increment(1) == 1
+
+
+async def test_app_error_and_unknown_type(make_env) -> None:
+    h = make_env()
+    with pytest.raises(DaprInternalError) as info:
+        await h.proxy("f").Fail()
+    assert "boom from the actor" in str(info.value.message)
+    with pytest.raises(DaprInternalError) as info:
+        await h.proxy("x", actor_type="NoSuchActor").Get()
+    assert info.value.error_code == "ERR_ACTOR_INSTANCE_MISSING"
+    assert "NoSuchActor" in str(info.value.message)
+
+
+async def test_drain_on_stop_deactivates_active_actors(make_env) -> None:
+    h = make_env()
+    await h.proxy("d1").Increment(1)
+    await h.proxy("d2").Increment(1)
+    h.stop_sidecar()
+    assert sorted(e[1] for e in h.rec.of("deactivate")) == ["d1", "d2"]
