@@ -141,10 +141,9 @@ def task_proxy(task_id: str) -> ActorProxy:
     return ActorProxy.create("TaskActor", ActorId(task_id), TaskActorInterface)
 
 
-async def publish_task_event(ctx: WorkflowActivityContext | None, event: TaskEvent) -> None:
-    """Publish `event` on `task-events`, stamped with the workflow id when there is one."""
-    if ctx is not None:
-        event = event.model_copy(update={"workflow_id": ctx.workflow_id})
+async def publish_task_event(ctx: WorkflowActivityContext, event: TaskEvent) -> None:
+    """Publish `event` on `task-events`, stamped with the id of the workflow publishing it."""
+    event = event.model_copy(update={"workflow_id": ctx.workflow_id})
     async with DaprClient() as client:
         await client.publish_event(
             pubsub_name=PUBSUB,

@@ -17,8 +17,8 @@ PUBSUB = "pubsub"
 NOTIFICATIONS = "notifications"
 TASK_EVENTS = "task-events"
 CONVERSATION_EVENTS = "conversation-events"
+TASK_SUMMARIES = "task-summaries"
 DEAD_LETTERS = "dead-letters"
-TASK_INDEX_KEY = "task-index"
 
 
 def workflow_id_for(task_id: str) -> str:
@@ -43,6 +43,7 @@ class TaskRequest(BaseModel):
     description: str = ""
     assignee: str = Field(min_length=1)
     deadline_seconds: int = Field(default=3600, gt=0)
+    notify_delay_seconds: int = Field(default=0, ge=0)  # wait (durably) before notifying
 
 
 class Task(BaseModel):
@@ -116,3 +117,10 @@ class ConversationEvent(BaseModel):
     user_message: ChatEntry
     assistant_message: ChatEntry
     history_size: int
+
+
+class DailySummary(BaseModel):
+    """Published on `task-summaries` by the daily sweep."""
+
+    counts: dict[str, int]  # tasks per status
+    overdue: list[str]  # ids of the overdue tasks

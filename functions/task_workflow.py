@@ -38,30 +38,43 @@ NOTIFY_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
 )
 
+Steps = Generator[Any, Any, ProcessingResult]
+
 
 @workflow
-def task_processing(
-    ctx: DaprWorkflowContext, request: TaskRequest
-) -> Generator[Any, Any, dict[str, Any]]:
-    """Process one task; returns a `ProcessingResult` as a dict."""
+def task_processing(ctx: DaprWorkflowContext, request: TaskRequest) -> Steps:
+    """Process one task; the result's status is `completed`, `rejected` or `failed`."""
+    ctx.set_custom_status("validating")
     validation = Validation.model_validate((yield ctx.call_activity(validate_task, input=request)))
-    if not validation.is_valid:
+    if validation.is_valid:
+        result = yield from _create_assign_notify(ctx, request)
+    else:
         result = ProcessingResult(
             task_id=request.task_id,
             status="rejected",
             message="validation failed: " + "; ".join(validation.issues),
             issues=validation.issues,
         )
-        yield ctx.call_activity(announce_result, input=result)
-        return result.model_dump(mode="json")
+    ctx.set_custom_status(result.status)
+    yield ctx.call_activity(announce_result, input=result)
+    return result
 
-    compensations = []  # activities that undo what has been done, in the order done
+
+def _create_assign_notify(ctx: DaprWorkflowContext, request: TaskRequest) -> Steps:
+    """The saga: each step that changes something registers the activity that undoes it."""
+    compensations = []
     try:
+        ctx.set_custom_status("creating")
         yield ctx.call_activity(create_task, input=request)
+        ctx.set_custom_status("assigning")
         yield ctx.call_activity(assign_task, input=request)
         compensations.append(unassign_task)
         task = Task.model_validate((yield ctx.call_activity(set_deadline, input=request)))
         compensations.append(clear_deadline)
+        if request.notify_delay_seconds:
+            ctx.set_custom_status("waiting to notify")
+            yield ctx.create_timer(timedelta(seconds=request.notify_delay_seconds))
+        ctx.set_custom_status("notifying")
         notification = Notification(
             task_id=task.task_id,
             assignee=request.assignee,
@@ -70,6 +83,7 @@ def task_processing(
         )
         yield ctx.call_activity(notify_assignee, input=notification, retry_policy=NOTIFY_RETRY)
     except TaskFailedError as error:
+        ctx.set_custom_status("compensating")
         undone = []
         for undo in reversed(compensations):
             try:
@@ -77,16 +91,13 @@ def task_processing(
                 undone.append(undo.__name__)
             except TaskFailedError as undo_error:  # best effort: carry on undoing the rest
                 undone.append(f"{undo.__name__} (failed: {undo_error.details.message})")
-        result = ProcessingResult(
+        return ProcessingResult(
             task_id=request.task_id,
             status="failed",
-            message=f"{error.details.message}; compensated: {', '.join(undone) or 'nothing'}",
+            message=f"{error.details.message} (undone: {', '.join(undone) or 'nothing'})",
         )
-    else:
-        result = ProcessingResult(
-            task_id=request.task_id,
-            status="completed",
-            message=f"task assigned to {request.assignee}, deadline reminder set",
-        )
-    yield ctx.call_activity(announce_result, input=result)
-    return result.model_dump(mode="json")
+    return ProcessingResult(
+        task_id=request.task_id,
+        status="completed",
+        message=f"assigned to {request.assignee}; deadline reminder set",
+    )

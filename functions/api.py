@@ -1,0 +1,100 @@
+"""The task agent's HTTP API: service-invocation methods, also plain HTTP on the app port.
+
+    POST   /tasks/process            start processing a task (409 if the id was used)
+    GET    /tasks/{task_id}          the task, from its TaskActor (404 if unknown)
+    POST   /tasks/{task_id}/complete mark it done (its deadline reminder is cancelled)
+    GET    /workflows/{workflow_id}  status, custom status and result of a workflow
+    DELETE /workflows/{workflow_id}  terminate a running workflow
+    POST   /chat/{user_id}           talk to the user's ChatActor
+    GET    /chat/{user_id}/history   the last 10 exchanges
+
+Bodies are pydantic models, so a bad body is answered 422 with the offending fields.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import HTTPException
+
+from funchost import FunctionContext, invoke
+
+from . import task_index
+from .chat_actor import ChatActor
+from .models import ChatEntry, ChatMessage, Task, TaskRequest, TaskStatus, workflow_id_for
+from .task_actor import TaskActor
+from .task_workflow import task_processing
+
+
+@invoke("tasks/process", methods=("POST",))
+async def process_task(request: TaskRequest, ctx: FunctionContext) -> dict[str, str]:
+    """Start the `task_processing` workflow for a new task."""
+    workflow_id = workflow_id_for(request.task_id)
+    if await ctx.workflows.get_workflow_state(workflow_id, fetch_payloads=False) is not None:
+        raise HTTPException(409, f"task {request.task_id!r} already exists: use a new task_id")
+    await ctx.start_workflow(task_processing, request, instance_id=workflow_id)
+    await task_index.add(ctx, request.task_id)
+    return {"task_id": request.task_id, "workflow_id": workflow_id, "status": "started"}
+
+
+@invoke("tasks/{task_id}", methods=("GET",))
+async def read_task(task_id: str, ctx: FunctionContext) -> Task:
+    return await _existing_task(ctx, task_id)
+
+
+@invoke("tasks/{task_id}/complete", methods=("POST",))
+async def complete_task(task_id: str, ctx: FunctionContext) -> Task:
+    await _existing_task(ctx, task_id)
+    done = await ctx.actor(TaskActor, task_id).UpdateStatus(TaskStatus.DONE.value)
+    return Task.model_validate(done)
+
+
+@invoke("workflows/{workflow_id}", methods=("GET",))
+async def read_workflow(workflow_id: str, ctx: FunctionContext) -> dict[str, Any]:
+    state = await _existing_workflow(ctx, workflow_id)
+    failure = state.failure_details
+    return {
+        "workflow_id": workflow_id,
+        "status": state.runtime_status.name,
+        "custom_status": _json(state.serialized_custom_status),
+        "output": _json(state.serialized_output),
+        "error": failure.message if failure else None,
+    }
+
+
+@invoke("workflows/{workflow_id}", methods=("DELETE",))
+async def terminate_workflow(workflow_id: str, ctx: FunctionContext) -> dict[str, str]:
+    await _existing_workflow(ctx, workflow_id)
+    await ctx.workflows.terminate_workflow(workflow_id)
+    return {"workflow_id": workflow_id, "status": "terminating"}
+
+
+@invoke("chat/{user_id}", methods=("POST",))
+async def chat(user_id: str, message: ChatMessage, ctx: FunctionContext) -> ChatEntry:
+    reply = await ctx.actor(ChatActor, user_id).ProcessMessage(message.model_dump())
+    return ChatEntry.model_validate(reply)
+
+
+@invoke("chat/{user_id}/history", methods=("GET",))
+async def chat_history(user_id: str, ctx: FunctionContext) -> dict[str, Any]:
+    history = await ctx.actor(ChatActor, user_id).GetHistory()
+    return {"user_id": user_id, "messages": history}
+
+
+async def _existing_task(ctx: FunctionContext, task_id: str) -> Task:
+    found = await ctx.actor(TaskActor, task_id).GetTask()
+    if found is None:
+        raise HTTPException(404, f"task {task_id!r} not found")
+    return Task.model_validate(found)
+
+
+async def _existing_workflow(ctx: FunctionContext, workflow_id: str) -> Any:
+    state = await ctx.workflows.get_workflow_state(workflow_id)
+    if state is None:
+        raise HTTPException(404, f"workflow {workflow_id!r} not found")
+    return state
+
+
+def _json(serialized: str | None) -> Any:
+    return json.loads(serialized) if serialized else None

@@ -1,0 +1,73 @@
+"""Event handlers: analytics from conversations, a timeline per task, and the poison-event log.
+
+Handlers receive the event's `data` validated into a model. A payload that does not validate
+is dropped by the host and lands on the `dead-letters` topic, where `on_dead_letter` keeps it
+for inspection. A handler that raises is retried (see components/resiliency.yaml), then
+dead-lettered as well.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from funchost import FunctionContext, topic
+
+from ._state import update
+from .models import (
+    CONVERSATION_EVENTS,
+    DEAD_LETTERS,
+    PUBSUB,
+    TASK_EVENTS,
+    TASK_SUMMARIES,
+    ConversationEvent,
+    DailySummary,
+    TaskEvent,
+)
+
+ANALYTICS_KEY = "analytics:conversations"
+DEAD_LETTER_KEY = "dead-letters"
+SUMMARY_KEY = "daily-summary"
+KEEP_DEAD_LETTERS = 100
+
+
+def timeline_key(task_id: str) -> str:
+    """State key of the list of events seen for `task_id`."""
+    return f"timeline:{task_id}"
+
+
+@topic(PUBSUB, CONVERSATION_EVENTS, dead_letter_topic=DEAD_LETTERS)
+async def on_conversation(event: ConversationEvent, ctx: FunctionContext) -> None:
+    """Count exchanges, overall and per user."""
+
+    def count(stats: dict[str, Any]) -> dict[str, Any]:
+        users = stats.get("users", {})
+        users[event.user_id] = users.get(event.user_id, 0) + 1
+        return {"exchanges": stats.get("exchanges", 0) + 1, "users": users}
+
+    await update(ctx, ANALYTICS_KEY, count, default={})
+
+
+@topic(PUBSUB, TASK_EVENTS, dead_letter_topic=DEAD_LETTERS)
+async def on_task_event(event: TaskEvent, ctx: FunctionContext) -> None:
+    """Append the event to the task's timeline."""
+    entry = {"type": event.type, "workflow_id": event.workflow_id, "detail": event.detail}
+    await update(ctx, timeline_key(event.task_id), lambda timeline: [*timeline, entry], default=[])
+
+
+@topic(PUBSUB, TASK_SUMMARIES, dead_letter_topic=DEAD_LETTERS)
+async def on_daily_summary(summary: DailySummary, ctx: FunctionContext) -> None:
+    """Keep the latest daily summary (a real system would mail it or chart it)."""
+    await ctx.save_state(SUMMARY_KEY, summary.model_dump(mode="json"))
+
+
+@topic(PUBSUB, DEAD_LETTERS)
+async def on_dead_letter(data: Any, ctx: FunctionContext) -> None:
+    """Record a poison event (the last 100) so someone can look at it and replay it."""
+    cloud_event = ctx.event or {}
+    entry = {
+        "id": cloud_event.get("id"),
+        "source": cloud_event.get("source"),
+        "time": cloud_event.get("time"),
+        "data": data,
+    }
+    await update(ctx, DEAD_LETTER_KEY, lambda kept: [*kept, entry][-KEEP_DEAD_LETTERS:], default=[])
