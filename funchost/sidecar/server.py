@@ -34,7 +34,12 @@ T = TypeVar("T")
 
 # "module:Class" of every subsystem, in start order. Each takes the Sidecar in its constructor.
 SUBSYSTEMS: list[str] = [
+    "funchost.sidecar.components:ResourcesSubsystem",
     "funchost.sidecar.core:CoreSubsystem",
+    "funchost.sidecar.secrets:SecretsSubsystem",
+    "funchost.sidecar.state:StateSubsystem",
+    "funchost.sidecar.pubsub:PubSubSubsystem",
+    "funchost.sidecar.grpc_api:GrpcApiSubsystem",
     "funchost.sidecar.workflows:WorkflowsSubsystem",
     "funchost.sidecar.actors:ActorsSubsystem",
 ]

@@ -1,0 +1,543 @@
+"""Pub/sub: durable publish (outbox row committed before the ack) and delivery to the app.
+
+Flow: publish -> envelope -> row in `pubsub_outbox` (group commit: every publish waiting in the
+same loop turn shares one transaction) -> ack -> the subscription's queue -> one of its
+`CONCURRENCY` workers POSTs the CloudEvent -> SUCCESS deletes the row (batched), RETRY waits per
+the Resiliency policy on the sidecar clock, DROP / exhausted retries move the row to the
+dead-letter topic (same transaction) or drop it. Rows still present at start are delivered once
+the app's subscriptions are known: at-least-once across crashes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import json
+import logging
+from typing import Any
+
+import grpc
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from ._errors import DaprApiError
+from ._pubsub_delivery import (
+    ActiveSubscription,
+    Message,
+    Outcome,
+    bulk_envelope,
+    classify,
+    classify_bulk,
+)
+from .app_channel import AppUnavailable
+from .cloudevents import dumps, envelope, is_json_content_type
+from .components import SubscriptionDef
+from .http_api import api, json_body, json_response, query_metadata
+from .routing import RuleError
+from .server import Subsystem
+
+log = logging.getLogger("funchost.sidecar.pubsub")
+
+#: Deliveries in flight per subscription (daprd: unlimited unless --app-max-concurrency).
+CONCURRENCY = 32
+BULK_CONCURRENCY = 4
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS pubsub_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    pubsub TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    body BLOB NOT NULL,
+    metadata TEXT NOT NULL,
+    raw INTEGER NOT NULL DEFAULT 0,
+    created REAL NOT NULL
+);
+"""
+
+Row = tuple[str, str, bytes, dict[str, str], bool]
+
+
+def _parse_subscribe(doc: Any) -> list[SubscriptionDef]:
+    subs: list[SubscriptionDef] = []
+    for item in doc if isinstance(doc, list) else []:
+        if not isinstance(item, dict) or not item.get("pubsubname") or not item.get("topic"):
+            log.warning("GET /dapr/subscribe: skipping malformed item %r", item)
+            continue
+        routes = item.get("routes") or {}
+        rules = [
+            (str(r.get("match") or ""), str(r.get("path") or ""))
+            for r in (routes.get("rules") or [])
+            if isinstance(r, dict) and r.get("path")
+        ]
+        subs.append(
+            SubscriptionDef(
+                pubsubname=str(item["pubsubname"]),
+                topic=str(item["topic"]),
+                route=str(item.get("route") or ""),
+                rules=rules,
+                default=str(routes.get("default") or ""),
+                dead_letter_topic=str(item.get("deadLetterTopic") or ""),
+                metadata={str(k): str(v) for k, v in (item.get("metadata") or {}).items()},
+                bulk=dict(item.get("bulkSubscribe") or {}),
+                source="app",
+            )
+        )
+    return subs
+
+
+class PubSubSubsystem(Subsystem):
+    """Publish API, durable outbox, subscriptions and delivery."""
+
+    name = "pubsub"
+
+    def __init__(self, sidecar: Any) -> None:
+        super().__init__(sidecar)
+        resources = sidecar.get("components")
+        self.pubsubs = {c.name for c in resources.of_kind("pubsub")}
+        self.resiliency = resources.resiliency
+        self.declared = list(resources.resources.subscriptions)
+        self.subs: dict[tuple[str, str], ActiveSubscription] = {}
+        self.store = sidecar.store
+        self.store.ensure_schema("pubsub", _SCHEMA)
+        self._pending: list[tuple[list[Row], asyncio.Future[list[int]] | None]] = []
+        self._done: list[int] = []
+        self._flush_scheduled = False
+        self._routing = False
+        self._tracked: set[int] = set()
+        self._retries: list[tuple[float, int, Message]] = []
+        self._seq = itertools.count()
+        self._wake = asyncio.Event()
+        self._retry_task: asyncio.Task[None] | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._wake = asyncio.Event()
+        self._retry_task = self.sidecar.spawn(self._retry_loop())
+
+    async def on_app_ready(self) -> None:
+        programmatic: list[SubscriptionDef] = []
+        try:
+            resp = await self.sidecar.app.request("GET", "/dapr/subscribe", timeout=10.0)
+            if resp.status == 200 and resp.body:
+                programmatic = _parse_subscribe(resp.json())
+        except (AppUnavailable, ValueError) as exc:
+            log.warning("GET /dapr/subscribe failed: %s", exc)
+        await self.set_subscriptions(self.declared + programmatic)
+
+    async def stop(self) -> None:
+        for sub in self.subs.values():
+            for task in sub.workers:
+                task.cancel()
+        if self._pending or self._done:
+            self._flush()
+
+    def busy(self) -> bool:
+        if self._pending or self._done:
+            return True
+        if self._retries and self._retries[0][0] <= self.sidecar.clock.time():
+            return True
+        return any(s.inflight or not s.queue.empty() for s in self.subs.values())
+
+    def metadata_info(self) -> dict[str, Any]:
+        return {"subscriptions": [s.sdef.to_metadata() for s in self.subs.values()]}
+
+    # -- subscriptions ------------------------------------------------------------------------
+    async def set_subscriptions(self, defs: list[SubscriptionDef]) -> None:
+        """Replace the active subscriptions, then (re)load undelivered messages."""
+        for sub in self.subs.values():
+            for task in sub.workers:
+                task.cancel()
+        self.subs = {}
+        for sdef in defs:
+            if sdef.pubsubname not in self.pubsubs:
+                log.warning(
+                    "%s: subscription to %s/%s names pub/sub %r which is not defined; ignored",
+                    sdef.source,
+                    sdef.pubsubname,
+                    sdef.topic,
+                    sdef.pubsubname,
+                )
+                continue
+            try:
+                sub = ActiveSubscription(sdef, self.resiliency.component_retry(sdef.pubsubname))
+            except RuleError as exc:
+                log.error(
+                    "%s: subscription %s/%s: %s", sdef.source, sdef.pubsubname, sdef.topic, exc
+                )
+                continue
+            if sub.key in self.subs:
+                log.warning(
+                    "%s: duplicate subscription for %s/%s replaces the earlier one",
+                    sdef.source,
+                    *sub.key,
+                )
+            self.subs[sub.key] = sub
+        for sub in self.subs.values():
+            n = BULK_CONCURRENCY if sub.sdef.bulk_enabled else CONCURRENCY
+            worker = self._bulk_worker if sub.sdef.bulk_enabled else self._worker
+            sub.workers = [self.sidecar.spawn(worker(sub)) for _ in range(n)]
+        self._flush()
+        self._retries.clear()
+        self._tracked.clear()
+        self._routing = True
+        rows = self.store.query(
+            "SELECT id, pubsub, topic, body, metadata, raw FROM pubsub_outbox ORDER BY id"
+        )
+        for r in rows:
+            self._route(
+                Message(
+                    r["id"],
+                    r["pubsub"],
+                    r["topic"],
+                    bytes(r["body"]),
+                    json.loads(r["metadata"]),
+                    bool(r["raw"]),
+                )
+            )
+
+    # -- publish ------------------------------------------------------------------------------
+    def _check(self, pubsub: str, topic: str) -> None:
+        if not self.pubsubs:
+            raise DaprApiError(
+                400,
+                "ERR_PUBSUB_NOT_CONFIGURED",
+                "no pubsub is configured",
+                grpc.StatusCode.FAILED_PRECONDITION,
+            )
+        if pubsub not in self.pubsubs:
+            raise DaprApiError(
+                404,
+                "ERR_PUBSUB_NOT_FOUND",
+                f"pubsub {pubsub} is not found: define a pubsub Component named {pubsub!r}",
+                grpc.StatusCode.INVALID_ARGUMENT,
+            )
+        if not topic:
+            raise DaprApiError(
+                404,
+                "ERR_TOPIC_NAME_EMPTY",
+                f"topic is empty in pubsub {pubsub}",
+                grpc.StatusCode.INVALID_ARGUMENT,
+            )
+
+    def _row(
+        self,
+        pubsub: str,
+        topic: str,
+        data: bytes,
+        content_type: str,
+        metadata: dict[str, str],
+        traceparent: str = "",
+        tracestate: str = "",
+    ) -> Row:
+        raw = str(metadata.get("rawPayload", "")).lower() == "true"
+        if raw:
+            return (pubsub, topic, data, metadata, True)
+        event = envelope(
+            data=data,
+            content_type=content_type,
+            topic=topic,
+            pubsub=pubsub,
+            source=self.sidecar.config.app_id,
+            traceparent=traceparent,
+            tracestate=tracestate,
+            metadata=metadata,
+        )
+        return (pubsub, topic, dumps(event), metadata, False)
+
+    async def publish(
+        self,
+        pubsub: str,
+        topic: str,
+        data: bytes,
+        content_type: str = "",
+        metadata: dict[str, str] | None = None,
+        traceparent: str = "",
+        tracestate: str = "",
+    ) -> int:
+        """Commit one event durably; returns its outbox id once committed."""
+        self._check(pubsub, topic)
+        row = self._row(
+            pubsub, topic, data, content_type, dict(metadata or {}), traceparent, tracestate
+        )
+        ids = await self._commit([row])
+        return ids[0]
+
+    async def bulk_publish(
+        self,
+        pubsub: str,
+        topic: str,
+        entries: list[tuple[str, bytes, str, dict[str, str]]],
+        metadata: dict[str, str] | None = None,
+    ) -> list[tuple[str, str]]:
+        """Commit several events in one transaction; returns failed (entryId, error) pairs."""
+        self._check(pubsub, topic)
+        rows = []
+        for _entry_id, data, ctype, meta in entries:
+            merged = {**(metadata or {}), **meta}
+            rows.append(self._row(pubsub, topic, data, ctype, merged))
+        try:
+            await self._commit(rows)
+        except Exception as exc:  # pragma: no cover - SQLite failure
+            return [(e[0], str(exc)) for e in entries]
+        return []
+
+    def _commit(self, rows: list[Row]) -> asyncio.Future[list[int]]:
+        fut: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
+        self._pending.append((rows, fut))
+        self._schedule_flush()
+        return fut
+
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """Commit pending publishes and finished deliveries in one transaction, then route."""
+        self._flush_scheduled = False
+        batch, self._pending = self._pending, []
+        done, self._done = self._done, []
+        if not batch and not done:
+            return
+        now = self.sidecar.clock.time()
+        results: list[list[Message]] = []
+        try:
+            with self.store.tx() as conn:
+                for rows, _fut in batch:
+                    msgs = []
+                    for pubsub, topic, body, meta, raw in rows:
+                        cur = conn.execute(
+                            "INSERT INTO pubsub_outbox(pubsub, topic, body, metadata, raw, created)"
+                            " VALUES (?,?,?,?,?,?)",
+                            (pubsub, topic, body, json.dumps(meta), int(raw), now),
+                        )
+                        msgs.append(
+                            Message(int(cur.lastrowid or 0), pubsub, topic, body, meta, raw)
+                        )
+                    results.append(msgs)
+                if done:
+                    conn.executemany("DELETE FROM pubsub_outbox WHERE id=?", [(i,) for i in done])
+        except Exception as exc:
+            log.exception("committing pub/sub messages failed")
+            for _rows, fut in batch:
+                if fut is not None and not fut.done():
+                    fut.set_exception(
+                        DaprApiError(
+                            500, "ERR_PUBSUB_PUBLISH_MESSAGE", f"error when publishing: {exc}"
+                        )
+                    )
+            return
+        for i in done:
+            self._tracked.discard(i)
+        for (_rows, fut), msgs in zip(batch, results, strict=True):
+            if fut is not None and not fut.done():
+                fut.set_result([m.id for m in msgs])
+            for msg in msgs:
+                self._route(msg)
+
+    def _route(self, msg: Message) -> None:
+        if not self._routing or msg.id in self._tracked:
+            return
+        sub = self.subs.get((msg.pubsub, msg.topic))
+        if sub is None:
+            log.debug(
+                "no subscription for %s/%s: message %s dropped", msg.pubsub, msg.topic, msg.id
+            )
+            self._finish(msg)
+            return
+        self._tracked.add(msg.id)
+        sub.queue.put_nowait(msg)
+
+    def _finish(self, msg: Message) -> None:
+        self._done.append(msg.id)
+        self._schedule_flush()
+
+    # -- delivery -----------------------------------------------------------------------------
+    async def _worker(self, sub: ActiveSubscription) -> None:
+        while True:
+            msg = await sub.queue.get()
+            sub.inflight += 1
+            try:
+                await self._deliver(sub, msg)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("delivering message %s to %s failed", msg.id, sub.sdef.topic)
+                self._settle(sub, msg, Outcome.RETRY)
+            finally:
+                sub.inflight -= 1
+
+    async def _deliver(self, sub: ActiveSubscription, msg: Message) -> None:
+        path = sub.path_for(msg)
+        if not path:
+            log.warning("event %s on %s/%s matches no route", msg.id, *sub.key)
+            self._dead_letter(sub, msg, "no matching route")
+            return
+        try:
+            resp = await self.sidecar.app.request(
+                "POST", path, body=msg.body_for(sub.raw), headers=sub.headers_for(msg)
+            )
+        except AppUnavailable as exc:
+            log.warning("delivering event %s to %s: %s", msg.id, path, exc)
+            self._settle(sub, msg, Outcome.RETRY)
+            return
+        self._settle(sub, msg, classify(resp))
+
+    async def _bulk_worker(self, sub: ActiveSubscription) -> None:
+        max_count = max(1, int(sub.sdef.bulk.get("maxMessagesCount") or 100))
+        max_wait = float(sub.sdef.bulk.get("maxAwaitDurationMs") or 1000) / 1000.0
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await sub.queue.get()]
+            sub.inflight += 1
+            try:
+                deadline = loop.time() + (0.0 if self.sidecar.clock.is_virtual else max_wait)
+                while len(batch) < max_count:
+                    if not sub.queue.empty():
+                        batch.append(sub.queue.get_nowait())
+                        continue
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        break
+                    try:
+                        batch.append(await asyncio.wait_for(sub.queue.get(), remaining))
+                    except TimeoutError:
+                        break
+                await self._deliver_bulk(sub, batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("bulk delivery to %s/%s failed", *sub.key)
+                for msg in batch:
+                    self._settle(sub, msg, Outcome.RETRY)
+            finally:
+                sub.inflight -= 1
+
+    async def _deliver_bulk(self, sub: ActiveSubscription, batch: list[Message]) -> None:
+        by_path: dict[str, list[Message]] = {}
+        for msg in batch:
+            path = sub.path_for(msg)
+            if not path:
+                self._dead_letter(sub, msg, "no matching route")
+                continue
+            by_path.setdefault(path, []).append(msg)
+        for path, msgs in by_path.items():
+            body = json.dumps(bulk_envelope(sub.sdef, msgs, sub.raw), separators=(",", ":"))
+            try:
+                resp = await self.sidecar.app.request(
+                    "POST", path, body=body.encode(), headers={"Content-Type": "application/json"}
+                )
+            except AppUnavailable as exc:
+                log.warning("bulk delivery to %s: %s", path, exc)
+                for msg in msgs:
+                    self._settle(sub, msg, Outcome.RETRY)
+                continue
+            outcomes = classify_bulk(resp, [str(m.id) for m in msgs])
+            for msg in msgs:
+                self._settle(sub, msg, outcomes[str(msg.id)])
+
+    def _settle(self, sub: ActiveSubscription, msg: Message, outcome: Outcome) -> None:
+        if outcome is Outcome.SUCCESS:
+            self._finish(msg)
+        elif outcome is Outcome.NOT_FOUND:
+            log.error(
+                "non-retriable error from the app for event %s on %s/%s: 404; dropped",
+                msg.id,
+                *sub.key,
+            )
+            self._finish(msg)
+        elif outcome is Outcome.DROP:
+            log.warning("DROP status returned by the app for event %s on %s/%s", msg.id, *sub.key)
+            self._dead_letter(sub, msg, "dropped by the app")
+        elif sub.retry.allows(msg.retries):
+            msg.retries += 1
+            due = self.sidecar.clock.time() + sub.retry.delay(msg.retries)
+            heapq.heappush(self._retries, (due, next(self._seq), msg))
+            self._wake.set()
+        else:
+            self._dead_letter(sub, msg, f"retries exhausted after {msg.retries + 1} attempts")
+
+    def _dead_letter(self, sub: ActiveSubscription, msg: Message, reason: str) -> None:
+        dlq = sub.sdef.dead_letter_topic
+        if dlq:
+            log.warning(
+                "event %s on %s/%s: %s; sent to dead-letter topic %s", msg.id, *sub.key, reason, dlq
+            )
+            self._pending.append(([(msg.pubsub, dlq, msg.body, msg.metadata, msg.raw)], None))
+        else:
+            log.error(
+                "event %s on %s/%s: %s; dropped (no dead-letter topic)", msg.id, *sub.key, reason
+            )
+        self._finish(msg)
+
+    async def _retry_loop(self) -> None:
+        clock = self.sidecar.clock
+        while True:
+            self._wake.clear()
+            now = clock.time()
+            while self._retries and self._retries[0][0] <= now:
+                _, _, msg = heapq.heappop(self._retries)
+                sub = self.subs.get((msg.pubsub, msg.topic))
+                if sub is None:
+                    self._tracked.discard(msg.id)
+                    self._route(msg)
+                else:
+                    sub.queue.put_nowait(msg)
+            deadline = self._retries[0][0] if self._retries else now + 3600.0
+            await clock.sleep_until(deadline, wake=self._wake)
+
+    # -- HTTP API -----------------------------------------------------------------------------
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/v1.0/publish/{pubsub}/{topic:path}", self._http_publish, methods=["POST"]),
+            Route(
+                "/v1.0-alpha1/publish/bulk/{pubsub}/{topic:path}", self._http_bulk, methods=["POST"]
+            ),
+            Route("/v1.0/publish/bulk/{pubsub}/{topic:path}", self._http_bulk, methods=["POST"]),
+        ]
+
+    @api
+    async def _http_publish(self, request: Request) -> Response:
+        p = request.path_params
+        await self.publish(
+            p["pubsub"],
+            p["topic"],
+            await request.body(),
+            request.headers.get("content-type", "text/plain"),
+            query_metadata(request),
+            request.headers.get("traceparent", ""),
+            request.headers.get("tracestate", ""),
+        )
+        return Response(status_code=204)
+
+    @api
+    async def _http_bulk(self, request: Request) -> Response:
+        p = request.path_params
+        body = await json_body(request)
+        if not isinstance(body, list):
+            raise DaprApiError(400, "ERR_PUBSUB_EVENTS_SER", "body must be a list of entries")
+        entries = []
+        for item in body:
+            if not isinstance(item, dict) or not item.get("entryId"):
+                raise DaprApiError(400, "ERR_PUBSUB_EVENTS_SER", "every entry needs an entryId")
+            ctype = str(item.get("contentType") or "")
+            event = item.get("event")
+            if isinstance(event, str) and not is_json_content_type(ctype):
+                data = event.encode()
+            else:
+                data = json.dumps(event).encode()
+                ctype = ctype or "application/json"
+            meta = {str(k): str(v) for k, v in (item.get("metadata") or {}).items()}
+            entries.append((str(item["entryId"]), data, ctype, meta))
+        failed = await self.bulk_publish(p["pubsub"], p["topic"], entries, query_metadata(request))
+        if failed:
+            return json_response(
+                {
+                    "failedEntries": [{"entryId": e, "error": m} for e, m in failed],
+                    "errorCode": "ERR_PUBSUB_PUBLISH_MESSAGE",
+                },
+                status=500,
+            )
+        return Response(status_code=204)
