@@ -38,6 +38,7 @@ class StackConfig:
     app_port: int = 0
     ready_timeout: float = 60.0
     log_level: str = "warning"
+    retry_ports: bool = True
     extra_subsystems: list[Callable[[Any], Any]] = field(default_factory=list)
 
     def pick_ports(self) -> None:
@@ -131,7 +132,7 @@ class EmbeddedStack:
             except (OSError, AppStartError) as exc:
                 in_use = isinstance(exc, OSError) or "address already in use" in str(exc).lower()
                 self._teardown_after_failure()
-                if not in_use or attempt == 2:
+                if not in_use or not self.config.retry_ports or attempt == 2:
                     raise
                 log.info("a port was taken (%s); retrying on fresh ports", exc)
                 self.config.http_port = self.config.grpc_port = self.config.app_port = 0

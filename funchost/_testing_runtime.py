@@ -18,8 +18,16 @@ from ._testing_inspect import BindingReply
 ENV_KEYS = ("DAPR_HTTP_PORT", "DAPR_GRPC_PORT", "APP_ID", "APP_PORT")
 
 
-class NeedsVirtualClock(Exception):
-    """`advance()` without a virtual clock; the pytest plugin turns it into a skip."""
+class UnsupportedHere(Exception):
+    """A helper this runtime cannot serve; the pytest plugin turns it into a skip."""
+
+
+class NeedsVirtualClock(UnsupportedHere):
+    """`advance()` without the embedded sidecar's virtual clock."""
+
+
+class NeedsEmbeddedSidecar(UnsupportedHere):
+    """A helper that looks inside the embedded sidecar (dead letters, outbox) under daprd."""
 
 
 def default_resources(functions_path: Path) -> list[Path]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,8 @@ __all__ = ["LocalRuntime", "funchost_runtime"]
 _LAZY = {
     "LocalRuntime": "funchost._testing_runtime",
     "NeedsVirtualClock": "funchost._testing_runtime",
+    "NeedsEmbeddedSidecar": "funchost._testing_runtime",
+    "UnsupportedHere": "funchost._testing_runtime",
     "BindingReply": "funchost._testing_inspect",
     "WorkflowTimeout": "funchost._testing_access",
 }
@@ -161,7 +164,7 @@ def _skip_without_daprd(options: dict[str, Any]) -> None:
 
 
 async def _runtime(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[LocalRuntime]:
-    from ._testing_runtime import LocalRuntime, NeedsVirtualClock
+    from ._testing_runtime import LocalRuntime
 
     options = runtime_options(request)
     _skip_without_daprd(options)
@@ -170,18 +173,19 @@ async def _runtime(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     await runtime.start()
     try:
         yield runtime
-    except NeedsVirtualClock as exc:  # pragma: no cover - raised inside the test, see hook below
-        pytest.skip(str(exc))
     finally:
         await runtime.stop()
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
-    """A test calling advance() under daprd (no virtual clock) is skipped, not failed."""
+    """A test using a helper its sidecar cannot serve (advance() under daprd) is skipped."""
     outcome = yield
     excinfo = outcome.excinfo
-    if excinfo is not None and type(excinfo[1]).__name__ == "NeedsVirtualClock":
+    runtime_module = sys.modules.get("funchost._testing_runtime")
+    if excinfo is None or runtime_module is None:
+        return
+    if isinstance(excinfo[1], runtime_module.UnsupportedHere):
         outcome.force_exception(pytest.skip.Exception(str(excinfo[1]), _use_item_location=True))
 
 

@@ -1,0 +1,189 @@
+"""`sidecar="daprd"`: the same tests against a real `daprd` found on PATH.
+
+The app runs in-process (an `AppServer` thread); `daprd` runs as a child process with the
+runtime's app id, ports and resources folders. Extra flags (placement / scheduler addresses,
+config file) come from `FUNCHOST_DAPRD_ARGS`. There is no virtual clock and no view into daprd's
+internals: `advance()`, `dead_letters()` and `outbox()` are skipped, `idle()` is best effort.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from ._testing_app import AppServer
+
+if TYPE_CHECKING:
+    from ._testing_runtime import LocalRuntime
+
+
+def daprd_command(
+    daprd: str, *, app_id: str, app_port: int, http_port: int, grpc_port: int, resources: list[Any]
+) -> list[str]:
+    """The daprd command line for one runtime (flags as the Dapr CLI passes them)."""
+    cmd = [
+        daprd,
+        "--app-id",
+        app_id,
+        "--app-port",
+        str(app_port),
+        "--app-protocol",
+        "http",
+        "--dapr-http-port",
+        str(http_port),
+        "--dapr-grpc-port",
+        str(grpc_port),
+        "--log-level",
+        os.environ.get("FUNCHOST_DAPRD_LOG_LEVEL", "warn"),
+    ]
+    for path in resources:
+        cmd += ["--resources-path", str(path)]
+    cmd += shlex.split(os.environ.get("FUNCHOST_DAPRD_ARGS", ""))
+    return cmd
+
+
+class DaprdStack:
+    """A real daprd child process plus the app in a thread."""
+
+    def __init__(self, runtime: LocalRuntime) -> None:
+        self.rt = runtime
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.app: AppServer | None = None
+        self.ports: dict[str, int] = {}
+        self.log_path = runtime.db_path.parent / "daprd.log"
+
+    def env(self) -> dict[str, str]:
+        return {
+            "DAPR_HTTP_PORT": str(self.ports["http"]),
+            "DAPR_GRPC_PORT": str(self.ports["grpc"]),
+            "APP_ID": self.rt.app_id,
+            "APP_PORT": str(self.ports["app"]),
+        }
+
+    def start(self) -> None:
+        import httpx
+
+        from .sidecar import free_port
+
+        daprd = shutil.which("daprd")
+        if daprd is None:
+            raise FileNotFoundError("sidecar='daprd': no `daprd` executable on PATH")
+        if not self.ports:
+            self.ports = {"http": free_port(), "grpc": free_port(), "app": free_port()}
+        os.environ.update(self.env())
+        cmd = daprd_command(
+            daprd,
+            app_id=self.rt.app_id,
+            app_port=self.ports["app"],
+            http_port=self.ports["http"],
+            grpc_port=self.ports["grpc"],
+            resources=list(self.rt.resources),
+        )
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{self.ports['http']}/v1.0"
+        self._wait(lambda: httpx.get(f"{base}/healthz/outbound", timeout=2).is_success, "start")
+        self.app = AppServer(
+            self.rt._app_factory()(), self.ports["app"], log_level=self.rt.log_level
+        )
+        self.app.start(timeout=self.rt.ready_timeout)
+        self._wait(lambda: httpx.get(f"{base}/healthz", timeout=2).is_success, "reach the app")
+
+    def _wait(self, probe: Any, what: str) -> None:
+        import httpx
+
+        deadline = time.monotonic() + self.rt.ready_timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"daprd exited with code {self.proc.returncode}; its log ({self.log_path}):\n"
+                    f"{self._log_tail()}"
+                )
+            try:
+                if probe():
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(
+            f"daprd did not {what} within {self.rt.ready_timeout:.0f}s; "
+            f"its log ({self.log_path}):\n{self._log_tail()}"
+        )
+
+    def _log_tail(self, limit: int = 6000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-limit:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.app is not None:
+            self.app.stop()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        text = self._log_tail(20000)
+        if text.strip():
+            sys.stderr.write(f"--- daprd log ({self.log_path}) ---\n{text}\n")
+
+    def restart_after_crash(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(30)
+        if self.app is not None:
+            self.app.kill()
+        self.start()
+
+    async def idle(self, timeout: float = 30.0) -> None:
+        """Best effort: the app handled no request for a short quiet period."""
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while quiet < 5:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the app is still handling requests after {timeout:.0f}s")
+            quiet = quiet + 1 if self.app is None or self.app.inflight == 0 else 0
+            await asyncio.sleep(0.05)
+
+    async def advance(self, seconds: float) -> float:  # pragma: no cover - guarded by LocalRuntime
+        from ._testing_runtime import NeedsVirtualClock
+
+        raise NeedsVirtualClock("advance() needs the embedded sidecar's virtual clock")
+
+    def now(self) -> float:
+        return time.time()
+
+    async def dead_letters(self, topic: str) -> list[Any]:
+        from ._testing_runtime import NeedsEmbeddedSidecar
+
+        raise NeedsEmbeddedSidecar("dead_letters() reads the embedded sidecar's store, not daprd's")
+
+    async def outbox(self, binding: str) -> list[Any]:
+        from ._testing_runtime import NeedsEmbeddedSidecar
+
+        raise NeedsEmbeddedSidecar("outbox() reads the embedded sidecar's outbox, not daprd's")
+
+    async def send_binding(self, name: str, data: Any, metadata: dict[str, str]) -> Any:
+        """POST the event to the app as daprd delivers an input binding."""
+        import httpx
+
+        from ._testing_inspect import BindingReply, _decode, _encode
+
+        body, content_type = _encode(data)
+        async with httpx.AsyncClient(timeout=60.0) as client:
+            resp = await client.post(
+                f"http://127.0.0.1:{self.ports['app']}/{name}",
+                content=body,
+                headers={"Content-Type": content_type, **metadata},
+            )
+        return BindingReply(resp.status_code, _decode(resp.content))
