@@ -156,7 +156,7 @@ class CounterActor(Actor, CounterInterface, Remindable):
         return 1 + await proxy.CallSelf(depth - 1)
 
     async def rendezvous(self) -> int:
-        """Wait until GATE['want'] distinct ids are inside at the same time (deadlocks if serial)."""
+        """Wait until GATE["want"] distinct ids are inside at once (deadlocks if serial)."""
         GATE["seen"].add(self.id.id)
         if len(GATE["seen"]) >= GATE["want"]:
             GATE["event"].set()
