@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ._testing_app import AppServer, AppStartError, ASGIApp
-from ._testing_inspect import dead_letters, outbox, send_binding
+from ._testing_inspect import dead_letters, instrument, outbox, send_binding
 
 log = logging.getLogger("funchost.testing")
 
@@ -156,6 +156,7 @@ class EmbeddedStack:
             ),
             clock=self.clock,
         )
+        instrument(sidecar)
         for factory in cfg.extra_subsystems:
             sub = factory(sidecar)
             sidecar.subsystems[sub.name] = sub

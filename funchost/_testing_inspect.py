@@ -4,9 +4,14 @@ and feeding an input binding. Every function runs on the sidecar's loop.
 
 from __future__ import annotations
 
+import base64
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
+
+log = logging.getLogger("funchost.testing")
+_RECORDS = "funchost_testing_dead_letters"
 
 
 @dataclass(frozen=True)
@@ -54,18 +59,56 @@ async def send_binding(
     return BindingReply(resp.status, _decode(resp.body))
 
 
-async def dead_letters(sidecar: Any, topic: str) -> list[Any]:
-    """Payloads dead-lettered from `topic` (or published to dead-letter topic `topic`)."""
+def instrument(sidecar: Any) -> None:
+    """Record every message the pub/sub subsystem dead-letters (or drops for good).
+
+    Wraps the subsystem instance's `_dead_letter(sub, msg, reason)` step; call it after the
+    Sidecar is built and before it starts. Records live in memory, per sidecar instance.
+    """
+    records: list[dict[str, Any]] = []
+    setattr(sidecar, _RECORDS, records)
     pubsub = sidecar.subsystems.get("pubsub")
-    fn = getattr(pubsub, "dead_letters", None) if pubsub is not None else None
-    if not callable(fn):
+    original = getattr(pubsub, "_dead_letter", None)
+    if pubsub is None or not callable(original):
+        return
+
+    def recording(sub: Any, msg: Any, reason: str) -> Any:
+        try:
+            records.append(_dead_letter_record(sub, msg, reason))
+        except Exception:
+            log.exception("funchost.testing: recording a dead letter failed")
+        return original(sub, msg, reason)
+
+    pubsub._dead_letter = recording
+
+
+def _dead_letter_record(sub: Any, msg: Any, reason: str) -> dict[str, Any]:
+    event = msg.event(bool(getattr(sub, "raw", False)))
+    data: Any = event.get("data") if isinstance(event, dict) else None
+    if isinstance(event, dict) and "data_base64" in event and data is None:
+        data = base64.b64decode(event["data_base64"])
+    return {
+        "pubsub": msg.pubsub,
+        "topic": sub.sdef.topic,
+        "dead_letter_topic": sub.sdef.dead_letter_topic or None,
+        "reason": reason,
+        "data": data,
+        "event": event,
+    }
+
+
+async def dead_letters(sidecar: Any, topic: str) -> list[dict[str, Any]]:
+    """Messages dead-lettered from `topic`, or sent to dead-letter topic `topic`, in order.
+
+    Each is `{"pubsub", "topic", "dead_letter_topic" (None = dropped for good), "reason",
+    "data", "event"}`.
+    """
+    records = getattr(sidecar, _RECORDS, None)
+    if records is None or sidecar.subsystems.get("pubsub") is None:
         raise NotImplementedError(
-            "dead_letters(): the embedded sidecar has no pub/sub subsystem exposing dead letters"
+            "dead_letters(): this sidecar's pub/sub subsystem is not instrumented for tests"
         )
-    result = fn(topic)
-    if hasattr(result, "__await__"):
-        result = await result
-    return list(result)
+    return [r for r in records if topic in (r["topic"], r["dead_letter_topic"])]
 
 
 async def outbox(sidecar: Any, binding: str) -> list[Any]:

@@ -254,7 +254,8 @@ class LocalRuntime:
         if self._client is None or self._client_key != key:
             from dapr.aio.clients import DaprClient
 
-            self._client = await asyncio.to_thread(DaprClient, address=self.grpc_address)
+            # Built on this loop (grpc.aio binds to it); its health probe answers at once.
+            self._client = DaprClient(address=self.grpc_address)
             self._client_key = key
         return self._client
 
