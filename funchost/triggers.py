@@ -518,7 +518,24 @@ def actor(
             )
         if max_stack_depth < 1:
             raise DefinitionError("max_stack_depth must be >= 1", _where(klass))
-        actor_type = _check_name(name or klass.__name__, "actor type", klass)
+        if name is not None and name != klass.__name__:
+            raise DefinitionError(
+                f"actor type {name!r} differs from the class name {klass.__name__!r}: the Dapr "
+                "SDK names actor types after the class, rename the class instead",
+                _where(klass),
+            )
+        from dapr.actor import ActorInterface
+
+        if not any(
+            isinstance(b, type) and issubclass(b, ActorInterface) and b is not ActorInterface
+            for b in klass.__mro__
+        ):
+            raise DefinitionError(
+                f"actor {klass.__name__} implements no ActorInterface: declare an interface "
+                "class (ActorInterface subclass with @actormethod methods) and inherit it",
+                _where(klass),
+            )
+        actor_type = _check_name(klass.__name__, "actor type", klass)
         return _attach(
             klass,
             ActorDef,

@@ -1,0 +1,46 @@
+"""Host settings: every option reads a ``FUNCHOST_*`` environment variable (Dapr's own too)."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+def _env(name: str, *dapr: str) -> AliasChoices:
+    return AliasChoices(f"FUNCHOST_{name}", *dapr)
+
+
+class Settings(BaseSettings):
+    """What the host needs to know. Env: ``FUNCHOST_<FIELD>``, plus the Dapr names listed."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    app_id: str = Field("funchost", validation_alias=_env("APP_ID", "APP_ID"))
+    host: str = Field("127.0.0.1", validation_alias=_env("HOST"))
+    app_port: int = Field(8000, validation_alias=_env("APP_PORT", "APP_PORT"))
+    dapr_host: str = Field("127.0.0.1", validation_alias=_env("DAPR_HOST", "DAPR_RUNTIME_HOST"))
+    dapr_http_port: int = Field(3500, validation_alias=_env("DAPR_HTTP_PORT", "DAPR_HTTP_PORT"))
+    dapr_grpc_port: int = Field(50001, validation_alias=_env("DAPR_GRPC_PORT", "DAPR_GRPC_PORT"))
+    dapr_api_token: str | None = Field(
+        None, validation_alias=_env("DAPR_API_TOKEN", "DAPR_API_TOKEN")
+    )
+    app_api_token: str | None = Field(None, validation_alias=_env("APP_API_TOKEN", "APP_API_TOKEN"))
+    plugins: str | None = Field(None, validation_alias=_env("PLUGINS"))
+    log_level: str = Field("info", validation_alias=_env("LOG_LEVEL"))
+    sidecar_timeout: float = Field(60.0, validation_alias=_env("SIDECAR_TIMEOUT"))
+    workflows: bool = Field(True, validation_alias=_env("WORKFLOWS"))
+    schedule_jobs: bool = Field(True, validation_alias=_env("SCHEDULE_JOBS"))
+    state_store: str = Field("statestore", validation_alias=_env("STATE_STORE"))
+    pubsub: str = Field("pubsub", validation_alias=_env("PUBSUB"))
+
+    @property
+    def dapr_http_endpoint(self) -> str:
+        """``http://host:port`` of the sidecar's HTTP API."""
+        return f"http://{self.dapr_host}:{self.dapr_http_port}"
+
+    @property
+    def dapr_grpc_address(self) -> str:
+        """``host:port`` of the sidecar's gRPC API."""
+        return f"{self.dapr_host}:{self.dapr_grpc_port}"

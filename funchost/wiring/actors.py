@@ -1,0 +1,90 @@
+"""@actor wiring through the SDK's `dapr.ext.fastapi.DaprActor` (``/dapr/config``, ``/actors``).
+
+The actor types are registered at start-up with the per-type settings of their @actor
+definition (idle timeout, scan interval, drain timeout, reentrancy). `DaprActor`'s own
+``/healthz`` route is removed: the host serves one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from funchost.plugins import hookimpl
+from funchost.wiring._common import host_of
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from funchost.registry import Registry
+    from funchost.settings import Settings
+    from funchost.triggers import ActorDef
+
+log = logging.getLogger("funchost.actors")
+
+
+def actor_config(actors: list[ActorDef]) -> Any:
+    """The `ActorRuntimeConfig` for the registered actor types."""
+    from datetime import timedelta
+
+    from dapr.actor.runtime.config import (
+        ActorReentrancyConfig,
+        ActorRuntimeConfig,
+        ActorTypeConfig,
+    )
+
+    def reentrancy(a: ActorDef) -> Any:
+        return ActorReentrancyConfig(enabled=True, maxStackDepth=a.max_stack_depth)
+
+    all_reentrant = bool(actors) and all(a.reentrancy for a in actors)
+    types = [
+        ActorTypeConfig(
+            a.actor_type,
+            actor_idle_timeout=a.idle_timeout,
+            actor_scan_interval=a.scan_interval,
+            drain_ongoing_call_timeout=a.drain_timeout,
+            reentrancy=reentrancy(a) if a.reentrancy else None,
+        )
+        for a in actors
+        if a.idle_timeout or a.scan_interval or a.drain_timeout or a.reentrancy
+    ]
+    return ActorRuntimeConfig(
+        actor_idle_timeout=timedelta(hours=1),
+        actor_scan_interval=timedelta(seconds=30),
+        reentrancy=reentrancy(actors[0]) if all_reentrant else None,
+        actor_type_configs=types,
+    )
+
+
+@hookimpl
+def funchost_wire(app: FastAPI, registry: Registry, settings: Settings) -> None:
+    """Mount `DaprActor` when the registry has actors."""
+    if not registry.actors:
+        return
+    from dapr.ext.fastapi import DaprActor
+
+    host = host_of(app)
+    ours = [r for r in app.router.routes if getattr(r, "path", None) == "/healthz"]
+    host.actor_app = DaprActor(app)
+    app.router.routes[:] = [
+        r for r in app.router.routes if getattr(r, "path", None) != "/healthz" or r in ours
+    ]
+
+
+@hookimpl
+async def funchost_startup(app: FastAPI, registry: Registry, settings: Settings) -> None:
+    """Register the actor types (before daprd reads ``/dapr/config``)."""
+    if not registry.actors:
+        return
+    from dapr.actor import ActorRuntime
+    from dapr.clients.http.dapr_actor_http_client import DaprActorHttpClient
+    from dapr.serializers import DefaultJSONSerializer
+
+    ActorRuntime.set_actor_config(actor_config(registry.actors))
+    for definition in registry.actors:
+        # The SDK's HTTP actor client probes the sidecar with a blocking call: build it in a
+        # thread so an in-process sidecar keeps running meanwhile.
+        client = await asyncio.to_thread(DaprActorHttpClient, DefaultJSONSerializer())
+        await ActorRuntime.register_actor(definition.target, actor_client=client)
+    log.info("registered actors: %s", [a.actor_type for a in registry.actors])
