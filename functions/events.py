@@ -1,6 +1,7 @@
 """Event handlers: analytics from conversations, a timeline per task, and the poison-event log.
 
-Handlers receive the event's `data` validated into a model. A payload that does not validate
+Handlers receive the event's `data` validated into a model (a parameter named `event` gets
+the whole CloudEvent instead). A payload that does not validate
 is dropped by the host and lands on the `dead-letters` topic, where `on_dead_letter` keeps it
 for inspection. A handler that raises is retried (see components/resiliency.yaml), then
 dead-lettered as well.
@@ -36,22 +37,22 @@ def timeline_key(task_id: str) -> str:
 
 
 @topic(PUBSUB, CONVERSATION_EVENTS, dead_letter_topic=DEAD_LETTERS)
-async def on_conversation(event: ConversationEvent, ctx: FunctionContext) -> None:
+async def on_conversation(exchange: ConversationEvent, ctx: FunctionContext) -> None:
     """Count exchanges, overall and per user."""
 
     def count(stats: dict[str, Any]) -> dict[str, Any]:
         users = stats.get("users", {})
-        users[event.user_id] = users.get(event.user_id, 0) + 1
+        users[exchange.user_id] = users.get(exchange.user_id, 0) + 1
         return {"exchanges": stats.get("exchanges", 0) + 1, "users": users}
 
     await update(ctx, ANALYTICS_KEY, count, default={})
 
 
 @topic(PUBSUB, TASK_EVENTS, dead_letter_topic=DEAD_LETTERS)
-async def on_task_event(event: TaskEvent, ctx: FunctionContext) -> None:
+async def on_task_event(change: TaskEvent, ctx: FunctionContext) -> None:
     """Append the event to the task's timeline."""
-    entry = {"type": event.type, "workflow_id": event.workflow_id, "detail": event.detail}
-    await update(ctx, timeline_key(event.task_id), lambda timeline: [*timeline, entry], default=[])
+    entry = {"type": change.type, "workflow_id": change.workflow_id, "detail": change.detail}
+    await update(ctx, timeline_key(change.task_id), lambda timeline: [*timeline, entry], default=[])
 
 
 @topic(PUBSUB, TASK_SUMMARIES, dead_letter_topic=DEAD_LETTERS)
@@ -61,13 +62,7 @@ async def on_daily_summary(summary: DailySummary, ctx: FunctionContext) -> None:
 
 
 @topic(PUBSUB, DEAD_LETTERS)
-async def on_dead_letter(data: Any, ctx: FunctionContext) -> None:
+async def on_dead_letter(event: dict[str, Any], ctx: FunctionContext) -> None:
     """Record a poison event (the last 100) so someone can look at it and replay it."""
-    cloud_event = ctx.event or {}
-    entry = {
-        "id": cloud_event.get("id"),
-        "source": cloud_event.get("source"),
-        "time": cloud_event.get("time"),
-        "data": data,
-    }
+    entry = {key: event.get(key) for key in ("id", "source", "type", "time", "data")}
     await update(ctx, DEAD_LETTER_KEY, lambda kept: [*kept, entry][-KEEP_DEAD_LETTERS:], default=[])

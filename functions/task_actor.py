@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dapr.actor import Actor, ActorInterface, actormethod
+from dapr.actor import Actor, ActorInterface, Remindable, actormethod
 
 from funchost import actor
 
@@ -46,7 +46,7 @@ class TaskActorInterface(ActorInterface):
 
 
 @actor(idle_timeout="1h")
-class TaskActor(Actor, TaskActorInterface):
+class TaskActor(Actor, TaskActorInterface, Remindable):
     """A task: pending -> assigned -> done, or overdue when its deadline reminder fires first."""
 
     async def create_task(self, data: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,104 @@
+"""Capstone criteria 1-3: TaskActor state across deactivation, the deadline reminder, and the
+ChatActor's bounded history whose events reach the analytics subscription."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from dapr.actor.runtime.runtime import ActorRuntime
+
+from funchost.testing import LocalRuntime
+from functions.chat_actor import MAX_EXCHANGES, ChatActorInterface
+from functions.events import ANALYTICS_KEY
+from functions.task_actor import TaskActorInterface
+
+from ._support import call
+
+pytestmark = pytest.mark.e2e
+
+
+def active_actor_ids(actor_type: str) -> set[str]:
+    """Ids of the actor objects alive in the app (white-box: proves a real deactivation)."""
+    manager = ActorRuntime._actor_managers[actor_type]
+    return set(manager._active_actors)
+
+
+async def test_task_state_survives_deactivation_and_restart(agent: LocalRuntime) -> None:
+    task = agent.actor("TaskActor", "t-persist", TaskActorInterface)
+    created = await task.CreateTask({"title": "Review PR #42", "description": "auth refactor"})
+    await task.AssignTask("alice@example.com")
+    assert "t-persist" in active_actor_ids("TaskActor")
+
+    await agent.advance(timedelta(hours=2))  # past the 1 h idle timeout: deactivated
+    assert "t-persist" not in active_actor_ids("TaskActor")
+
+    reloaded = await task.GetTask()  # reactivated from the state store
+    assert reloaded["title"] == "Review PR #42"
+    assert reloaded["status"] == "assigned"
+    assert reloaded["assignee"] == "alice@example.com"
+    assert reloaded["created_at"] == created["created_at"]
+
+    await agent.crash_and_restart()
+    after_crash = await agent.actor("TaskActor", "t-persist", TaskActorInterface).GetTask()
+    assert after_crash == reloaded
+
+
+async def test_deadline_reminder_marks_task_overdue(agent: LocalRuntime) -> None:
+    task = agent.actor("TaskActor", "t-late", TaskActorInterface)
+    await task.CreateTask({"title": "Ship the release", "description": "tag and publish"})
+    await task.AssignTask("bob@example.com")
+    await task.SetDeadline(60)
+
+    await agent.advance(timedelta(seconds=59))
+    assert (await task.GetTask())["status"] == "assigned"
+
+    await agent.advance(timedelta(seconds=2))
+    assert (await task.GetTask())["status"] == "overdue"
+
+
+async def test_reminder_survives_a_crash(agent: LocalRuntime) -> None:
+    task = agent.actor("TaskActor", "t-crash", TaskActorInterface)
+    await task.CreateTask({"title": "Renew certificates", "description": "before expiry"})
+    await task.SetDeadline(3600)
+
+    await agent.crash_and_restart()
+    await agent.advance(timedelta(hours=1, seconds=1))
+    task = agent.actor("TaskActor", "t-crash", TaskActorInterface)
+    assert (await task.GetTask())["status"] == "overdue"
+
+
+async def test_done_task_is_never_overdue(agent: LocalRuntime) -> None:
+    task = agent.actor("TaskActor", "t-done", TaskActorInterface)
+    await task.CreateTask({"title": "Write the changelog", "description": "for 1.0"})
+    await task.SetDeadline(60)
+    await task.UpdateStatus("done")
+
+    await agent.advance(timedelta(minutes=5))
+    assert (await task.GetTask())["status"] == "done"
+
+
+async def test_chat_history_is_bounded_and_events_reach_the_subscription(
+    agent: LocalRuntime,
+) -> None:
+    for i in range(12):
+        resp = await call(agent, "chat/alice", json={"content": f"message {i} about my task"})
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["role"] == "assistant"
+    await call(agent, "chat/bob", json={"content": "help"})
+
+    resp = await call(agent, "chat/alice/history", method="GET")
+    messages = resp.json()["messages"]
+    assert len(messages) == 2 * MAX_EXCHANGES
+    assert messages[0] == {**messages[0], "role": "user", "content": "message 2 about my task"}
+    assert messages[-1]["role"] == "assistant"
+    assert messages[-1]["content"].startswith("I can help with tasks")
+
+    bob = agent.actor("ChatActor", "bob", ChatActorInterface)
+    assert [m["role"] for m in await bob.GetHistory()] == ["user", "assistant"]
+
+    await agent.idle()  # every conversation.updated event delivered
+    assert await agent.state().get(ANALYTICS_KEY) == {
+        "exchanges": 13,
+        "users": {"alice": 12, "bob": 1},
+    }
