@@ -1,0 +1,333 @@
+"""The ``funchost`` command line: list, check, serve, run, sidecar (+ commands added by others).
+
+Every option reads a ``FUNCHOST_*`` environment variable. Other modules add commands with a
+``register(app: typer.Typer)`` function listed in `EXTENSIONS`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from funchost.errors import FunchostError
+
+__all__ = ["EXTENSIONS", "app", "main"]
+
+app = typer.Typer(
+    name="funchost",
+    help="Run a folder of decorated Python functions as a Dapr app.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+#: "module:function" adding sub-commands; a missing module is skipped.
+EXTENSIONS = (
+    "funchost.manifests:register",
+    "funchost.sidecar.runner:register",
+    "funchost.observability.cli:register",
+)
+
+PathArg = Annotated[
+    Path, typer.Argument(help="Folder (or .py file) of functions.", envvar="FUNCHOST_PATH")
+]
+PluginsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--plugins/--no-plugins",
+        help="Also load installed plugins (entry-point group 'funchost').",
+        envvar="FUNCHOST_LOAD_PLUGINS",
+    ),
+]
+HostOpt = Annotated[
+    str,
+    typer.Option(
+        "--host", help="Interface to bind (0.0.0.0 in containers).", envvar="FUNCHOST_HOST"
+    ),
+]
+AppIdOpt = Annotated[
+    str | None, typer.Option("--app-id", help="Dapr app id.", envvar="FUNCHOST_APP_ID")
+]
+LogOpt = Annotated[str, typer.Option("--log-level", help="Log level.", envvar="FUNCHOST_LOG_LEVEL")]
+
+
+def _rel(file: str) -> str:
+    try:
+        return os.path.relpath(file)
+    except ValueError:
+        return file
+
+
+def _load(path: Path, plugins: bool) -> Any:
+    from funchost.discovery import discover
+
+    try:
+        return discover(path, plugins=plugins)
+    except FunchostError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from exc
+
+
+@app.command("list")
+def list_cmd(
+    path: PathArg,
+    plugins: PluginsOpt = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the functions of PATH: kind, name, trigger, module:line."""
+    registry = _load(path, plugins)
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(registry.describe(), indent=2, default=str))
+        return
+    table = Table(title=f"{len(registry)} function(s) in {path}")
+    for column in ("kind", "name", "trigger", "module:line"):
+        table.add_column(column, overflow="fold")
+    for d in registry:
+        table.add_row(d.kind, d.name, escape(d.trigger), escape(f"{_rel(d.file)}:{d.line}"))
+    Console(width=max(console.width, 140)).print(table)
+
+
+@app.command()
+def check(path: PathArg, plugins: PluginsOpt = True) -> None:
+    """Import PATH and validate every definition; exit 1 with the error (file:line)."""
+    registry = _load(path, plugins)
+    from funchost.app import create_app
+    from funchost.settings import Settings
+
+    try:
+        create_app(registry, Settings())
+    except FunchostError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from exc
+    kinds: dict[str, int] = {}
+    for d in registry:
+        kinds[d.kind] = kinds.get(d.kind, 0) + 1
+    summary = ", ".join(f"{n} {k}" for k, n in kinds.items()) or "no functions"
+    console.print(f"[green]ok[/]: {escape(str(path))}: {summary}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def serve(
+    path: PathArg,
+    host: HostOpt = "127.0.0.1",
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port", help="App port (default $APP_PORT or 8000).", envvar="FUNCHOST_APP_PORT"
+        ),
+    ] = None,
+    app_id: AppIdOpt = None,
+    plugins: PluginsOpt = True,
+    log_level: LogOpt = "info",
+) -> None:
+    """Serve PATH for a real daprd (DAPR_HTTP_PORT, DAPR_GRPC_PORT, APP_PORT, APP_API_TOKEN)."""
+    import uvicorn
+
+    from funchost.app import create_app
+    from funchost.settings import Settings
+
+    registry = _load(path, plugins)
+    overrides: dict[str, Any] = {"host": host}
+    if port is not None:
+        overrides["app_port"] = port
+    if app_id:
+        overrides["app_id"] = app_id
+    settings = Settings(**overrides)
+    application = create_app(registry, settings)
+    console.print(
+        f"funchost: app '{settings.app_id}' ({len(registry)} functions) on "
+        f"http://{settings.host}:{settings.app_port}; sidecar expected at "
+        f"{settings.dapr_http_endpoint} (gRPC {settings.dapr_grpc_address})",
+        highlight=False,
+    )
+    uvicorn.run(application, host=settings.host, port=settings.app_port, log_level=log_level)
+
+
+def _resources(path: Path, extra: list[Path] | None) -> list[Path]:
+    base = path if path.is_dir() else path.parent
+    found = []
+    for root in (base.parent, base):
+        for name in ("components", "bindings"):
+            candidate = (root / name).resolve()
+            if candidate.is_dir() and candidate not in found:
+                found.append(candidate)
+    for p in extra or []:
+        if not p.is_dir():
+            raise typer.BadParameter(f"resources path '{p}' is not a folder")
+        if p.resolve() not in found:
+            found.append(p.resolve())
+    return found
+
+
+ResourcesOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--resources-path",
+        help="Extra folder of Dapr components (repeatable).",
+        envvar="FUNCHOST_RESOURCES_PATH",
+    ),
+]
+StateDirOpt = Annotated[
+    Path,
+    typer.Option(
+        "--state-dir",
+        help="Where the sidecar keeps its SQLite database.",
+        envvar="FUNCHOST_STATE_DIR",
+    ),
+]
+HttpPortOpt = Annotated[
+    int,
+    typer.Option("--dapr-http-port", help="Sidecar HTTP port.", envvar="FUNCHOST_DAPR_HTTP_PORT"),
+]
+GrpcPortOpt = Annotated[
+    int,
+    typer.Option("--dapr-grpc-port", help="Sidecar gRPC port.", envvar="FUNCHOST_DAPR_GRPC_PORT"),
+]
+
+
+@app.command()
+def run(
+    path: PathArg,
+    host: HostOpt = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", help="App port.", envvar="FUNCHOST_APP_PORT")
+    ] = 8000,
+    app_id: AppIdOpt = None,
+    resources_path: ResourcesOpt = None,
+    state_dir: StateDirOpt = Path(".funchost"),
+    dapr_http_port: HttpPortOpt = 3500,
+    dapr_grpc_port: GrpcPortOpt = 50001,
+    plugins: PluginsOpt = True,
+    log_level: LogOpt = "info",
+) -> None:
+    """Run PATH with the embedded sidecar: no Docker, no daprd. Ctrl-C stops both."""
+    import uvicorn
+
+    from funchost.app import create_app
+    from funchost.settings import Settings
+    from funchost.sidecar import Sidecar, SidecarConfig, SidecarThread
+
+    registry = _load(path, plugins)
+    folder = path.resolve() if path.is_dir() else path.resolve().parent
+    resolved_id = app_id or os.environ.get("APP_ID") or folder.name or "funchost"
+    resources = _resources(path, resources_path)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    db = state_dir.resolve() / f"{resolved_id}.db"
+    config = SidecarConfig(
+        app_id=resolved_id,
+        app_port=port,
+        http_port=dapr_http_port,
+        grpc_port=dapr_grpc_port,
+        resources_paths=resources,
+        db_path=db,
+        app_api_token=os.environ.get("APP_API_TOKEN") or None,
+        api_token=os.environ.get("DAPR_API_TOKEN") or None,
+    )
+    thread = SidecarThread(Sidecar(config))
+    try:
+        thread.start()
+    except Exception as exc:
+        err_console.print(f"[bold red]error:[/] the embedded sidecar did not start: {exc}")
+        raise typer.Exit(1) from exc
+    try:
+        os.environ.update(thread.sidecar.env())
+        settings = Settings(host=host, app_port=port, app_id=resolved_id)
+        application = create_app(registry, settings)
+        sc = thread.sidecar
+        console.print(
+            f"funchost: app '{resolved_id}' ({len(registry)} functions) on http://{host}:{port}\n"
+            f"  sidecar HTTP {sc.http_url}  gRPC {sc.grpc_address}\n"
+            f"  resources: {', '.join(map(str, resources)) or '(built-in defaults)'}\n"
+            f"  database:  {db}",
+            highlight=False,
+        )
+        uvicorn.run(application, host=host, port=port, log_level=log_level)
+    finally:
+        thread.stop()
+
+
+@app.command()
+def sidecar(
+    app_id: Annotated[str, typer.Option("--app-id", help="Dapr app id.", envvar="FUNCHOST_APP_ID")],
+    app_port: Annotated[
+        int | None, typer.Option("--app-port", help="The app's port.", envvar="FUNCHOST_APP_PORT")
+    ] = None,
+    resources_path: ResourcesOpt = None,
+    state_dir: StateDirOpt = Path(".funchost"),
+    dapr_http_port: HttpPortOpt = 3500,
+    dapr_grpc_port: GrpcPortOpt = 50001,
+) -> None:
+    """Run the embedded sidecar alone (a stand-in for daprd) until Ctrl-C."""
+    import asyncio
+    import signal
+
+    from funchost.sidecar import Sidecar, SidecarConfig
+
+    for p in resources_path or []:
+        if not p.is_dir():
+            raise typer.BadParameter(f"resources path '{p}' is not a folder")
+    state_dir.mkdir(parents=True, exist_ok=True)
+    config = SidecarConfig(
+        app_id=app_id,
+        app_port=app_port,
+        http_port=dapr_http_port,
+        grpc_port=dapr_grpc_port,
+        resources_paths=[p.resolve() for p in resources_path or []],
+        db_path=state_dir.resolve() / f"{app_id}.db",
+        app_api_token=os.environ.get("APP_API_TOKEN") or None,
+        api_token=os.environ.get("DAPR_API_TOKEN") or None,
+    )
+
+    async def main() -> None:
+        sc = Sidecar(config)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await sc.start()
+        console.print(
+            f"funchost sidecar for '{app_id}': HTTP {sc.http_url}  gRPC {sc.grpc_address}  "
+            f"app port {app_port}  db {config.db_path}",
+            highlight=False,
+        )
+        await stop.wait()
+        await sc.stop()
+
+    asyncio.run(main())
+
+
+def _load_extensions() -> None:
+    for spec in EXTENSIONS:
+        module_name, _, func = spec.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue
+            err_console.print(f"warning: commands of {module_name} unavailable: {exc}")
+            continue
+        except Exception as exc:
+            err_console.print(f"warning: commands of {module_name} unavailable: {exc}")
+            continue
+        register = getattr(module, func, None)
+        if register is not None:
+            register(app)
+
+
+_load_extensions()
+
+
+def main() -> None:
+    """Console entry point (``funchost``)."""
+    app()
