@@ -67,6 +67,15 @@ def _rel(file: str) -> str:
         return file
 
 
+def _logging(level: str) -> None:
+    import logging
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+
+
 def _load(path: Path, plugins: bool) -> Any:
     from funchost.discovery import discover
 
@@ -137,6 +146,7 @@ def serve(
     from funchost.app import create_app
     from funchost.settings import Settings
 
+    _logging(log_level)
     registry = _load(path, plugins)
     overrides: dict[str, Any] = {"host": host}
     if port is not None:
@@ -218,6 +228,7 @@ def run(
     from funchost.settings import Settings
     from funchost.sidecar import Sidecar, SidecarConfig, SidecarThread
 
+    _logging(log_level)
     registry = _load(path, plugins)
     folder = path.resolve() if path.is_dir() else path.resolve().parent
     resolved_id = app_id or os.environ.get("APP_ID") or folder.name or "funchost"

@@ -58,9 +58,15 @@ async def schedule_jobs(host: Host) -> list[str]:
                 done.append(cron.name)
                 break
             except Exception as exc:
-                log.warning(
-                    "scheduling job %s failed (attempt %d): %s", cron.name, attempt + 1, exc
-                )
+                code = getattr(exc, "code", None)
+                reason = getattr(exc, "details", None)
+                text = reason() if callable(reason) else str(exc)
+                if callable(code) and getattr(code(), "name", "") == "UNIMPLEMENTED":
+                    log.error(
+                        "job %s not scheduled: the sidecar has no Jobs API (%s)", cron.name, text
+                    )
+                    break
+                log.warning("scheduling job %s failed (try %d): %s", cron.name, attempt + 1, text)
                 await asyncio.sleep(0.5 * (attempt + 1))
     log.info("scheduled jobs: %s", done)
     return done
