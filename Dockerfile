@@ -42,9 +42,8 @@ ENV PATH=/opt/funchost/bin:${PATH} \
     HOME=/tmp \
     TMPDIR=/tmp \
     FUNCHOST_HOST=0.0.0.0 \
-    FUNCHOST_PORT=8000 \
-    FUNCHOST_STATE_DIR=/tmp/funchost \
-    FUNCHOST_FUNCTIONS=/app/functions
+    FUNCHOST_APP_PORT=8000 \
+    FUNCHOST_STATE_DIR=/tmp/funchost
 RUN groupadd --system --gid 10001 funchost \
     && useradd --system --uid 10001 --gid funchost --no-create-home --home-dir /tmp \
        --shell /usr/sbin/nologin funchost
@@ -54,10 +53,13 @@ COPY functions/ ./functions/
 COPY components/ ./components/
 COPY bindings/ ./bindings/
 RUN python -m compileall -q /app/functions
+# The working directory is writable (`funchost run` keeps .funchost/ there); /tmp is an emptyDir
+# on Kubernetes, where the root filesystem is read-only.
+WORKDIR /tmp
 USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('FUNCHOST_PORT', '8000') + '/healthz', timeout=2)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('FUNCHOST_APP_PORT', '8000') + '/healthz', timeout=2)"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["funchost"]
 CMD ["serve", "/app/functions"]

@@ -38,6 +38,12 @@ def manifests_command(
     sidecar_volume: list[str] = typer.Option(
         [], "--sidecar-volume", help="emptyDir mounted read-write in daprd, NAME:PATH (repeatable)."
     ),
+    redis_address: str | None = typer.Option(
+        None, "--redis-address", envvar="FUNCHOST_REDIS_ADDRESS", help="host:port KEDA reads."
+    ),
+    kafka_brokers: str | None = typer.Option(
+        None, "--kafka-brokers", envvar="FUNCHOST_KAFKA_BROKERS", help="Brokers KEDA reads."
+    ),
     namespace: str = typer.Option(
         "default", "--namespace", envvar="FUNCHOST_NAMESPACE", help="Namespace ('' = none)."
     ),
@@ -64,6 +70,8 @@ def manifests_command(
             replicas=replicas,
             max_replicas=max_replicas,
             keda=keda,
+            redis_address=redis_address,
+            kafka_brokers=kafka_brokers,
         )
         files = render(discover(path), opts)
     except FunchostError as exc:

@@ -181,9 +181,17 @@ def render(registry: Registry, opts: ManifestOptions) -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
+class _Dumper(yaml.SafeDumper):
+    """Plain YAML: no anchors/aliases for repeated sub-documents."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def _dump(docs: list[dict[str, Any]]) -> str:
     parts = [
-        yaml.safe_dump(doc, sort_keys=True, default_flow_style=False, width=100) for doc in docs
+        yaml.dump(doc, Dumper=_Dumper, sort_keys=True, default_flow_style=False, width=100)
+        for doc in docs
     ]
     return HEADER + "---\n".join(parts)
 
@@ -261,6 +269,8 @@ def options_from(
     replicas: int = 2,
     max_replicas: int = 10,
     keda: bool = True,
+    redis_address: str | None = None,
+    kafka_brokers: str | None = None,
 ) -> ManifestOptions:
     """`ManifestOptions` from CLI-style values (`--units api,workers`, `--pubsub NAME=kafka`)."""
     return ManifestOptions(
@@ -275,4 +285,19 @@ def options_from(
         min_replicas=min(replicas, max_replicas),
         max_replicas=max_replicas,
         keda=keda,
+        **({"redis_address": redis_address} if redis_address else {}),
+        **({"kafka_brokers": kafka_brokers} if kafka_brokers else {}),
     )
+
+
+def main() -> None:
+    """`python -m funchost.manifests PATH --out DIR` (the same as `funchost manifests`)."""
+    import typer
+
+    app = typer.Typer(add_completion=False)
+    register(app)
+    app()
+
+
+if __name__ == "__main__":
+    main()
