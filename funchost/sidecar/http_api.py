@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from ._errors import DaprApiError
 
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[..., Awaitable[Response]]
 
 
 def error_response(exc: DaprApiError) -> Response:
@@ -21,12 +21,12 @@ def error_response(exc: DaprApiError) -> Response:
 
 
 def api(handler: Handler) -> Handler:
-    """Decorator: render `DaprApiError` raised by a handler as daprd does."""
+    """Decorator (functions or methods): render a raised `DaprApiError` as daprd does."""
 
     @wraps(handler)
-    async def wrapped(request: Request) -> Response:
+    async def wrapped(*args: Any) -> Response:
         try:
-            return await handler(request)
+            return await handler(*args)
         except DaprApiError as exc:
             return error_response(exc)
 
