@@ -83,8 +83,9 @@ def test_validator_rejects_broken_resources(kind: str, break_it) -> None:
 
 
 def test_redis_state_store_is_the_actor_store_and_secrets_use_secret_key_ref() -> None:
-    docs = [d for rel in YAML_FILES if rel.startswith("k8s/components") for d in load_docs(REPO / rel)]
-    components = {(d["metadata"]["name"], d["spec"]["type"]): d for d in docs if d["kind"] == "Component"}
+    rels = [rel for rel in YAML_FILES if rel.startswith("k8s/components")]
+    docs = [d for rel in rels for d in load_docs(REPO / rel) if d["kind"] == "Component"]
+    components = {(d["metadata"]["name"], d["spec"]["type"]): d for d in docs}
     state = components[("statestore", "state.redis")]
     meta = {m["name"]: m for m in state["spec"]["metadata"]}
     assert meta["actorStateStore"]["value"] == "true"
