@@ -297,7 +297,7 @@ def _bare_error(decorator: str, example: str, obj: Any) -> DefinitionError:
 
 def topic(
     pubsub: str,
-    topic: str,
+    topic: str | None = None,
     *,
     route: str | None = None,
     match: str | None = None,
@@ -319,6 +319,10 @@ def topic(
     """
     if callable(pubsub):
         raise _bare_error("topic", "@topic('pubsub', 'orders')", pubsub)
+    if topic is None:
+        raise DefinitionError(
+            f"@topic({pubsub!r}) needs a topic name, e.g. @topic('pubsub', 'orders')"
+        )
 
     def decorate(fn: F) -> F:
         _check_callable(fn, "topic")

@@ -63,13 +63,21 @@ def funchost_wire(app: FastAPI, registry: Registry, settings: Settings) -> None:
     if not registry.actors:
         return
     from dapr.ext.fastapi import DaprActor
+    from fastapi import FastAPI as _FastAPI
 
     host = host_of(app)
-    ours = [r for r in app.router.routes if getattr(r, "path", None) == "/healthz"]
-    host.actor_app = DaprActor(app)
-    app.router.routes[:] = [
-        r for r in app.router.routes if getattr(r, "path", None) != "/healthz" or r in ours
-    ]
+    # DaprActor includes its router (with its own /healthz) into the app it is given: give it
+    # a scratch app and take its routes, minus /healthz, so the host's health route is the
+    # only one.
+    actor_app = DaprActor(_FastAPI())
+    host.actor_app = actor_app
+    router = getattr(actor_app, "_router", None)
+    if router is None:  # pragma: no cover - SDK layout changed; fall back to including it
+        DaprActor(app)
+        return
+    for route in router.routes:
+        if getattr(route, "path", None) != "/healthz":
+            app.router.routes.append(route)
 
 
 @hookimpl

@@ -44,8 +44,8 @@ def on_refund(order: Order) -> None:
 
 
 @topic("pubsub", "raw", metadata={"rawPayload": "true"})
-async def on_raw(data: bytes, event: dict) -> None:
-    SEEN.append(("raw", data, event.get("datacontenttype")))
+async def on_raw(data: bytes, event: dict | None) -> None:
+    SEEN.append(("raw", data, (event or {}).get("datacontenttype")))
 
 
 @topic("pubsub", "pings", bulk=True, bulk_max_messages=10)
