@@ -57,7 +57,7 @@ async def read_workflow(workflow_id: str, ctx: FunctionContext) -> dict[str, Any
     return {
         "workflow_id": workflow_id,
         "status": state.runtime_status.name,
-        "custom_status": _json(state.serialized_custom_status),
+        "custom_status": state.serialized_custom_status,
         "output": _json(state.serialized_output),
         "error": failure.message if failure else None,
     }
