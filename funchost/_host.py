@@ -48,7 +48,11 @@ class Host:
                     "(funchost run, or dapr run) or set DAPR_HTTP_PORT / DAPR_GRPC_PORT"
                 )
             if self._client is None:
-                self._client = DaprClient(address=self.settings.dapr_grpc_address)
+                from funchost.observability.propagation import trace_interceptors
+
+                self._client = DaprClient(
+                    address=self.settings.dapr_grpc_address, interceptors=trace_interceptors()
+                )
         return self._client
 
     @property

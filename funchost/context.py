@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -240,7 +241,11 @@ class FunctionContext:
         self, workflow: Any, input: Any = None, *, instance_id: str | None = None
     ) -> str:
         """Start a workflow (function or name); returns the instance id."""
+        from funchost.observability.propagation import remember_workflow_trace
+
         name = workflow if isinstance(workflow, str) else _workflow_name(workflow)
+        instance_id = instance_id or uuid.uuid4().hex
+        remember_workflow_trace(instance_id)  # its activities continue the caller's trace
         return str(
             await self.workflows.schedule_new_workflow(name, input=input, instance_id=instance_id)
         )

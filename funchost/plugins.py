@@ -32,6 +32,7 @@ BUILTIN_PLUGINS = (
     "funchost.wiring.invoke",
     "funchost.wiring.actors",
     "funchost.wiring.workflows",
+    "funchost.observability.plugin",
 )
 
 

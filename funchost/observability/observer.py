@@ -104,7 +104,10 @@ class Observer:
                         stack.enter_context(self.tracing.span(inv))
                     yield inv
             except BaseException as exc:
-                inv.fail(exc)
+                if inv.outcome == "success":
+                    inv.fail(exc)
+                elif inv.error is None:
+                    inv.error = exc
                 raise
             finally:
                 failed = inv.error is not None and not _is_signal(inv.error)

@@ -50,11 +50,13 @@ def build_runtime(host: Host) -> Any:
     from dapr.ext.workflow import WorkflowRuntime
 
     s = host.settings
+    from funchost.observability.workflows import observe_activity, observe_workflow
+
     runtime = WorkflowRuntime(host=s.dapr_host, port=str(s.dapr_grpc_port))
     for wf in host.registry.workflows:
-        runtime.register_workflow(_fresh(wf.target), name=wf.name)
+        runtime.register_workflow(observe_workflow(host, wf, _fresh(wf.target)), name=wf.name)
     for act in host.registry.activities:
-        runtime.register_activity(_fresh(act.target), name=act.name)
+        runtime.register_activity(observe_activity(host, act, _fresh(act.target)), name=act.name)
     return runtime
 
 

@@ -1,0 +1,117 @@
+"""The built-in observability plugin (registered in `funchost.plugins.BUILTIN_PLUGINS`).
+
+- `funchost_configure_app`: one `Observer` per app (`app.state.observer`, `host.observer`),
+  `GET /metrics`, and the ASGI middleware that observes actor calls and activations.
+- `funchost_wrap_handler`: every topic / binding / cron / invoke call runs inside an
+  invocation scope: trace context from the CloudEvent or the `traceparent` header, event id,
+  attempt, metrics by outcome (Retry / Drop / exceptions), a span when tracing is on.
+- `funchost_shutdown`: flush the tracer.
+Set `FUNCHOST_OBSERVABILITY=off` to turn scopes, metrics and spans off (`/metrics` stays).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from funchost.plugins import hookimpl
+
+from .middleware import ObservabilityMiddleware, RouteTable
+from .observer import Observer
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from funchost.registry import Registry
+    from funchost.settings import Settings
+    from funchost.triggers import Definition
+
+__all__ = ["observer_of"]
+
+_HTTP_KINDS = ("topic", "binding", "cron", "invoke")
+_RETRIED = ("topic", "binding")
+
+
+def observer_of(app_or_host: Any) -> Observer | None:
+    """The `Observer` of an app (FastAPI app or its `Host`), if the plugin configured one."""
+    state = getattr(app_or_host, "state", None)
+    if state is not None:
+        return getattr(state, "observer", None)
+    return getattr(app_or_host, "observer", None)
+
+
+@hookimpl
+def funchost_configure_app(app: FastAPI, registry: Registry, settings: Settings) -> None:
+    """Create the app's observer, serve `/metrics`, observe actor callbacks."""
+    observer = Observer.from_env(service_name=str(getattr(settings, "app_id", "funchost")))
+    app.state.observer = observer
+    host = getattr(app.state, "funchost", None)
+    if host is not None:
+        host.observer = observer
+
+    async def metrics(request: Request) -> Response:
+        return Response(observer.metrics.render(), media_type=observer.metrics.content_type)
+
+    app.add_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
+    if observer.enabled and getattr(registry, "actors", None):
+        app.add_middleware(ObservabilityMiddleware, observer=observer, routes=RouteTable())
+
+
+@hookimpl
+def funchost_shutdown(app: FastAPI, registry: Registry, settings: Settings) -> None:
+    """Flush and stop the tracer."""
+    observer = observer_of(app)
+    if observer is not None and observer.tracing is not None:
+        observer.tracing.shutdown()
+
+
+def _trace_fields(ctx: Any) -> tuple[str | None, str | None]:
+    event = getattr(ctx, "event", None)
+    if isinstance(event, dict) and event.get("traceparent"):
+        return str(event["traceparent"]), (str(event.get("tracestate") or "") or None)
+    meta = getattr(ctx, "metadata", None) or {}
+    return meta.get("traceparent"), meta.get("tracestate")
+
+
+@hookimpl
+def funchost_wrap_handler(
+    definition: Definition, handler: Callable[..., Awaitable[Any]]
+) -> Callable[..., Awaitable[Any]] | None:
+    """Run each call of an HTTP-triggered function inside an observed invocation."""
+    kind = definition.kind
+    if kind not in _HTTP_KINDS:
+        return None
+    name = definition.name
+    drop = "dead_letter" if getattr(definition, "dead_letter_topic", None) else "drop"
+    failure = "retry" if kind in _RETRIED else "error"
+
+    async def observed(ctx: Any, *args: Any) -> Any:
+        observer: Observer | None = getattr(getattr(ctx, "host", None), "observer", None)
+        if observer is None or not observer.enabled:
+            return await handler(ctx, *args)
+        traceparent, tracestate = _trace_fields(ctx)
+        event = getattr(ctx, "event", None)
+        event_id = event.get("id") if isinstance(event, dict) and "entries" not in event else None
+        with observer.invocation(
+            name,
+            kind,
+            traceparent=traceparent,
+            tracestate=tracestate,
+            event_id=str(event_id) if event_id else None,
+        ) as inv:
+            try:
+                return await handler(ctx, *args)
+            except Exception as exc:
+                status = getattr(exc, "status", None)
+                if status == "DROP":
+                    inv.outcome, inv.error = drop, exc
+                elif status == "RETRY":
+                    inv.outcome, inv.error = failure, exc
+                else:
+                    inv.fail(exc, failure)
+                raise
+
+    return observed

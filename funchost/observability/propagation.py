@@ -1,0 +1,107 @@
+"""Carry the running invocation's W3C trace context into outgoing Dapr calls.
+
+- gRPC (the SDK's `DaprClient`: publish, bindings, state...): `trace_interceptors()` adds
+  `traceparent` / `tracestate` call metadata, which daprd (and the embedded sidecar) turn into
+  the published CloudEvent's trace fields, exactly as for any traced gRPC caller.
+- HTTP (actor proxies, service invocation): `trace_headers()` is a `headers_callback`.
+- Workflows: `remember_workflow_trace(instance_id)` notes the trace that started an instance,
+  so its activities (run in this process) continue it when the sidecar sends no
+  `parentTraceContext`; `workflow_trace(instance_id)` reads it back.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+from ._traceparent import TraceContext, parse_traceparent
+from .scope import current_trace
+
+__all__ = [
+    "otel_parent",
+    "remember_workflow_trace",
+    "trace_headers",
+    "trace_interceptors",
+    "workflow_trace",
+]
+
+
+def trace_headers() -> dict[str, str]:
+    """`traceparent` (+ `tracestate`) for an outgoing call of the running invocation, or {}."""
+    trace = current_trace()
+    return trace.child().headers() if trace is not None else {}
+
+
+def _with_trace(details: Any) -> Any:
+    headers = trace_headers()
+    if not headers:
+        return details
+    metadata = [(k, v) for k, v in (details.metadata or ()) if k not in headers]
+    metadata.extend(headers.items())
+    return details._replace(metadata=metadata)
+
+
+class _UnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    async def intercept_unary_unary(
+        self, continuation: Callable[..., Any], client_call_details: Any, request: Any
+    ) -> Any:
+        return await continuation(_with_trace(client_call_details), request)
+
+
+class _UnaryStream(grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
+    async def intercept_unary_stream(
+        self, continuation: Callable[..., Any], client_call_details: Any, request: Any
+    ) -> Any:
+        return await continuation(_with_trace(client_call_details), request)
+
+
+def trace_interceptors() -> list[Any]:
+    """grpc.aio client interceptors for `dapr.aio.clients.DaprClient(interceptors=...)`."""
+    return [_UnaryUnary(), _UnaryStream()]
+
+
+_WORKFLOW_TRACES: OrderedDict[str, TraceContext] = OrderedDict()
+_LOCK = threading.Lock()
+_MAX = 10_000
+
+
+def remember_workflow_trace(instance_id: str, trace: TraceContext | None = None) -> None:
+    """Note the trace (default: the running invocation's) that started workflow `instance_id`."""
+    trace = trace or current_trace()
+    if trace is None or not instance_id:
+        return
+    with _LOCK:
+        _WORKFLOW_TRACES[instance_id] = trace
+        _WORKFLOW_TRACES.move_to_end(instance_id)
+        while len(_WORKFLOW_TRACES) > _MAX:
+            _WORKFLOW_TRACES.popitem(last=False)
+
+
+def workflow_trace(instance_id: str | None) -> TraceContext | None:
+    """The trace that started `instance_id` in this process, if known."""
+    if not instance_id:
+        return None
+    with _LOCK:
+        return _WORKFLOW_TRACES.get(instance_id)
+
+
+def otel_parent() -> TraceContext | None:
+    """The current OpenTelemetry span context as a TraceContext (None without a valid one).
+
+    The SDK's workflow worker opens a span from the activity request's `parentTraceContext`.
+    """
+    try:
+        from opentelemetry import trace
+    except ImportError:
+        return None
+    ctx = trace.get_current_span().get_span_context()
+    if not ctx.is_valid:
+        return None
+    return parse_traceparent(
+        f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}",
+        ctx.trace_state.to_header() if ctx.trace_state else None,
+    )
