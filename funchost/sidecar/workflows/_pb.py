@@ -8,7 +8,7 @@ import dapr.ext.workflow._durabletask.internal.orchestrator_service_pb2_grpc as 
 import dapr.ext.workflow._durabletask.internal.protos as pb
 from google.protobuf import timestamp_pb2, wrappers_pb2
 
-__all__ = ["pb", "pbg", "FOREVER", "TERMINAL", "ts", "ts_seconds", "sv", "sv_or_none"]
+__all__ = ["FOREVER", "TERMINAL", "pb", "pbg", "sv", "sv_or_none", "ts", "ts_seconds"]
 
 RUNNING = pb.ORCHESTRATION_STATUS_RUNNING
 COMPLETED = pb.ORCHESTRATION_STATUS_COMPLETED
@@ -39,7 +39,7 @@ STATUS_NAMES = {
 def ts(seconds: float) -> timestamp_pb2.Timestamp:
     """A protobuf Timestamp for epoch seconds."""
     t = timestamp_pb2.Timestamp()
-    t.FromNanoseconds(int(round(seconds * 1e9)))
+    t.FromNanoseconds(round(seconds * 1e9))
     return t
 
 

@@ -1,4 +1,4 @@
-"""SQLite persistence of workflow instances: `wf_instances`, `wf_history`, `wf_inbox`, `wf_activities`.
+"""SQLite persistence of workflows: `wf_instances`, `wf_history`, `wf_inbox`, `wf_activities`.
 
 Every change a turn or a client call makes is written in one transaction (`Store.tx()`) before
 anything is dispatched or acknowledged, so a kill -9 at any point leaves a consistent state: an
@@ -90,7 +90,8 @@ class Backend:
 
     def load_inbox(self) -> list[tuple[str, InboxItem]]:
         rows = self.store.query(
-            "SELECT id, instance_id, pos, visible_at, execution_id, event FROM wf_inbox ORDER BY pos"
+            "SELECT id, instance_id, pos, visible_at, execution_id, event"
+            " FROM wf_inbox ORDER BY pos"
         )
         return [
             (
@@ -127,7 +128,8 @@ class Backend:
 
     def save_instance(self, conn: sqlite3.Connection, inst: Instance) -> None:
         conn.execute(
-            f"INSERT OR REPLACE INTO wf_instances ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT OR REPLACE INTO wf_instances ({_COLUMNS})"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 inst.instance_id,
                 inst.name,
@@ -165,7 +167,11 @@ class Backend:
         )
 
     def append_history(
-        self, conn: sqlite3.Connection, instance_id: str, start: int, events: Iterable[pb.HistoryEvent]
+        self,
+        conn: sqlite3.Connection,
+        instance_id: str,
+        start: int,
+        events: Iterable[pb.HistoryEvent],
     ) -> None:
         conn.executemany(
             "INSERT INTO wf_history (instance_id, idx, event) VALUES (?,?,?)",

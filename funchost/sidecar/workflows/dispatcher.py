@@ -16,7 +16,7 @@ class WorkerConn:
 
     conn_id: int
     health_pings: bool
-    queue: asyncio.Queue[pb.WorkItem] = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[pb.WorkItem | None] = field(default_factory=asyncio.Queue)
     turns: set[str] = field(default_factory=set)
     activities: dict[str, int] = field(default_factory=dict)  # token -> activity row id
     closed: bool = False

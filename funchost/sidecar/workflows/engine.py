@@ -90,8 +90,10 @@ class Engine:
                 self.ready[iid] = None
             self._kick()
             self._timer_wake.clear()
-            nxt = self.timers[0][0] if self.timers else now + 3600
-            await self.clock.sleep_until(nxt, wake=self._timer_wake)
+            if self.timers:
+                await self.clock.sleep_until(self.timers[0][0], wake=self._timer_wake)
+            else:
+                await self._timer_wake.wait()  # nothing scheduled: no sleeper on the clock
 
     def busy(self) -> bool:
         """Turns or activities in flight, or work ready/due for a connected worker."""
@@ -227,6 +229,11 @@ class Engine:
         conn.activities.clear()
         self._kick()
 
+    def close_worker(self, conn: WorkerConn) -> None:
+        """End a worker's stream from the sidecar side; its in-flight work is re-dispatched."""
+        conn.queue.put_nowait(None)
+        self.worker_lost(conn)
+
     # -- worker completions --------------------------------------------------------------------
 
     def complete_turn(self, res: pb.WorkflowResponse) -> None:
@@ -277,7 +284,9 @@ class Engine:
             for child in plan.children:
                 old = self.instances.get(child.instance_id)
                 if old is not None and not old.terminal:
-                    log.warning("child workflow %s already running; not restarted", child.instance_id)
+                    log.warning(
+                        "child workflow %s already running; not restarted", child.instance_id
+                    )
                     continue
                 if old is not None:
                     self.backend.delete_instance(conn, child.instance_id)
@@ -294,7 +303,9 @@ class Engine:
                     parent_id=iid,
                 )
                 self.backend.save_instance(conn, cinst)
-                item = self.backend.add_inbox(conn, cinst.instance_id, self._next_pos(), now, None, child.started)
+                item = self.backend.add_inbox(
+                    conn, cinst.instance_id, self._next_pos(), now, None, child.started
+                )
                 cinst.inbox.append(item)
                 cinst.set_history([])
                 new_children.append(cinst)
@@ -412,16 +423,16 @@ class Engine:
         self._schedule(inst.instance_id, now)
         self._notify(inst.instance_id)
 
-    def start(
-        self, name: str, iid: str, input: str | None, start_at: float | None = None
-    ) -> str:
+    def start(self, name: str, iid: str, input: str | None, start_at: float | None = None) -> str:
         """Create an instance; a non-terminal instance with the same id is an error."""
         if not name:
             raise WorkflowError("invalid", "a workflow name is required to start an instance")
         iid = iid or uuid.uuid4().hex
         old = self.instances.get(iid)
         if old is not None and not old.terminal:
-            raise WorkflowError("already_exists", f"an active workflow with ID '{iid}' already exists")
+            raise WorkflowError(
+                "already_exists", f"an active workflow with ID '{iid}' already exists"
+            )
         now = self.clock.time()
         exec_id = uuid.uuid4().hex
         started = pb.ExecutionStartedEvent(
@@ -431,7 +442,9 @@ class Engine:
         )
         if start_at is not None:
             started.scheduledStartTimestamp.CopyFrom(ts(start_at))
-        inst = Instance(iid, name, exec_id, PENDING, now, now, input=input, scheduled_start=start_at)
+        inst = Instance(
+            iid, name, exec_id, PENDING, now, now, input=input, scheduled_start=start_at
+        )
         visible = max(now, start_at or now)
         with self.store.tx() as conn:
             if old is not None:
@@ -457,7 +470,10 @@ class Engine:
         if inst.terminal:
             return
         ev = event(
-            self.clock.time(), eventRaised=pb.EventRaisedEvent(name=name, input=sv(data) if data is not None else None)
+            self.clock.time(),
+            eventRaised=pb.EventRaisedEvent(
+                name=name, input=sv(data) if data is not None else None
+            ),
         )
         self._post(inst, ev)
 
@@ -472,7 +488,12 @@ class Engine:
             # Never ran: terminate directly.
             with self.store.tx() as conn:
                 self.backend.delete_inbox(conn, [it.row_id for it in inst.inbox])
-                inst.status, inst.output, inst.completed, inst.updated = TERMINATED, output, now, now
+                inst.status, inst.output, inst.completed, inst.updated = (
+                    TERMINATED,
+                    output,
+                    now,
+                    now,
+                )
                 self.backend.update_instance(conn, inst)
             inst.inbox = []
             self._notify(iid)
@@ -492,7 +513,11 @@ class Engine:
         inst.suspended = True
         inst.status = SUSPENDED
         reason_v = sv(reason) if reason is not None else None
-        self._post(inst, event(self.clock.time(), executionSuspended=pb.ExecutionSuspendedEvent(input=reason_v)), update=True)
+        self._post(
+            inst,
+            event(self.clock.time(), executionSuspended=pb.ExecutionSuspendedEvent(input=reason_v)),
+            update=True,
+        )
 
     def resume(self, iid: str, reason: str | None) -> None:
         inst = self._get(iid)
@@ -502,7 +527,11 @@ class Engine:
         self._history(inst)
         inst.status = RUNNING if ("start", 0) in inst.done_keys else PENDING
         reason_v = sv(reason) if reason is not None else None
-        self._post(inst, event(self.clock.time(), executionResumed=pb.ExecutionResumedEvent(input=reason_v)), update=True)
+        self._post(
+            inst,
+            event(self.clock.time(), executionResumed=pb.ExecutionResumedEvent(input=reason_v)),
+            update=True,
+        )
 
     def purge(self, iid: str, recursive: bool, strict: bool = True) -> int:
         """Delete a completed/failed/terminated instance (and its children when recursive)."""
@@ -529,7 +558,11 @@ class Engine:
         return count
 
     def purge_where(
-        self, created_from: float | None, created_to: float | None, statuses: set[int], recursive: bool
+        self,
+        created_from: float | None,
+        created_to: float | None,
+        statuses: set[int],
+        recursive: bool,
     ) -> int:
         count = 0
         for inst in list(self.instances.values()):

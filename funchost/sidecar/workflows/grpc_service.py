@@ -182,6 +182,8 @@ class TaskHubServicer(pbg.TaskHubSidecarServiceServicer):  # type: ignore[misc]
                     if not pings:
                         continue
                     item = pb.WorkItem(healthPing=pb.HealthPing())
+                if item is None:  # the sidecar closed this stream (see Engine.close_worker)
+                    return
                 yield item
         finally:
             with contextlib.suppress(Exception):

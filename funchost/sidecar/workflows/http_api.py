@@ -91,7 +91,9 @@ class WorkflowHttpApi:
     async def get(self, request: Request) -> Response:
         inst = self.engine.get(request.path_params["iid"])
         if inst is None:
-            exc = WorkflowError("not_found", f"no such instance exists: '{request.path_params['iid']}'")
+            exc = WorkflowError(
+                "not_found", f"no such instance exists: '{request.path_params['iid']}'"
+            )
             return _error("get", exc)
         return JSONResponse(workflow_json(inst))
 

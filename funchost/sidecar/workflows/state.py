@@ -73,7 +73,7 @@ class Instance:
 
 
 def done_key(ev: pb.HistoryEvent) -> tuple[str, int] | None:
-    """The identity of what an incoming event completes: a second one with the same key is dropped."""
+    """What an incoming event completes; a second event with the same key is dropped."""
     kind = ev.WhichOneof("eventType")
     if kind == "taskCompleted":
         return ("task", ev.taskCompleted.taskScheduledId)

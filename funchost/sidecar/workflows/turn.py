@@ -124,7 +124,9 @@ def process_turn(
             plan.append.append(event(now, action.id, timerCreated=created))
             fire_at = ts_seconds(a.fireAt)
             if fire_at < FOREVER:
-                fired = event(now, timerFired=pb.TimerFiredEvent(timerId=action.id, fireAt=a.fireAt))
+                fired = event(
+                    now, timerFired=pb.TimerFiredEvent(timerId=action.id, fireAt=a.fireAt)
+                )
                 plan.messages.append(Message(iid, fired, fire_at, exec_id))
         elif kind == "createChildWorkflow":
             a = action.createChildWorkflow
