@@ -51,7 +51,8 @@ class DaprService(dapr_pb2_grpc.DaprServicer):
         state = self._sub("state")
         etag = raw.etag.value if raw.HasField("etag") else None
         concurrency = _CONCURRENCY.get(int(raw.options.concurrency), "last-write")
-        return state.item(raw.key, bytes(raw.value), etag, concurrency, dict(raw.metadata))
+        value = bytes(raw.value) if hasattr(raw, "value") else None
+        return state.item(raw.key, value, etag, concurrency, dict(raw.metadata))
 
     async def GetState(self, request: Any, context: Any) -> Any:
         try:

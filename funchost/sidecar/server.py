@@ -39,9 +39,13 @@ SUBSYSTEMS: list[str] = [
     "funchost.sidecar.secrets:SecretsSubsystem",
     "funchost.sidecar.state:StateSubsystem",
     "funchost.sidecar.pubsub:PubSubSubsystem",
+    "funchost.sidecar.bindings:BindingsSubsystem",
+    "funchost.sidecar.jobs:JobsSubsystem",
+    "funchost.sidecar.invoke:InvokeSubsystem",
     "funchost.sidecar.grpc_api:GrpcApiSubsystem",
     "funchost.sidecar.workflows:WorkflowsSubsystem",
     "funchost.sidecar.actors:ActorsSubsystem",
+    "funchost.sidecar.metrics:MetricsSubsystem",
 ]
 
 
