@@ -31,7 +31,7 @@ class Harness:
         self.clock: VirtualClock | None = None
         self.rec = _actors_app.REC
 
-    def start_sidecar(self, start: float | None = None) -> Sidecar:
+    def start_sidecar(self, start: float | None = None, resources: Path | None = None) -> Sidecar:
         port = free_port()
         self.monkeypatch.setenv("DAPR_HTTP_PORT", str(port))
         self.monkeypatch.setenv("DAPR_GRPC_PORT", str(free_port()))
@@ -42,6 +42,7 @@ class Harness:
             http_port=port,
             grpc_port=0,
             db_path=self.db,
+            resources_paths=[resources] if resources is not None else [],
         )
         self.sidecar = Sidecar(config, clock=self.clock)
         self.thread = SidecarThread(self.sidecar)

@@ -40,6 +40,25 @@ async def test_method_calls_and_state_round_trip(make_env) -> None:
         assert (await client.get(f"{base}/a1/state/t")).status_code == 204
         bad = await client.put(f"{base}/a1/state", json=[{"operation": "merge"}])
         assert bad.status_code == 400 and bad.json()["errorCode"] == "ERR_MALFORMED_REQUEST"
+    # Stored in the actorStateStore component under daprd's key layout.
+    backend = h.sidecar.get("state").actor_backend()
+    assert backend.get("actors-test||CounterActor||a1||k").value == b'{"x":1}'
+
+
+async def test_actors_need_an_actor_state_store(harness, tmp_path) -> None:
+    resources = tmp_path / "resources"
+    resources.mkdir()
+    (resources / "plain.yaml").write_text(
+        "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: plain\n"
+        "spec:\n  type: state.sqlite\n  version: v1\n  metadata: []\n"
+    )
+    harness.start_sidecar(resources=resources)
+    harness.start_app()
+    harness.ready()
+    with pytest.raises(DaprInternalError) as info:
+        await harness.proxy("nostore").Increment(1)
+    assert info.value.error_code == "ERR_ACTOR_RUNTIME_NOT_FOUND"
+    assert "actorStateStore" in str(info.value.message)
 
 
 async def test_state_survives_deactivation_and_reactivation(make_env) -> None:

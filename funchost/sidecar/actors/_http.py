@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from ..app_channel import AppUnavailable
 from ._turns import StackDepthExceeded
@@ -18,7 +18,7 @@ from .state import StateOpError, parse_ops
 if TYPE_CHECKING:
     from .subsystem import ActorsSubsystem
 
-BASE = "/v1.0/actors/{actor_type}/{actor_id}"
+BASE = "/{actor_type}/{actor_id}"
 _HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive", "date", "server"}
 
 
@@ -34,6 +34,8 @@ def actor_routes(sub: ActorsSubsystem) -> list[BaseRoute]:
         return request.path_params["actor_type"], request.path_params["actor_id"]
 
     def missing(actor_type: str, status: int = 400) -> JSONResponse | None:
+        if sub.config_error:
+            return error(500, "ERR_ACTOR_RUNTIME_NOT_FOUND", sub.config_error)
         if actor_type in sub.config.types:
             return None
         return error(status, "ERR_ACTOR_INSTANCE_MISSING", sub.unknown_type_message(actor_type))
@@ -139,10 +141,12 @@ def actor_routes(sub: ActorsSubsystem) -> list[BaseRoute]:
             return error(400, "ERR_MALFORMED_REQUEST", f"error creating actor timer: {exc}")
         return Response(status_code=204)
 
-    return [
+    # One Mount: other subsystems' requests skip the actor routes with a single prefix test.
+    routes = [
         Route(BASE + "/method/{method}", invoke, methods=["POST", "PUT", "GET", "DELETE", "PATCH"]),
         Route(BASE + "/state/{key}", get_state, methods=["GET"]),
         Route(BASE + "/state", transact, methods=["POST", "PUT"]),
         Route(BASE + "/reminders/{name}", reminder, methods=["POST", "PUT", "GET", "DELETE"]),
         Route(BASE + "/timers/{name}", timer, methods=["POST", "PUT", "DELETE"]),
     ]
+    return [Mount("/v1.0/actors", routes=routes)]

@@ -172,12 +172,12 @@ def parse_period(value: str | None) -> Period | None:
             ) from None
     if period.repeats is not None and period.repeats <= 0:
         raise DurationError(f"invalid period {value!r}: repetitions must be > 0")
+    if period.seconds < 0:
+        raise DurationError(f"invalid period {value!r}: must not be negative")
     if period.is_zero:
         if period.repeats is not None:
             raise DurationError(f"invalid period {value!r}: a repeated period must be > 0")
         return None
-    if period.seconds < 0:
-        raise DurationError(f"invalid period {value!r}: must not be negative")
     return period
 
 

@@ -1,9 +1,9 @@
-"""Actor state: a tiny interface and its SQLite implementation (table `actor_state`).
+"""Actor state: a tiny interface, the configured-component adapter and a SQLite fallback.
 
 daprd keeps actor state in the state store component marked `actorStateStore: "true"`, under keys
-`<appId>||<actorType>||<actorId>||<key>`. `ActorStateStore` is the seam: `SqliteActorState` keeps
-the rows in the sidecar's own database; an adapter over the configured state component can replace
-it without touching the actor runtime (`ActorsSubsystem.state = ...`).
+`<appId>||<actorType>||<actorId>||<key>`; `ComponentActorState` does exactly that on the sidecar's
+state backend. `SqliteActorState` (table `actor_state`) is only used when the sidecar runs without
+the state subsystem (e.g. an embedder trimmed SUBSYSTEMS).
 """
 
 from __future__ import annotations
@@ -98,6 +98,38 @@ class ActorStateStore(Protocol):
     def get(self, actor_type: str, actor_id: str, key: str) -> StateValue | None: ...
 
     def transact(self, actor_type: str, actor_id: str, ops: list[StateOp]) -> None: ...
+
+
+class _Backend(Protocol):
+    def get(self, key: str) -> Any: ...
+
+    def transact(self, ops: list[tuple[str, Any]]) -> None: ...
+
+
+class ComponentActorState:
+    """Actor state in the state store component flagged `actorStateStore: "true"`."""
+
+    def __init__(self, backend: _Backend, app_id: str) -> None:
+        self.backend = backend
+        self.app_id = app_id
+
+    def key(self, actor_type: str, actor_id: str, key: str) -> str:
+        """daprd's key layout: `<appId>||<actorType>||<actorId>||<key>`."""
+        return f"{self.app_id}||{actor_type}||{actor_id}||{key}"
+
+    def get(self, actor_type: str, actor_id: str, key: str) -> StateValue | None:
+        found = self.backend.get(self.key(actor_type, actor_id, key))
+        return None if found is None else StateValue(found.value, found.expires)
+
+    def transact(self, actor_type: str, actor_id: str, ops: list[StateOp]) -> None:
+        from .._state_backend import StateItem
+
+        items = []
+        for op in ops:
+            ttl = op.ttl_seconds if op.ttl_seconds is not None and op.ttl_seconds > 0 else None
+            item = StateItem(self.key(actor_type, actor_id, op.key), op.value, ttl=ttl)
+            items.append((op.operation, item))
+        self.backend.transact(items)
 
 
 class SqliteActorState:

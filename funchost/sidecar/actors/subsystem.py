@@ -24,7 +24,7 @@ from ..server import Subsystem
 from ._turns import TurnLock
 from .config import ActorsConfig, TypeConfig, parse_config
 from .reminders import ReminderService
-from .state import ActorStateStore, SqliteActorState
+from .state import ActorStateStore, ComponentActorState, SqliteActorState
 from .timers import TimerService
 
 log = logging.getLogger("funchost.sidecar.actors")
@@ -108,26 +108,23 @@ class ActorsSubsystem(Subsystem):
         self._idle_wake.set()
 
     def _check_state_store(self) -> None:
-        """daprd refuses actors without an `actorStateStore: "true"` state store component.
-
-        Until the component loader exposes the flag, actor state stays in the sidecar's own SQLite
-        table and this check only reports what it found.
-        """
-        components = self.sidecar.subsystems.get("components") or self.sidecar.subsystems.get(
-            "state"
-        )
-        finder = getattr(components, "actor_state_store", None)
+        """Use the `actorStateStore: "true"` component; daprd refuses actors without one."""
+        state = self.sidecar.subsystems.get("state")
+        finder = getattr(state, "actor_backend", None)
         if not callable(finder):
-            return
-        store = finder()
-        if store is None:
+            return  # no state subsystem: keep the sidecar's own actor_state table
+        backend = finder()
+        if backend is None:
             self.config_error = (
-                "actors are registered by the app ("
+                "the state store is not configured to use the actor runtime: the app hosts "
                 + ", ".join(self.config.entities)
-                + ') but no state store component has metadata actorStateStore: "true"; '
-                "add it to one state store component in your resources folder"
+                + ' but no state store component has metadata `actorStateStore: "true"`; add it '
+                "to one state store component in your resources folder"
             )
             log.error("actors: %s", self.config_error)
+            return
+        self.config_error = None
+        self.state = ComponentActorState(backend, self.sidecar.config.app_id)
 
     async def stop(self) -> None:
         """Stop timers, reminders and the idle scan, then deactivate every active actor."""
