@@ -21,6 +21,8 @@ from .models import (
     NOTIFICATIONS,
     PUBSUB,
     TASK_EVENTS,
+    Assignment,
+    NewTask,
     Notification,
     ProcessingResult,
     Task,
@@ -50,15 +52,18 @@ def validate_task(ctx: WorkflowActivityContext, request: TaskRequest) -> Validat
 
 @activity
 async def create_task(ctx: WorkflowActivityContext, request: TaskRequest) -> Task:
-    data = {"title": request.title, "description": request.description}
-    task = Task.model_validate(await task_proxy(request.task_id).CreateTask(data))
+    new_task = NewTask(title=request.title, description=request.description)
+    proxy = task_proxy(request.task_id)
+    task = Task.model_validate_json(await proxy.CreateTask(new_task.model_dump_json()))
     await publish_task_event(ctx, TaskEvent(type="task.created", task_id=task.task_id))
     return task
 
 
 @activity
 async def assign_task(ctx: WorkflowActivityContext, request: TaskRequest) -> Task:
-    task = Task.model_validate(await task_proxy(request.task_id).AssignTask(request.assignee))
+    assignment = Assignment(assignee=request.assignee)
+    proxy = task_proxy(request.task_id)
+    task = Task.model_validate_json(await proxy.AssignTask(assignment.model_dump_json()))
     await publish_task_event(
         ctx, TaskEvent(type="task.assigned", task_id=task.task_id, detail={"to": task.assignee})
     )
@@ -68,7 +73,7 @@ async def assign_task(ctx: WorkflowActivityContext, request: TaskRequest) -> Tas
 @activity
 async def set_deadline(ctx: WorkflowActivityContext, request: TaskRequest) -> Task:
     proxy = task_proxy(request.task_id)
-    task = Task.model_validate(await proxy.SetDeadline(request.deadline_seconds))
+    task = Task.model_validate_json(await proxy.SetDeadline(request.deadline_seconds))
     await publish_task_event(
         ctx,
         TaskEvent(
@@ -110,7 +115,7 @@ async def notify_assignee(
 @activity
 async def unassign_task(ctx: WorkflowActivityContext, task_id: str) -> Task:
     """Compensation for `assign_task`."""
-    task = Task.model_validate(await task_proxy(task_id).UnassignTask())
+    task = Task.model_validate_json(await task_proxy(task_id).UnassignTask())
     await publish_task_event(ctx, TaskEvent(type="task.unassigned", task_id=task_id))
     return task
 
@@ -118,7 +123,7 @@ async def unassign_task(ctx: WorkflowActivityContext, task_id: str) -> Task:
 @activity
 async def clear_deadline(ctx: WorkflowActivityContext, task_id: str) -> Task:
     """Compensation for `set_deadline`."""
-    task = Task.model_validate(await task_proxy(task_id).ClearDeadline())
+    task = Task.model_validate_json(await task_proxy(task_id).ClearDeadline())
     await publish_task_event(ctx, TaskEvent(type="task.deadline_cleared", task_id=task_id))
     return task
 

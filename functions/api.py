@@ -22,7 +22,15 @@ from funchost import FunctionContext, invoke
 
 from . import task_index
 from .chat_actor import ChatActor
-from .models import ChatEntry, ChatMessage, Task, TaskRequest, TaskStatus, workflow_id_for
+from .models import (
+    ChatEntry,
+    ChatMessage,
+    Conversation,
+    Task,
+    TaskRequest,
+    TaskStatus,
+    workflow_id_for,
+)
 from .task_actor import TaskActor
 from .task_workflow import task_processing
 
@@ -47,7 +55,7 @@ async def read_task(task_id: str, ctx: FunctionContext) -> Task:
 async def complete_task(task_id: str, ctx: FunctionContext) -> Task:
     await _existing_task(ctx, task_id)
     done = await ctx.actor(TaskActor, task_id).UpdateStatus(TaskStatus.DONE.value)
-    return Task.model_validate(done)
+    return Task.model_validate_json(done)
 
 
 @invoke("workflows/{workflow_id}", methods=("GET",))
@@ -72,21 +80,21 @@ async def terminate_workflow(workflow_id: str, ctx: FunctionContext) -> dict[str
 
 @invoke("chat/{user_id}", methods=("POST",))
 async def chat(user_id: str, message: ChatMessage, ctx: FunctionContext) -> ChatEntry:
-    reply = await ctx.actor(ChatActor, user_id).ProcessMessage(message.model_dump())
-    return ChatEntry.model_validate(reply)
+    reply = await ctx.actor(ChatActor, user_id).ProcessMessage(message.model_dump_json())
+    return ChatEntry.model_validate_json(reply)
 
 
 @invoke("chat/{user_id}/history", methods=("GET",))
 async def chat_history(user_id: str, ctx: FunctionContext) -> dict[str, Any]:
-    history = await ctx.actor(ChatActor, user_id).GetHistory()
-    return {"user_id": user_id, "messages": history}
+    history = Conversation.model_validate_json(await ctx.actor(ChatActor, user_id).GetHistory())
+    return {"user_id": user_id, "messages": history.messages}
 
 
 async def _existing_task(ctx: FunctionContext, task_id: str) -> Task:
     found = await ctx.actor(TaskActor, task_id).GetTask()
     if found is None:
         raise HTTPException(404, f"task {task_id!r} not found")
-    return Task.model_validate(found)
+    return Task.model_validate_json(found)
 
 
 async def _existing_workflow(ctx: FunctionContext, workflow_id: str) -> Any:

@@ -4,20 +4,30 @@ Replies come from a `Responder`. The one here is rule-based and deterministic (t
 assert on it); plug a real model in by setting `ChatActor.responder` to anything with the
 same `reply` method. Every exchange is published as `conversation.updated` on
 `conversation-events`, where `events.on_conversation` turns it into analytics.
+
+Messages cross the actor boundary as JSON documents written and read by pydantic (see
+task_actor.py for why): user text is never reinterpreted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol
+from typing import ClassVar, Protocol
 
 from dapr.actor import Actor, ActorInterface, actormethod
 from dapr.aio.clients import DaprClient
 
 from funchost import actor
 
-from .models import CONVERSATION_EVENTS, PUBSUB, ChatEntry, ConversationEvent
+from .models import (
+    CONVERSATION_EVENTS,
+    PUBSUB,
+    ChatEntry,
+    ChatMessage,
+    Conversation,
+    ConversationEvent,
+)
 
 MAX_EXCHANGES = 10
 _STATE_KEY = "history"
@@ -43,11 +53,13 @@ class RuleBasedResponder:
 
 
 class ChatActorInterface(ActorInterface):
+    """Documents are JSON: a `ChatMessage` in, a `ChatEntry` or a `Conversation` out."""
+
     @actormethod(name="ProcessMessage")
-    async def process_message(self, message: dict[str, Any]) -> dict[str, Any]: ...
+    async def process_message(self, message: str) -> str: ...
 
     @actormethod(name="GetHistory")
-    async def get_history(self) -> list[dict[str, Any]]: ...
+    async def get_history(self) -> str: ...
 
     @actormethod(name="ClearHistory")
     async def clear_history(self) -> None: ...
@@ -59,38 +71,37 @@ class ChatActor(Actor, ChatActorInterface):
 
     responder: ClassVar[Responder] = RuleBasedResponder()
 
-    async def process_message(self, message: dict[str, Any]) -> dict[str, Any]:
-        """Answer `message["content"]`, remember the exchange, publish it; return the reply."""
-        history = await self._load()
-        question = ChatEntry(role="user", content=str(message["content"]), timestamp=_now())
+    async def process_message(self, message: str) -> str:
+        """Answer the message, remember the exchange, publish it; return the reply."""
+        history = (await self._load()).messages
+        content = ChatMessage.model_validate_json(message).content
+        question = ChatEntry(role="user", content=content, timestamp=_now())
         answer = ChatEntry(
             role="assistant",
-            content=await self.responder.reply(question.content, history),
+            content=await self.responder.reply(content, history),
             timestamp=_now(),
         )
-        history = [*history, question, answer][-2 * MAX_EXCHANGES :]
-        await self._state_manager.set_state(
-            _STATE_KEY, [entry.model_dump(mode="json") for entry in history]
-        )
+        conversation = Conversation(messages=[*history, question, answer][-2 * MAX_EXCHANGES :])
+        await self._state_manager.set_state(_STATE_KEY, conversation.model_dump_json())
         await self._publish(
             ConversationEvent(
                 user_id=self.id.id,
                 user_message=question,
                 assistant_message=answer,
-                history_size=len(history),
+                history_size=len(conversation.messages),
             )
         )
-        return answer.model_dump(mode="json")
+        return answer.model_dump_json()
 
-    async def get_history(self) -> list[dict[str, Any]]:
-        return [entry.model_dump(mode="json") for entry in await self._load()]
+    async def get_history(self) -> str:
+        return (await self._load()).model_dump_json()
 
     async def clear_history(self) -> None:
-        await self._state_manager.set_state(_STATE_KEY, [])
+        await self._state_manager.set_state(_STATE_KEY, Conversation().model_dump_json())
 
-    async def _load(self) -> list[ChatEntry]:
-        found, value = await self._state_manager.try_get_state(_STATE_KEY)
-        return [ChatEntry.model_validate(entry) for entry in value] if found else []
+    async def _load(self) -> Conversation:
+        found, document = await self._state_manager.try_get_state(_STATE_KEY)
+        return Conversation.model_validate_json(document) if found else Conversation()
 
     async def _publish(self, event: ConversationEvent) -> None:
         async with DaprClient() as client:

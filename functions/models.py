@@ -46,6 +46,19 @@ class TaskRequest(BaseModel):
     notify_delay_seconds: int = Field(default=0, ge=0)  # wait (durably) before notifying
 
 
+class NewTask(BaseModel):
+    """What `TaskActor.CreateTask` needs."""
+
+    title: str
+    description: str = ""
+
+
+class Assignment(BaseModel):
+    """What `TaskActor.AssignTask` needs."""
+
+    assignee: str
+
+
 class Task(BaseModel):
     """A task as `TaskActor` stores it."""
 
@@ -107,6 +120,12 @@ class ChatEntry(BaseModel):
     role: str  # "user" | "assistant"
     content: str
     timestamp: datetime
+
+
+class Conversation(BaseModel):
+    """A user's recent exchanges, oldest first, as `ChatActor` stores them."""
+
+    messages: list[ChatEntry] = []
 
 
 class ConversationEvent(BaseModel):

@@ -26,7 +26,7 @@ async def daily_sweep(ctx: FunctionContext) -> None:
         if found is None:  # rejected by validation: never created
             finished.append(task_id)
             continue
-        task = Task.model_validate(found)
+        task = Task.model_validate_json(found)
         counts[task.status] += 1
         if task.status is TaskStatus.OVERDUE:
             overdue.append(task_id)

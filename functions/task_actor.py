@@ -3,92 +3,97 @@
 Dapr runs one call at a time per actor id (turn-based concurrency), so these methods read,
 change and save the task without locks. State lives in the actor state store, so it survives
 deactivation and restarts; the deadline reminder is persisted by the sidecar too.
+
+Tasks cross the actor boundary as JSON documents written and read by pydantic
+(`Task.model_validate_json(await proxy.GetTask())`): the SDK's default serializer would turn
+user text that looks like a date or a duration ("2025-01-15 review", "1h") into datetime and
+timedelta objects.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from dapr.actor import Actor, ActorInterface, Remindable, actormethod
 
 from funchost import actor
 
-from .models import Task, TaskStatus
+from .models import Assignment, NewTask, Task, TaskStatus
 
 DEADLINE_REMINDER = "deadline"
 _STATE_KEY = "task"
 
 
 class TaskActorInterface(ActorInterface):
-    """What callers (activities, HTTP handlers, the sweep) may ask a task."""
+    """What callers may ask a task. Documents are JSON: `NewTask`/`Assignment` in, `Task` out."""
 
     @actormethod(name="CreateTask")
-    async def create_task(self, data: dict[str, Any]) -> dict[str, Any]: ...
+    async def create_task(self, new_task: str) -> str: ...
 
     @actormethod(name="GetTask")
-    async def get_task(self) -> dict[str, Any] | None: ...
+    async def get_task(self) -> str | None: ...
 
     @actormethod(name="UpdateStatus")
-    async def update_status(self, status: str) -> dict[str, Any]: ...
+    async def update_status(self, status: str) -> str: ...
 
     @actormethod(name="AssignTask")
-    async def assign_task(self, assignee: str) -> dict[str, Any]: ...
+    async def assign_task(self, assignment: str) -> str: ...
 
     @actormethod(name="UnassignTask")
-    async def unassign_task(self) -> dict[str, Any]: ...
+    async def unassign_task(self) -> str: ...
 
     @actormethod(name="SetDeadline")
-    async def set_deadline(self, seconds: int) -> dict[str, Any]: ...
+    async def set_deadline(self, seconds: int) -> str: ...
 
     @actormethod(name="ClearDeadline")
-    async def clear_deadline(self) -> dict[str, Any]: ...
+    async def clear_deadline(self) -> str: ...
 
 
 @actor(idle_timeout="1h")
 class TaskActor(Actor, TaskActorInterface, Remindable):
     """A task: pending -> assigned -> done, or overdue when its deadline reminder fires first."""
 
-    async def create_task(self, data: dict[str, Any]) -> dict[str, Any]:
+    async def create_task(self, new_task: str) -> str:
         """Create the task; calling it again returns the existing task (safe to retry)."""
         existing = await self._load()
         if existing is not None:
-            return _dump(existing)
+            return existing.model_dump_json()
+        draft = NewTask.model_validate_json(new_task)
         now = _now()
         task = Task(
             task_id=self.id.id,
-            title=data["title"],
-            description=data.get("description", ""),
+            title=draft.title,
+            description=draft.description,
             created_at=now,
             updated_at=now,
         )
         return await self._save(task)
 
-    async def get_task(self) -> dict[str, Any] | None:
+    async def get_task(self) -> str | None:
         task = await self._load()
-        return None if task is None else _dump(task)
+        return None if task is None else task.model_dump_json()
 
-    async def update_status(self, status: str) -> dict[str, Any]:
+    async def update_status(self, status: str) -> str:
         task = await self._require()
         task.status = TaskStatus(status)
         if task.status is TaskStatus.DONE:
             await self._cancel_reminder()
         return await self._save(task)
 
-    async def assign_task(self, assignee: str) -> dict[str, Any]:
+    async def assign_task(self, assignment: str) -> str:
         task = await self._require()
-        task.assignee = assignee
+        task.assignee = Assignment.model_validate_json(assignment).assignee
         task.status = TaskStatus.ASSIGNED
         return await self._save(task)
 
-    async def unassign_task(self) -> dict[str, Any]:
+    async def unassign_task(self) -> str:
         """Saga compensation for `assign_task`: no assignee, back to `pending`."""
         task = await self._require()
         task.assignee = None
         task.status = TaskStatus.PENDING
         return await self._save(task)
 
-    async def set_deadline(self, seconds: int) -> dict[str, Any]:
+    async def set_deadline(self, seconds: int) -> str:
         """Record the deadline and register a one-shot reminder that fires when it passes."""
         task = await self._require()
         task.deadline = _now() + timedelta(seconds=seconds)
@@ -97,7 +102,7 @@ class TaskActor(Actor, TaskActorInterface, Remindable):
         )
         return await self._save(task)
 
-    async def clear_deadline(self) -> dict[str, Any]:
+    async def clear_deadline(self) -> str:
         """Saga compensation for `set_deadline`: forget the deadline and its reminder."""
         task = await self._require()
         task.deadline = None
@@ -121,8 +126,8 @@ class TaskActor(Actor, TaskActorInterface, Remindable):
             await self._save(task)
 
     async def _load(self) -> Task | None:
-        found, value = await self._state_manager.try_get_state(_STATE_KEY)
-        return Task.model_validate(value) if found else None
+        found, document = await self._state_manager.try_get_state(_STATE_KEY)
+        return Task.model_validate_json(document) if found else None
 
     async def _require(self) -> Task:
         task = await self._load()
@@ -130,11 +135,11 @@ class TaskActor(Actor, TaskActorInterface, Remindable):
             raise LookupError(f"TaskActor {self.id.id}: no such task; call CreateTask first")
         return task
 
-    async def _save(self, task: Task) -> dict[str, Any]:
+    async def _save(self, task: Task) -> str:
         task.updated_at = _now()
-        data = _dump(task)
-        await self._state_manager.set_state(_STATE_KEY, data)  # saved when the turn ends
-        return data
+        document = task.model_dump_json()
+        await self._state_manager.set_state(_STATE_KEY, document)  # saved when the turn ends
+        return document
 
     async def _cancel_reminder(self) -> None:
         # Unregistering a reminder that does not exist is not an error in Dapr.
@@ -143,7 +148,3 @@ class TaskActor(Actor, TaskActorInterface, Remindable):
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _dump(task: Task) -> dict[str, Any]:
-    return task.model_dump(mode="json")

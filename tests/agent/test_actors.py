@@ -4,6 +4,7 @@ ChatActor's bounded history whose events reach the analytics subscription."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from dapr.actor.runtime.runtime import ActorRuntime
@@ -11,11 +12,21 @@ from dapr.actor.runtime.runtime import ActorRuntime
 from funchost.testing import LocalRuntime
 from functions.chat_actor import MAX_EXCHANGES, ChatActorInterface
 from functions.events import ANALYTICS_KEY
+from functions.models import Assignment, Conversation, NewTask, Task
 from functions.task_actor import TaskActorInterface
 
 from ._support import call
 
 pytestmark = pytest.mark.e2e
+
+
+async def create(task: Any, title: str, description: str) -> Task:
+    new_task = NewTask(title=title, description=description)
+    return Task.model_validate_json(await task.CreateTask(new_task.model_dump_json()))
+
+
+async def read(task: Any) -> Task:
+    return Task.model_validate_json(await task.GetTask())
 
 
 def active_actor_ids(actor_type: str) -> set[str]:
@@ -26,56 +37,57 @@ def active_actor_ids(actor_type: str) -> set[str]:
 
 async def test_task_state_survives_deactivation_and_restart(agent: LocalRuntime) -> None:
     task = agent.actor("TaskActor", "t-persist", TaskActorInterface)
-    created = await task.CreateTask({"title": "Review PR #42", "description": "auth refactor"})
-    await task.AssignTask("alice@example.com")
+    created = await create(task, "2025-01-15: review PR #42", "1h of reading")
+    await task.AssignTask(Assignment(assignee="alice@example.com").model_dump_json())
     assert "t-persist" in active_actor_ids("TaskActor")
 
     await agent.advance(timedelta(hours=2))  # past the 1 h idle timeout: deactivated
     assert "t-persist" not in active_actor_ids("TaskActor")
 
-    reloaded = await task.GetTask()  # reactivated from the state store
-    assert reloaded["title"] == "Review PR #42"
-    assert reloaded["status"] == "assigned"
-    assert reloaded["assignee"] == "alice@example.com"
-    assert reloaded["created_at"] == created["created_at"]
+    reloaded = await read(task)  # reactivated from the state store
+    assert reloaded.title == "2025-01-15: review PR #42"  # user text kept verbatim
+    assert reloaded.description == "1h of reading"
+    assert reloaded.status == "assigned"
+    assert reloaded.assignee == "alice@example.com"
+    assert reloaded.created_at == created.created_at
 
     await agent.crash_and_restart()
-    after_crash = await agent.actor("TaskActor", "t-persist", TaskActorInterface).GetTask()
+    after_crash = await read(agent.actor("TaskActor", "t-persist", TaskActorInterface))
     assert after_crash == reloaded
 
 
 async def test_deadline_reminder_marks_task_overdue(agent: LocalRuntime) -> None:
     task = agent.actor("TaskActor", "t-late", TaskActorInterface)
-    await task.CreateTask({"title": "Ship the release", "description": "tag and publish"})
-    await task.AssignTask("bob@example.com")
+    await create(task, "Ship the release", "tag and publish")
+    await task.AssignTask(Assignment(assignee="bob@example.com").model_dump_json())
     await task.SetDeadline(60)
 
     await agent.advance(timedelta(seconds=59))
-    assert (await task.GetTask())["status"] == "assigned"
+    assert (await read(task)).status == "assigned"
 
     await agent.advance(timedelta(seconds=2))
-    assert (await task.GetTask())["status"] == "overdue"
+    assert (await read(task)).status == "overdue"
 
 
 async def test_reminder_survives_a_crash(agent: LocalRuntime) -> None:
     task = agent.actor("TaskActor", "t-crash", TaskActorInterface)
-    await task.CreateTask({"title": "Renew certificates", "description": "before expiry"})
+    await create(task, "Renew certificates", "before expiry")
     await task.SetDeadline(3600)
 
     await agent.crash_and_restart()
     await agent.advance(timedelta(hours=1, seconds=1))
     task = agent.actor("TaskActor", "t-crash", TaskActorInterface)
-    assert (await task.GetTask())["status"] == "overdue"
+    assert (await read(task)).status == "overdue"
 
 
 async def test_done_task_is_never_overdue(agent: LocalRuntime) -> None:
     task = agent.actor("TaskActor", "t-done", TaskActorInterface)
-    await task.CreateTask({"title": "Write the changelog", "description": "for 1.0"})
+    await create(task, "Write the changelog", "for 1.0")
     await task.SetDeadline(60)
     await task.UpdateStatus("done")
 
     await agent.advance(timedelta(minutes=5))
-    assert (await task.GetTask())["status"] == "done"
+    assert (await read(task)).status == "done"
 
 
 async def test_chat_history_is_bounded_and_events_reach_the_subscription(
@@ -95,10 +107,21 @@ async def test_chat_history_is_bounded_and_events_reach_the_subscription(
     assert messages[-1]["content"].startswith("I can help with tasks")
 
     bob = agent.actor("ChatActor", "bob", ChatActorInterface)
-    assert [m["role"] for m in await bob.GetHistory()] == ["user", "assistant"]
+    history = Conversation.model_validate_json(await bob.GetHistory())
+    assert [m.role for m in history.messages] == ["user", "assistant"]
 
     await agent.idle()  # every conversation.updated event delivered
     assert await agent.state().get(ANALYTICS_KEY) == {
         "exchanges": 13,
         "users": {"alice": 12, "bob": 1},
     }
+
+
+async def test_user_text_that_looks_like_dates_or_durations_is_kept(agent: LocalRuntime) -> None:
+    texts = ["2025-01-15 standup notes", "1h", "30m", "2025/01/15"]
+    for text in texts:
+        resp = await call(agent, "chat/carol", json={"content": text})
+        assert resp.status_code == 200, resp.text
+    resp = await call(agent, "chat/carol/history", method="GET")
+    questions = [m["content"] for m in resp.json()["messages"] if m["role"] == "user"]
+    assert questions == texts
