@@ -1,0 +1,130 @@
+"""The pytest plugin tested as pytest's own plugins are: a user project run under pytester.
+
+Each test writes the sample project (tests/testing/_testing_sample.py) into pytester's temporary
+directory and runs pytest on it in a subprocess (the plugin is loaded from its entry point, as
+in a user's installation).
+"""
+
+from __future__ import annotations
+
+import pytest
+from _testing_sample import USER_TESTS, write_sample
+
+pytestmark = pytest.mark.e2e
+
+
+def test_sample_project_tests_using_every_helper_pass(pytester: pytest.Pytester) -> None:
+    write_sample(pytester)
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=USER_TESTS.count("\nasync def test_"))
+
+
+def test_a_failing_user_assertion_fails(pytester: pytest.Pytester) -> None:
+    write_sample(
+        pytester,
+        tests=None,
+        test_wrong="""
+import pytest
+
+@pytest.mark.funchost(path="functions")
+async def test_wrong_amount(funchost_runtime):
+    await funchost_runtime.publish("pubsub", "orders", {"id": "o1", "amount": 3})
+    await funchost_runtime.idle()
+    order = await funchost_runtime.state().get("order-o1")
+    assert order["amount"] == 4
+""",
+    )
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*assert 3 == 4*"])
+
+
+def test_advancing_the_clock_fires_a_1h_reminder_and_a_24h_timer(
+    pytester: pytest.Pytester,
+) -> None:
+    """A real hour and a real day would time these tests out: they pass on the virtual clock."""
+    write_sample(
+        pytester,
+        tests=None,
+        test_clock="""
+from datetime import timedelta
+import time
+
+import pytest
+
+from functions.alarm import AlarmInterface
+
+pytestmark = pytest.mark.funchost(path="functions")
+
+
+async def test_reminder(funchost_runtime):
+    alarm = funchost_runtime.actor("Alarm", "a1", AlarmInterface)
+    await alarm.Arm(3600)
+    before = funchost_runtime.now()
+    await funchost_runtime.advance(timedelta(minutes=30))
+    assert await alarm.Rang() == 0
+    after = await funchost_runtime.advance(timedelta(minutes=30))
+    assert after - before == timedelta(hours=1)
+    assert await alarm.Rang() == 1
+
+
+async def test_workflow_timer(funchost_runtime):
+    instance = await funchost_runtime.workflows.start("approval", input={"id": "x"})
+    await funchost_runtime.idle()
+    with pytest.raises(AssertionError, match="still RUNNING"):
+        await funchost_runtime.workflows.wait(instance, timeout=1)
+    await funchost_runtime.advance(timedelta(hours=24))
+    assert await funchost_runtime.workflows.result(instance, timeout=10) == "timed out"
+""",
+    )
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("mode", ["inprocess", "subprocess"])
+def test_crash_and_restart_resumes_a_workflow(pytester: pytest.Pytester, mode: str) -> None:
+    write_sample(
+        pytester,
+        tests=None,
+        test_crash=f'''
+from datetime import timedelta
+
+import pytest
+
+pytestmark = pytest.mark.funchost(path="functions", mode="{mode}")
+
+
+async def test_resume_after_crash(journal, funchost_runtime):  # journal first: sets the env
+    wf = funchost_runtime.workflows
+    instance = await wf.start("approval", input={{"id": "r1"}})
+    await funchost_runtime.idle()
+    await funchost_runtime.advance(timedelta(hours=12))
+    await funchost_runtime.crash_and_restart()
+    assert (await wf.status(instance)).runtime_status.name == "RUNNING"
+    # the 24-hour timer survived the crash: 12 more hours end the wait
+    await funchost_runtime.advance(timedelta(hours=12))
+    assert await wf.result(instance, timeout=10) == "timed out"
+    # the activity completed before the crash did not run again
+    assert [e["step"] for e in journal()] == ["requested", "timed out"]
+''',
+    )
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_daprd_sidecar_is_skipped_with_a_reason_when_absent(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(pytester.path / "empty-bin"))
+    write_sample(
+        pytester,
+        tests=None,
+        test_any="""
+async def test_publish(funchost_runtime):
+    await funchost_runtime.publish("pubsub", "orders", {"id": "o1"})
+""",
+    )
+    pytester.makeini("[pytest]\nasyncio_mode = auto\nfunchost_functions = functions\n")
+    result = pytester.runpytest_subprocess("-q", "-rs", "--funchost-sidecar=daprd")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*no `daprd` executable on PATH*"])
