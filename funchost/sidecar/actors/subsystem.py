@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute
 
 from ..app_channel import AppResponse, AppUnavailable
 from ..server import Subsystem
+from . import _grpc
 from ._turns import TurnLock
 from .config import ActorsConfig, TypeConfig, parse_config
 from .reminders import ReminderService
@@ -163,6 +164,31 @@ class ActorsSubsystem(Subsystem):
                 "placement": "embedded (single host)",
             },
         }
+
+    # -- gRPC (dapr.proto.runtime.v1.Dapr, delegated by grpc_api) ---------------------------
+    async def grpc_InvokeActor(self, request: Any, context: Any) -> Any:
+        return await _grpc.invoke_actor(self, request)
+
+    async def grpc_GetActorState(self, request: Any, context: Any) -> Any:
+        return await _grpc.get_actor_state(self, request)
+
+    async def grpc_ExecuteActorStateTransaction(self, request: Any, context: Any) -> Any:
+        return await _grpc.execute_actor_state_transaction(self, request)
+
+    async def grpc_RegisterActorReminder(self, request: Any, context: Any) -> Any:
+        return await _grpc.register_actor_reminder(self, request)
+
+    async def grpc_UnregisterActorReminder(self, request: Any, context: Any) -> Any:
+        return await _grpc.unregister_actor_reminder(self, request)
+
+    async def grpc_GetActorReminder(self, request: Any, context: Any) -> Any:
+        return await _grpc.get_actor_reminder(self, request)
+
+    async def grpc_RegisterActorTimer(self, request: Any, context: Any) -> Any:
+        return await _grpc.register_actor_timer(self, request)
+
+    async def grpc_UnregisterActorTimer(self, request: Any, context: Any) -> Any:
+        return await _grpc.unregister_actor_timer(self, request)
 
     # -- turns -------------------------------------------------------------------------------
     def type_config(self, actor_type: str) -> TypeConfig:
