@@ -72,18 +72,21 @@ class Resiliency:
     def __init__(self, specs: list[tuple[str, dict[str, Any]]]) -> None:
         self.retries: dict[str, RetryPolicy] = {}
         self.components: dict[str, dict[str, Any]] = {}
+        sources: dict[str, str] = {}
         for source, spec in specs:
             policies = spec.get("policies") or {}
             for name, raw in (policies.get("retries") or {}).items():
                 self.retries[str(name)] = _parse_retry(str(name), raw, source)
             for name, target in ((spec.get("targets") or {}).get("components") or {}).items():
                 self.components[str(name)] = dict(target or {})
+                sources[str(name)] = source
         for name, target in self.components.items():
             for direction in ("inbound", "outbound"):
                 ref = (target.get(direction) or {}).get("retry")
                 if ref and ref not in self.retries:
                     raise ComponentError(
-                        f"Resiliency targets.components.{name}.{direction}.retry: "
+                        f"{sources[name]}: Resiliency spec.targets.components.{name}.{direction}"
+                        ".retry: "
                         f"policy {ref!r} is not defined under spec.policies.retries"
                     )
 
