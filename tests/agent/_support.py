@@ -94,6 +94,14 @@ def closed_port_url() -> str:
 async def call(
     runtime: LocalRuntime, path: str, *, method: str = "POST", json: Any = None
 ) -> httpx.Response:
+    """Call the app's HTTP API through the sidecar's service invocation API (`/v1.0/invoke`)."""
+    response: httpx.Response = await runtime.invoke(path, http_method=method, json=json)
+    return response
+
+
+async def call_app(
+    runtime: LocalRuntime, path: str, *, method: str = "POST", json: Any = None
+) -> httpx.Response:
     """Call the app's HTTP API directly on its port, as `curl` in the README does."""
     async with httpx.AsyncClient(base_url=runtime.app_url, timeout=30) as client:
         return await client.request(method, f"/{path}", json=json)

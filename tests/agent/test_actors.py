@@ -15,7 +15,7 @@ from functions.events import ANALYTICS_KEY
 from functions.models import Assignment, Conversation, NewTask, Task
 from functions.task_actor import TaskActorInterface
 
-from ._support import call
+from ._support import call, call_app
 
 pytestmark = pytest.mark.e2e
 
@@ -94,7 +94,7 @@ async def test_chat_history_is_bounded_and_events_reach_the_subscription(
     agent: LocalRuntime,
 ) -> None:
     for i in range(12):
-        resp = await call(agent, "chat/alice", json={"content": f"message {i} about my task"})
+        resp = await call_app(agent, "chat/alice", json={"content": f"message {i} about my task"})
         assert resp.status_code == 200, resp.text
         assert resp.json()["role"] == "assistant"
     await call(agent, "chat/bob", json={"content": "help"})
