@@ -102,7 +102,12 @@ def list_cmd(
     table = Table(title=f"{len(registry)} function(s) in {path}")
     for column in ("kind", "name", "trigger", "module:line"):
         table.add_column(column, overflow="fold")
-    for d in registry:
+    from funchost.registry import KINDS
+
+    ordered = sorted(
+        registry, key=lambda d: (KINDS.index(d.kind) if d.kind in KINDS else 99, d.file, d.line)
+    )
+    for d in ordered:
         table.add_row(d.kind, d.name, escape(d.trigger), escape(f"{_rel(d.file)}:{d.line}"))
     Console(width=max(console.width, 140)).print(table)
 
