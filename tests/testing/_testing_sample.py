@@ -25,6 +25,11 @@ async def on_order(order: Order, ctx: FunctionContext) -> None:
     await ctx.invoke_binding("audit", "create", {"order": order.id, "amount": order.amount})
 
 
+@topic("pubsub", "flaky", dead_letter_topic="flaky-dlq")
+async def always_fails(data: dict) -> None:
+    raise RuntimeError("the downstream service is down")
+
+
 @invoke("orders/{order_id}", methods=("GET",))
 async def get_order(order_id: str, ctx: FunctionContext):
     return await ctx.get_state(f"order-{order_id}")
@@ -160,6 +165,16 @@ async def test_poison_message_is_dead_lettered(funchost_runtime):
     assert [d["data"]["id"] for d in dead] == ["bad"]
     assert dead[0]["dead_letter_topic"] == "orders-dlq"
     assert await funchost_runtime.state().get("order-bad") is None
+
+
+async def test_failing_handler_is_retried_then_dead_lettered(funchost_runtime):
+    await funchost_runtime.publish("pubsub", "flaky", {"id": "f1"})
+    await funchost_runtime.idle()
+    assert await funchost_runtime.dead_letters("flaky") == []  # first retry not due yet
+    await funchost_runtime.advance(timedelta(minutes=5))
+    dead = await funchost_runtime.dead_letters("flaky")
+    assert [d["data"] for d in dead] == [{"id": "f1"}]
+    assert "retries exhausted" in dead[0]["reason"]
 
 
 async def test_output_binding_goes_to_the_outbox(funchost_runtime):

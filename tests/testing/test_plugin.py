@@ -128,3 +128,91 @@ async def test_publish(funchost_runtime):
     result = pytester.runpytest_subprocess("-q", "-rs", "--funchost-sidecar=daprd")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*no `daprd` executable on PATH*"])
+
+
+FAKE_DAPRD = """#!{python}
+# A stand-in for daprd: takes daprd's flags and runs the embedded sidecar (real clock).
+import argparse, asyncio, json, os, signal, sys, tempfile
+from pathlib import Path
+
+from funchost.sidecar import Sidecar, SidecarConfig
+
+with open(os.environ["FAKE_DAPRD_ARGV"], "a") as f:
+    f.write(json.dumps(sys.argv[1:]) + "\\n")
+p = argparse.ArgumentParser()
+for flag in ("--app-id", "--app-protocol", "--log-level"):
+    p.add_argument(flag)
+for flag in ("--app-port", "--dapr-http-port", "--dapr-grpc-port"):
+    p.add_argument(flag, type=int)
+p.add_argument("--resources-path", action="append", default=[])
+args = p.parse_args()
+
+
+async def main():
+    sidecar = Sidecar(SidecarConfig(
+        app_id=args.app_id, app_port=args.app_port, http_port=args.dapr_http_port,
+        grpc_port=args.dapr_grpc_port, resources_paths=[Path(r) for r in args.resources_path],
+        db_path=Path(tempfile.mkdtemp()) / "daprd.db",
+    ))
+    await sidecar.start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    await sidecar.stop()
+
+asyncio.run(main())
+"""
+
+
+def test_daprd_mode_runs_the_same_tests_and_skips_clock_tests(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fake `daprd` on PATH (the embedded sidecar behind daprd's flags) stands in for daprd."""
+    import json
+    import os
+    import sys
+
+    bin_dir = pytester.path / "bin"
+    bin_dir.mkdir()
+    daprd = bin_dir / "daprd"
+    daprd.write_text(FAKE_DAPRD.format(python=sys.executable))
+    daprd.chmod(0o755)
+    argv_log = pytester.path / "daprd-argv.jsonl"
+    monkeypatch.setenv("FAKE_DAPRD_ARGV", str(argv_log))
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    write_sample(
+        pytester,
+        tests=None,
+        test_daprd="""
+from datetime import timedelta
+
+import pytest
+
+pytestmark = pytest.mark.funchost(path="functions")
+
+
+async def test_invoke(funchost_runtime):
+    await funchost_runtime.state().save("order-o3", {"id": "o3", "amount": 1})
+    resp = await funchost_runtime.invoke("orders/o3", http_method="GET")
+    assert resp.json() == {"id": "o3", "amount": 1}
+
+
+async def test_needs_the_clock(funchost_runtime):
+    await funchost_runtime.advance(timedelta(hours=1))
+
+
+async def test_needs_the_store(funchost_runtime):
+    await funchost_runtime.dead_letters("orders")
+""",
+    )
+    result = pytester.runpytest_subprocess("-q", "-rs", "--funchost-sidecar=daprd")
+    result.assert_outcomes(passed=1, skipped=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*advance() needs the embedded sidecar's virtual clock*",
+            "*dead_letters() reads the embedded sidecar's store*",
+        ]
+    )
+    argv = json.loads(argv_log.read_text().splitlines()[0])
+    assert argv[argv.index("--app-id") + 1] == "app"
+    assert str(pytester.path / "bindings") in argv
