@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -57,6 +57,8 @@ class Observer:
         self.tracing = tracing
         self.enabled = enabled
         self.attempts = _Attempts()
+        # (end time, function, kind, outcome, seconds, id, attempt, trace id, error)
+        self.recent: deque[tuple[Any, ...]] = deque(maxlen=200)
         self._actors: set[tuple[str, str]] = set()
 
     @classmethod
@@ -111,7 +113,21 @@ class Observer:
                 raise
             finally:
                 failed = inv.error is not None and not _is_signal(inv.error)
-                fm.finished(inv.outcome, time.perf_counter() - start, failed=failed)
+                took = time.perf_counter() - start
+                fm.finished(inv.outcome, took, failed=failed)
+                self.recent.append(
+                    (
+                        time.time(),
+                        function,
+                        kind,
+                        inv.outcome,
+                        took,
+                        event_id or inv.instance_id or inv.actor_id,
+                        inv.attempt,
+                        inv.trace_id,
+                        f"{type(inv.error).__name__}: {inv.error}" if inv.error else None,
+                    )
+                )
                 if event_id and inv.outcome == "success":
                     self.attempts.forget(event_id)
                 if failed and inv.outcome != "success":
@@ -123,6 +139,17 @@ class Observer:
                         inv.error,
                         exc_info=_exc_info(inv.error),
                     )
+
+    def recent_invocations(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The last invocations, newest first, as JSON-ready dicts (for `funchost status`)."""
+        keys = ("time", "function", "trigger", "outcome", "seconds", "id", "attempt", "trace_id")
+        out = []
+        for row in list(self.recent)[-limit:][::-1]:
+            item = dict(zip(keys, row[:8], strict=True))
+            if row[8]:
+                item["error"] = row[8]
+            out.append(item)
+        return out
 
     def actor_call(self, actor_type: str, actor_id: str) -> None:
         """Count an activation the first time an actor id is called (until it deactivates)."""

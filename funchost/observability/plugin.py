@@ -1,7 +1,8 @@
 """The built-in observability plugin (registered in `funchost.plugins.BUILTIN_PLUGINS`).
 
 - `funchost_configure_app`: one `Observer` per app (`app.state.observer`, `host.observer`),
-  `GET /metrics`, and the ASGI middleware that observes actor calls and activations.
+  `GET /metrics`, `GET /_funchost/recent` (last invocations), and the ASGI middleware that
+  observes actor calls and activations.
 - `funchost_wrap_handler`: every topic / binding / cron / invoke call runs inside an
   invocation scope: trace context from the CloudEvent or the `traceparent` header, event id,
   attempt, metrics by outcome (Retry / Drop / exceptions), a span when tracing is on.
@@ -15,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from funchost.plugins import hookimpl
 
@@ -29,7 +30,10 @@ if TYPE_CHECKING:
     from funchost.settings import Settings
     from funchost.triggers import Definition
 
-__all__ = ["observer_of"]
+__all__ = ["RECENT_PATH", "observer_of"]
+
+#: The app route listing the last invocations (newest first), read by `funchost status`.
+RECENT_PATH = "/_funchost/recent"
 
 _HTTP_KINDS = ("topic", "binding", "cron", "invoke")
 _RETRIED = ("topic", "binding")
@@ -55,7 +59,12 @@ def funchost_configure_app(app: FastAPI, registry: Registry, settings: Settings)
     async def metrics(request: Request) -> Response:
         return Response(observer.metrics.render(), media_type=observer.metrics.content_type)
 
+    async def recent(request: Request) -> Response:
+        limit = int(request.query_params.get("limit", "50"))
+        return JSONResponse({"invocations": observer.recent_invocations(limit)})
+
     app.add_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
+    app.add_route(RECENT_PATH, recent, methods=["GET"], include_in_schema=False)
     if observer.enabled and getattr(registry, "actors", None):
         app.add_middleware(ObservabilityMiddleware, observer=observer, routes=RouteTable())
 

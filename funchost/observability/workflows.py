@@ -16,8 +16,9 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from . import scope
+from ._traceparent import new_trace
 from .observer import Observer
-from .propagation import otel_parent, workflow_trace
+from .propagation import otel_parent, remember_workflow_trace, workflow_trace
 
 __all__ = ["observe_activity", "observe_workflow"]
 
@@ -29,6 +30,10 @@ def _observer(host: Any) -> Observer | None:
 
 def _parent(instance_id: str | None) -> str | None:
     trace = otel_parent() or workflow_trace(instance_id)
+    if trace is None and instance_id:
+        # Started without trace context: one trace for the whole instance (in this process).
+        trace = new_trace()
+        remember_workflow_trace(instance_id, trace)
     return trace.traceparent if trace is not None else None
 
 

@@ -1,0 +1,22 @@
+"""A small workflow for the timeline / workflow CLI tests."""
+
+from __future__ import annotations
+
+import logging
+
+from funchost import activity, workflow
+
+log = logging.getLogger("sample.flow")
+
+
+@activity(name="double")
+def double(ctx, n: int) -> int:  # type: ignore[no-untyped-def]
+    log.info("doubling %s", n)
+    return n * 2
+
+
+@workflow(name="doubler")
+def doubler(ctx, n: int):  # type: ignore[no-untyped-def]
+    a = yield ctx.call_activity("double", input=n)
+    b = yield ctx.call_activity("double", input=a)
+    return b
