@@ -59,14 +59,20 @@ def _decode(data: bytes) -> Any:
         return data
 
 
-def _is_aborted(exc: BaseException) -> bool:
-    code = getattr(exc, "code", None)
-    if not callable(code):
-        return False
-    try:
-        return getattr(code(), "name", "") == "ABORTED"
-    except Exception:
-        return False
+def _is_aborted(exc: BaseException | None) -> bool:
+    """True when ``exc`` (or what it wraps: the SDK re-raises gRPC errors) is ABORTED."""
+    seen = 0
+    while exc is not None and seen < 5:
+        code = getattr(exc, "code", None)
+        if callable(code):
+            try:
+                if getattr(code(), "name", "") == "ABORTED":
+                    return True
+            except Exception:
+                pass
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
 
 
 class FunctionContext:
