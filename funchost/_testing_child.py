@@ -103,9 +103,12 @@ def _control_subsystem(stack: Any) -> Any:
             data = doc["data"]
             if isinstance(data, dict) and set(data) == {"base64"}:
                 data = base64.b64decode(data["base64"])
-            result = await send_binding(
-                self.sidecar, request.path_params["name"], data, doc.get("metadata") or {}
-            )
+            try:
+                result = await send_binding(
+                    self.sidecar, request.path_params["name"], data, doc.get("metadata") or {}
+                )
+            except Exception as exc:
+                return reply({"error": str(exc)}, 400)
             return reply({"status": result.status, "data": result.data})
 
     return Control
@@ -281,6 +284,8 @@ class ChildStack:
             raise NotImplementedError(doc["error"])
         if resp.status_code == 504:
             raise TimeoutError(doc["error"])
+        if resp.status_code == 400:
+            raise RuntimeError(doc["error"])
         resp.raise_for_status()
         return doc
 

@@ -46,14 +46,13 @@ def _encode(data: Any) -> tuple[bytes, str]:
 async def send_binding(
     sidecar: Any, name: str, data: Any, metadata: dict[str, str]
 ) -> BindingReply:
-    """Deliver `data` to the app as input binding `name` would (POST /<name>)."""
+    """Deliver `data` to the app as input binding `name` would (its component must exist)."""
     body, content_type = _encode(data)
     bindings = sidecar.subsystems.get("bindings")
-    feed = getattr(bindings, "send_input", None) if bindings is not None else None
+    feed = getattr(bindings, "feed", None) if bindings is not None else None
     if callable(feed):
         reply = await feed(name, body, dict(metadata))
-        status = int(getattr(reply, "status", 200))
-        return BindingReply(status, _decode(getattr(reply, "body", b"") or b""))
+        return BindingReply(int(reply.status), _decode(reply.body))
     headers = {"Content-Type": content_type, **metadata}
     resp = await sidecar.app.request("POST", f"/{name}", body=body, headers=headers)
     return BindingReply(resp.status, _decode(resp.body))
@@ -111,15 +110,14 @@ async def dead_letters(sidecar: Any, topic: str) -> list[dict[str, Any]]:
     return [r for r in records if topic in (r["topic"], r["dead_letter_topic"])]
 
 
-async def outbox(sidecar: Any, binding: str) -> list[Any]:
-    """What was sent to output binding `binding` that the sidecar does not deliver."""
-    bindings = sidecar.subsystems.get("bindings")
-    fn = getattr(bindings, "outbox", None) if bindings is not None else None
-    if not callable(fn):
-        raise NotImplementedError(
-            "outbox(): the embedded sidecar has no bindings subsystem exposing its outbox yet"
-        )
-    result = fn(binding)
-    if hasattr(result, "__await__"):
-        result = await result
-    return list(result)
+async def outbox(sidecar: Any, binding: str) -> list[dict[str, Any]]:
+    """Calls to output binding `binding` recorded in the sidecar's local outbox, oldest first.
+
+    Each is `{"id", "binding", "type", "operation", "data" (or "data_base64"), "metadata",
+    "created"}`.
+    """
+    if sidecar.subsystems.get("bindings") is None:
+        raise NotImplementedError("outbox(): this sidecar has no bindings subsystem")
+    from .sidecar import outbox as local_outbox
+
+    return list(local_outbox.list_outbox(sidecar.store, binding))

@@ -119,6 +119,19 @@ spec:
       value: audit
 """
 
+QUEUE_BINDING = """
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: queue
+spec:
+  type: bindings.rabbitmq
+  version: v1
+  metadata:
+    - name: queueName
+      value: work
+"""
+
 CONFTEST = '''
 import json
 from pathlib import Path
@@ -247,6 +260,7 @@ def write_sample(pytester: Any, tests: str | None = USER_TESTS, **extra_tests: s
     (pytester.path / "functions" / "approval.py").write_text(APPROVAL)
     (pytester.path / "bindings").mkdir()
     (pytester.path / "bindings" / "audit.yaml").write_text(AUDIT_BINDING)
+    (pytester.path / "bindings" / "queue.yaml").write_text(QUEUE_BINDING)
     pytester.makeconftest(CONFTEST)
     pytester.makeini("[pytest]\nasyncio_mode = auto\n")
     files = dict(extra_tests)
