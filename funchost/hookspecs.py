@@ -53,7 +53,8 @@ def funchost_wrap_handler(
     """Wrap the coroutine that calls a function (tracing, metrics, logging scopes).
 
     Called once per definition at app build time, never per event. Params: ``definition``:
-    the function's definition; ``handler``: ``async (ctx, *args) -> result`` calling it.
+    the function's definition; ``handler``: ``async (ctx) -> result`` calling it (``ctx``
+    is the `FunctionContext`: ``ctx.event``, ``ctx.data``, ``ctx.metadata``...).
     Returns a wrapper with the same signature, or None to leave it alone. Every
     implementation is called; each wrapper wraps the previous result.
     """
