@@ -32,7 +32,14 @@ _META_NAMES = ("metadata", "headers")
 
 
 class InvalidPayload(Drop):
-    """The payload did not validate against the handler's annotation (delivery -> DROP)."""
+    """The payload did not validate against the handler's annotation (delivery -> DROP).
+
+    ``errors`` lists the offending fields: ``[{"loc": [...], "msg": ..., "type": ...}]``.
+    """
+
+    def __init__(self, reason: str = "", errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(reason)
+        self.errors = errors or []
 
 
 def _identity(value: Any) -> Any:
@@ -76,7 +83,12 @@ def payload_converter(annotation: Any) -> Callable[[Any], Any]:
                     raise
             return adapter.validate_python(value)
         except ValidationError as exc:
-            raise InvalidPayload(f"payload does not match {_type_name(annotation)}: {exc}") from exc
+            errors = [
+                {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()
+            ]
+            raise InvalidPayload(
+                f"payload does not match {_type_name(annotation)}: {exc}", errors
+            ) from exc
 
     return convert
 

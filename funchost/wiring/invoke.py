@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from funchost._invoker import InvalidPayload, build_handler, wrap
 from funchost.context import FunctionContext
@@ -52,7 +52,8 @@ def invoke_endpoint(host: Host, definition: InvokeDef) -> Any:
         try:
             result = await handler(ctx)
         except InvalidPayload as exc:
-            return error_response(exc.reason, 422, "ERR_INVALID_PAYLOAD")
+            body = {"message": exc.reason, "errorCode": "ERR_INVALID_PAYLOAD", "errors": exc.errors}
+            return JSONResponse(body, status_code=422)
         except HTTPException:
             raise
         except Drop as exc:
