@@ -68,12 +68,10 @@ def _rel(file: str) -> str:
 
 
 def _logging(level: str) -> None:
-    import logging
+    from funchost.observability.logging import configure_logging
 
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+    # JSON lines when not a terminal (or FUNCHOST_LOG_FORMAT=json), colour in a terminal.
+    configure_logging(level=level.upper())
 
 
 def _load(path: Path, plugins: bool) -> Any:
@@ -225,16 +223,27 @@ def run(
     dapr_grpc_port: GrpcPortOpt = 50001,
     plugins: PluginsOpt = True,
     log_level: LogOpt = "info",
+    reload: Annotated[
+        bool,
+        typer.Option(
+            "--reload",
+            help="Restart the app when a .py file of PATH changes; the sidecar keeps running.",
+            envvar="FUNCHOST_RELOAD",
+        ),
+    ] = False,
 ) -> None:
     """Run PATH with the embedded sidecar: no Docker, no daprd. Ctrl-C stops both."""
     import uvicorn
 
     from funchost.app import create_app
+    from funchost.observability.progress import StartupProgress
     from funchost.settings import Settings
     from funchost.sidecar import Sidecar, SidecarConfig, SidecarThread
 
     _logging(log_level)
-    registry = _load(path, plugins)
+    progress = StartupProgress(err_console)
+    with progress.step("discovering functions"):
+        registry = _load(path, plugins)
     folder = path.resolve() if path.is_dir() else path.resolve().parent
     resolved_id = app_id or os.environ.get("APP_ID") or folder.name or "funchost"
     resources = _resources(path, resources_path)
@@ -250,16 +259,18 @@ def run(
         app_api_token=os.environ.get("APP_API_TOKEN") or None,
         api_token=os.environ.get("DAPR_API_TOKEN") or None,
     )
-    thread = SidecarThread(Sidecar(config))
     try:
-        thread.start()
+        with progress.step("loading components, starting the embedded sidecar"):
+            thread = SidecarThread(Sidecar(config))
+            thread.start()
     except Exception as exc:
         err_console.print(f"[bold red]error:[/] the embedded sidecar did not start: {exc}")
         raise typer.Exit(1) from exc
     try:
         os.environ.update(thread.sidecar.env())
         settings = Settings(host=host, app_port=port, app_id=resolved_id)
-        application = create_app(registry, settings)
+        with progress.step("building the app"):
+            application = create_app(registry, settings)
         sc = thread.sidecar
         console.print(
             f"funchost: app '{resolved_id}' ({len(registry)} functions) on http://{host}:{port}\n"
@@ -268,7 +279,27 @@ def run(
             f"  database:  {db}",
             highlight=False,
         )
-        uvicorn.run(application, host=host, port=port, log_level=log_level)
+        progress.in_background(
+            "waiting for the app's health and wiring it to the sidecar",
+            lambda: thread.call(thread.sidecar.wait_app_ready(), timeout=120.0),
+        )
+        if reload:
+            from funchost.observability.reload import serve_with_reload
+
+            serve_with_reload(
+                path,
+                registry,
+                build=lambda reg: create_app(reg, settings),
+                app=application,
+                sidecar=thread,
+                plugins=plugins,
+                host=host,
+                port=port,
+                log_level=log_level,
+                console=err_console,
+            )
+        else:
+            uvicorn.run(application, host=host, port=port, log_level=log_level)
     finally:
         thread.stop()
 
@@ -285,10 +316,8 @@ def sidecar(
     dapr_grpc_port: GrpcPortOpt = 50001,
 ) -> None:
     """Run the embedded sidecar alone (a stand-in for daprd) until Ctrl-C."""
-    import asyncio
-    import signal
 
-    from funchost.sidecar import Sidecar, SidecarConfig
+    from funchost.sidecar import SidecarConfig
 
     for p in resources_path or []:
         if not p.is_dir():
@@ -305,22 +334,76 @@ def sidecar(
         api_token=os.environ.get("DAPR_API_TOKEN") or None,
     )
 
-    async def main() -> None:
-        sc = Sidecar(config)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await sc.start()
+    from funchost.sidecar.runner import run_sidecar_forever
+
+    def ready(sc: Any) -> None:
         console.print(
             f"funchost sidecar for '{app_id}': HTTP {sc.http_url}  gRPC {sc.grpc_address}  "
             f"app port {app_port}  db {config.db_path}",
             highlight=False,
         )
-        await stop.wait()
-        await sc.stop()
 
-    asyncio.run(main())
+    try:
+        run_sidecar_forever(config, ready=ready)
+    except Exception as exc:
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from exc
+
+
+send_app = typer.Typer(help="Send something to a running app through its sidecar.")
+app.add_typer(send_app, name="send")
+SidecarUrlOpt = Annotated[
+    str,
+    typer.Option("--sidecar", help="Sidecar HTTP URL.", envvar="FUNCHOST_SIDECAR_URL"),
+]
+
+
+def _pairs(values: list[str] | None) -> dict[str, str]:
+    out = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"metadata '{item}' must look like key=value")
+        out[key] = value
+    return out
+
+
+@send_app.command("binding")
+def send_binding_cmd(
+    name: Annotated[str, typer.Argument(help="Input binding name.")],
+    data: Annotated[str, typer.Argument(help="Payload (JSON or text).")],
+    metadata: Annotated[
+        list[str] | None, typer.Option("--metadata", "-m", help="key=value (repeatable).")
+    ] = None,
+    sidecar_url: SidecarUrlOpt = "http://127.0.0.1:3500",
+) -> None:
+    """Deliver DATA to the app as input binding NAME (as the component would)."""
+    from funchost.sidecar.runner import send_binding
+
+    status, body = send_binding(
+        sidecar_url, name, data, _pairs(metadata), os.environ.get("DAPR_API_TOKEN") or None
+    )
+    console.print(f"{status} {body.decode(errors='replace')}", highlight=False)
+    if status >= 300:
+        raise typer.Exit(1)
+
+
+@app.command()
+def outbox(
+    binding: Annotated[str | None, typer.Argument(help="Only this output binding.")] = None,
+    sidecar_url: SidecarUrlOpt = "",
+    db: Annotated[
+        Path | None, typer.Option("--db", help="Read a sidecar database file instead.")
+    ] = None,
+) -> None:
+    """List what functions sent to output bindings (the embedded sidecar's outbox)."""
+    import json
+
+    from funchost.sidecar.runner import list_outbox
+
+    target: str | Path = db if db is not None else (sidecar_url or "http://127.0.0.1:3500")
+    entries = list_outbox(target, binding, os.environ.get("DAPR_API_TOKEN") or None)
+    typer.echo(json.dumps(entries, indent=2, default=str))
 
 
 def _load_extensions() -> None:

@@ -99,9 +99,10 @@ class Reloader:
         self.reloads = 0
         self.errors = 0
 
-    def start(self, registry: Any) -> None:
-        """Serve the app of an already discovered registry."""
-        self.server = AppServer(self.build(registry), self.host, self.port, self.log_level)
+    def start(self, registry: Any, app: Any = None) -> None:
+        """Serve `app` (default: built from an already discovered `registry`)."""
+        app = app if app is not None else self.build(registry)
+        self.server = AppServer(app, self.host, self.port, self.log_level)
         self.server.start()
 
     def reload(self, while_down: Callable[[], None] | None = None) -> bool:
@@ -177,6 +178,7 @@ def serve_with_reload(
     registry: Any,
     *,
     build: Callable[[Any], Any],
+    app: Any = None,
     sidecar: Any = None,
     plugins: bool = True,
     host: str = "127.0.0.1",
@@ -187,7 +189,8 @@ def serve_with_reload(
     """What `funchost run --reload` calls: serve, watch, swap on change, until Ctrl-C.
 
     `sidecar` is the `SidecarThread` of the embedded sidecar (None under a real daprd, which
-    re-reads the app's configuration by itself only on its own restart).
+    re-reads the app's configuration by itself only on its own restart); `app` is the app
+    already built from `registry`, if any.
     """
     from funchost.discovery import discover
 
@@ -205,7 +208,7 @@ def serve_with_reload(
         log_level=log_level,
         console=console,
     )
-    reloader.start(registry)
+    reloader.start(registry, app)
     try:
         reloader.watch()
     finally:
