@@ -183,6 +183,7 @@ def build_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         GATE["event"] = asyncio.Event()
+        GATE["seen"] = set()
         await actor.register_actor(CounterActor)
         yield
 

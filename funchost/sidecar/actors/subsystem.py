@@ -86,6 +86,13 @@ class ActorsSubsystem(Subsystem):
         except AppUnavailable as exc:
             log.warning("actors: cannot read /dapr/config from the app: %s", exc)
             return
+        # A (re)started app has no live actor objects: forget the previous activations and their
+        # timers (no DELETE: the objects they name are gone with the old process).
+        for key, entry in list(self.actors.items()):
+            if not entry.calls and not entry.lock.locked():
+                entry.removed = True
+                del self.actors[key]
+                self.timers.drop_actor(*key)
         doc = None
         if resp.status == 200 and resp.body:
             try:
