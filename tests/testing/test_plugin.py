@@ -216,3 +216,67 @@ async def test_needs_the_store(funchost_runtime):
     argv = json.loads(argv_log.read_text().splitlines()[0])
     assert argv[argv.index("--app-id") + 1] == "app"
     assert str(pytester.path / "bindings") in argv
+
+
+def test_subprocess_mode_serves_every_helper(pytester: pytest.Pytester) -> None:
+    write_sample(
+        pytester,
+        tests=None,
+        test_child="""
+import pytest
+
+pytestmark = pytest.mark.funchost(path="functions", mode="subprocess")
+
+
+async def test_helpers_through_the_child_process(funchost_runtime):
+    await funchost_runtime.publish("pubsub", "orders", {"id": "bad", "poison": True})
+    await funchost_runtime.publish("pubsub", "orders", {"id": "o1", "amount": 2})
+    await funchost_runtime.idle()
+    assert [d["data"]["id"] for d in await funchost_runtime.dead_letters("orders")] == ["bad"]
+    assert [e["data"] for e in await funchost_runtime.outbox("audit")] == [
+        {"order": "o1", "amount": 2}
+    ]
+    reply = await funchost_runtime.send_binding("queue", {"n": 1})
+    assert reply.data == {"accepted": 1}
+    assert await funchost_runtime.state().get("last-queued") == {"n": 1}
+    with pytest.raises(RuntimeError, match="not defined"):
+        await funchost_runtime.send_binding("nope", {})
+""",
+    )
+    result = pytester.runpytest_subprocess("-q")
+    result.assert_outcomes(passed=1)
+
+
+def test_strict_asyncio_mode_ini_options_and_errors(pytester: pytest.Pytester) -> None:
+    """Strict pytest-asyncio mode needs no marker; ini options configure the fixture; a broken
+    functions folder fails the test with discovery's file:line message."""
+    write_sample(
+        pytester,
+        tests=None,
+        test_strict="""
+async def test_configured_by_ini(funchost_runtime):
+    await funchost_runtime.state().save("k", [1, 2])
+    assert await funchost_runtime.state().get("k") == [1, 2]
+""",
+    )
+    broken = pytester.path / "broken"
+    broken.mkdir()
+    (broken / "bad.py").write_text(
+        "from funchost import cron\n\n@cron('61 * * * *')\ndef f(): ...\n"
+    )
+    pytester.makepyfile(
+        test_broken="""
+import pytest
+
+@pytest.mark.funchost(path="broken")
+async def test_broken_folder(funchost_runtime):
+    pass
+"""
+    )
+    pytester.makeini(
+        "[pytest]\nasyncio_mode = strict\nfunchost_functions = functions\n"
+        "funchost_resources = bindings\n"
+    )
+    result = pytester.runpytest_subprocess("-q")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*bad.py:3*"])
