@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from dapr.actor import ActorId, ActorProxy, ActorProxyFactory
+from dapr.actor.runtime.runtime import ActorRuntime
 
 from funchost.sidecar import Sidecar, SidecarConfig, SidecarThread, VirtualClock, free_port
 
@@ -94,9 +95,18 @@ class Harness:
 def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     """Sidecar first (the SDK waits for it), then the app; reset the shared recorder."""
     _actors_app.REC.__init__()  # type: ignore[misc]
+    # The SDK's ActorRuntime is process-global: give it back as we found it.
+    saved = {
+        name: getattr(ActorRuntime, name)
+        for name in ("_actor_config", "_actor_managers", "_actor_managers_lock")
+    }
     h = Harness(tmp_path, monkeypatch)
-    yield h
-    h.close()
+    try:
+        yield h
+    finally:
+        h.close()
+        for name, value in saved.items():
+            setattr(ActorRuntime, name, value)
 
 
 @pytest.fixture
