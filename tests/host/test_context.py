@@ -25,3 +25,18 @@ async def test_publish_reaches_topic_handler(funchost_runtime) -> None:
     assert resp.status_code == 200, resp.text
     await funchost_runtime.idle()
     assert received == [({"hello": "world"}, True, True)]
+
+
+async def test_secret_workflow_and_actor_from_a_function(funchost_runtime, monkeypatch) -> None:
+    monkeypatch.setenv("FH_TEST_SECRET", "hush")
+    resp = await funchost_runtime.invoke("secret/FH_TEST_SECRET", http_method="GET")
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"FH_TEST_SECRET": "hush"}
+
+    resp = await funchost_runtime.invoke("triple/14")
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["output"] == "42"
+
+    first = await funchost_runtime.invoke("tally/t1", json=2)
+    second = await funchost_runtime.invoke("tally/t1", json=5)
+    assert (first.json(), second.json()) == (2, 7)
