@@ -81,7 +81,10 @@ def _import(name: str, file: Path, root: Path) -> types.ModuleType:
                 str(file),
                 1,
             )
-    if str(root) not in sys.path:
+    # the folder goes first, so its modules win over same-named ones of other folders
+    if sys.path[:1] != [str(root)]:
+        while str(root) in sys.path:
+            sys.path.remove(str(root))
         sys.path.insert(0, str(root))
     importlib.invalidate_caches()
     try:

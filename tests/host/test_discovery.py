@@ -227,3 +227,21 @@ def test_builtin_wiring_goes_through_the_plugin_manager() -> None:
         f"funchost.wiring.{k}"
         for k in ("pubsub", "bindings", "jobs", "invoke", "actors", "workflows")
     } <= names
+
+
+def test_same_module_name_in_two_folders(tmp_path: Path) -> None:
+    for folder, route in (("a", "first"), ("b", "second")):
+        write(
+            tmp_path / folder,
+            "fh_same.py",
+            f"""
+            from funchost import invoke
+
+            @invoke("{route}")
+            def handler():
+                pass
+            """,
+        )
+    assert [d.method for d in discover(tmp_path / "a", plugins=False)] == ["first"]
+    assert [d.method for d in discover(tmp_path / "b", plugins=False)] == ["second"]
+    assert [d.method for d in discover(tmp_path / "a", plugins=False)] == ["first"]
