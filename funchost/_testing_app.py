@@ -119,6 +119,7 @@ class AppServer:
             host="127.0.0.1",
             port=self.port,
             log_level=self.log_level,
+            log_config=None,  # keep the test session's logging configuration as it is
             access_log=False,
             lifespan="auto",
             loop="none",
@@ -127,8 +128,12 @@ class AppServer:
         server = uvicorn.Server(config)
         self.server = server
 
+        async def serve() -> None:
+            with contextlib.suppress(SystemExit):  # uvicorn exits on a failed lifespan startup
+                await server.serve()
+
         async def main() -> None:
-            task = asyncio.create_task(server.serve())
+            task = asyncio.create_task(serve())
             while not server.started:
                 if task.done():
                     break
