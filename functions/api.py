@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import grpc
 from fastapi import HTTPException
 
 from funchost import FunctionContext, invoke
@@ -39,9 +40,15 @@ from .task_workflow import task_processing
 async def process_task(request: TaskRequest, ctx: FunctionContext) -> dict[str, str]:
     """Start the `task_processing` workflow for a new task."""
     workflow_id = workflow_id_for(request.task_id)
+    duplicate = HTTPException(409, f"task {request.task_id!r} already exists: use a new task_id")
     if await ctx.workflows.get_workflow_state(workflow_id, fetch_payloads=False) is not None:
-        raise HTTPException(409, f"task {request.task_id!r} already exists: use a new task_id")
-    await ctx.start_workflow(task_processing, request, instance_id=workflow_id)
+        raise duplicate
+    try:
+        await ctx.start_workflow(task_processing, request, instance_id=workflow_id)
+    except grpc.RpcError as error:  # a concurrent request started it first
+        if error.code() == grpc.StatusCode.ALREADY_EXISTS:  # type: ignore[attr-defined]
+            raise duplicate from error
+        raise
     await task_index.add(ctx, request.task_id)
     return {"task_id": request.task_id, "workflow_id": workflow_id, "status": "started"}
 

@@ -12,19 +12,30 @@ from collections import Counter
 from funchost import FunctionContext, cron
 
 from . import task_index
-from .models import PUBSUB, TASK_EVENTS, TASK_SUMMARIES, DailySummary, Task, TaskEvent, TaskStatus
+from .models import (
+    PUBSUB,
+    TASK_EVENTS,
+    TASK_SUMMARIES,
+    DailySummary,
+    Task,
+    TaskEvent,
+    TaskStatus,
+    workflow_id_for,
+)
 from .task_actor import TaskActor
 
 
 @cron("@daily", name="daily-sweep")
 async def daily_sweep(ctx: FunctionContext) -> None:
+    """Count tasks per status, escalate the overdue ones, drop finished ones from the index."""
     counts: Counter[str] = Counter()
     overdue: list[str] = []
     finished: list[str] = []
     for task_id in await task_index.load(ctx):
         found = await ctx.actor(TaskActor, task_id).GetTask()
-        if found is None:  # rejected by validation: never created
-            finished.append(task_id)
+        if found is None:  # not created (yet): forget it once its workflow is over
+            if not await _still_processing(ctx, task_id):
+                finished.append(task_id)
             continue
         task = Task.model_validate_json(found)
         counts[task.status] += 1
@@ -37,3 +48,8 @@ async def daily_sweep(ctx: FunctionContext) -> None:
     await task_index.remove(ctx, finished)
     summary = DailySummary(counts=dict(counts), overdue=overdue)
     await ctx.publish(PUBSUB, TASK_SUMMARIES, summary.model_dump(mode="json"))
+
+
+async def _still_processing(ctx: FunctionContext, task_id: str) -> bool:
+    state = await ctx.workflows.get_workflow_state(workflow_id_for(task_id), fetch_payloads=False)
+    return state is not None and state.runtime_status.name in ("PENDING", "RUNNING")

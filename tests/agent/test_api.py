@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -33,6 +34,11 @@ async def test_duplicate_task_id_is_409(agent: LocalRuntime) -> None:
     resp = await call(agent, "tasks/process", json=task_request("t-dup", title="Another one"))
     assert resp.status_code == 409
     assert "t-dup" in resp.json()["detail"]
+
+    racing = await asyncio.gather(
+        *(call(agent, "tasks/process", json=task_request("t-race")) for _ in range(4))
+    )
+    assert sorted(resp.status_code for resp in racing) == [200, 409, 409, 409]
 
 
 @pytest.mark.parametrize(
