@@ -96,3 +96,18 @@ async def funchost_startup(app: FastAPI, registry: Registry, settings: Settings)
         client = await asyncio.to_thread(DaprActorHttpClient, DefaultJSONSerializer())
         await ActorRuntime.register_actor(definition.target, actor_client=client)
     log.info("registered actors: %s", [a.actor_type for a in registry.actors])
+
+
+@hookimpl
+def funchost_shutdown(app: FastAPI, registry: Registry, settings: Settings) -> None:
+    """Forget this app's actor types: the SDK's `ActorRuntime` is process-global, and a later
+    app of the same process (tests) must not report them in its ``/dapr/config``."""
+    if not registry.actors:
+        return
+    from dapr.actor import ActorRuntime
+
+    managers = getattr(ActorRuntime, "_actor_managers", None)
+    if isinstance(managers, dict):
+        for definition in registry.actors:
+            managers.pop(definition.actor_type, None)
+        ActorRuntime.get_actor_config().update_entities(list(managers))
