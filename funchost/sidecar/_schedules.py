@@ -12,8 +12,6 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from croniter import croniter
-
 from ._durations import parse_duration
 
 _DESCRIPTORS = {
@@ -62,6 +60,8 @@ class Schedule:
                     f"schedule {text!r} is not valid: use '@every 10s', '@daily', a 5-field cron "
                     "('*/5 * * * *') or a 6-field cron with seconds first ('*/10 * * * * *')"
                 )
+        from croniter import croniter
+
         if not croniter.is_valid(expr, second_at_beginning=True):
             raise ValueError(f"schedule {text!r} is not a valid cron expression")
         return cls(text, cron=expr)
@@ -75,5 +75,7 @@ class Schedule:
             steps = math.floor((ts - start) / self.every) + 1
             return start + steps * self.every
         assert self.cron is not None
+        from croniter import croniter
+
         base = datetime.fromtimestamp(ts, UTC)
         return float(croniter(self.cron, base, second_at_beginning=True).get_next(float))

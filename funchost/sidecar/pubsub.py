@@ -23,6 +23,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ._errors import DaprApiError
+from ._fast_http import FastHttpPool
 from ._pubsub_delivery import (
     ActiveSubscription,
     Message,
@@ -110,6 +111,7 @@ class PubSubSubsystem(Subsystem):
         self._seq = itertools.count()
         self._wake = asyncio.Event()
         self._retry_task: asyncio.Task[None] | None = None
+        self._http: FastHttpPool | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -130,6 +132,8 @@ class PubSubSubsystem(Subsystem):
         for sub in self.subs.values():
             for task in sub.workers:
                 task.cancel()
+        if self._http is not None:
+            self._http.close()
         if self._pending or self._done:
             self._flush()
 
@@ -376,14 +380,22 @@ class PubSubSubsystem(Subsystem):
             self._dead_letter(sub, msg, "no matching route")
             return
         try:
-            resp = await self.sidecar.app.request(
-                "POST", path, body=msg.body_for(sub.raw), headers=sub.headers_for(msg)
-            )
+            resp = await self._post(path, msg.body_for(sub.raw), sub.headers_for(msg))
         except AppUnavailable as exc:
             log.warning("delivering event %s to %s: %s", msg.id, path, exc)
             self._settle(sub, msg, Outcome.RETRY)
             return
         self._settle(sub, msg, classify(resp))
+
+    async def _post(self, path: str, body: bytes, headers: dict[str, str]) -> Any:
+        app = self.sidecar.app
+        if app.port is None:
+            raise AppUnavailable("no app port configured (--app-port)")
+        if self._http is None or (self._http.host, self._http.port) != (app.host, app.port):
+            self._http = FastHttpPool(app.host, app.port, app.app_api_token, app.timeout)
+        if not path.startswith("/"):
+            path = "/" + path
+        return await self._http.request("POST", path, body, headers)
 
     async def _bulk_worker(self, sub: ActiveSubscription) -> None:
         max_count = max(1, int(sub.sdef.bulk.get("maxMessagesCount") or 100))
@@ -426,9 +438,7 @@ class PubSubSubsystem(Subsystem):
         for path, msgs in by_path.items():
             body = json.dumps(bulk_envelope(sub.sdef, msgs, sub.raw), separators=(",", ":"))
             try:
-                resp = await self.sidecar.app.request(
-                    "POST", path, body=body.encode(), headers={"Content-Type": "application/json"}
-                )
+                resp = await self._post(path, body.encode(), {"Content-Type": "application/json"})
             except AppUnavailable as exc:
                 log.warning("bulk delivery to %s: %s", path, exc)
                 for msg in msgs:

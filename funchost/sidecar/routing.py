@@ -11,8 +11,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import celpy
-
 log = logging.getLogger("funchost.sidecar.routing")
 
 
@@ -20,12 +18,15 @@ class RuleError(ValueError):
     """A routing rule is not valid CEL."""
 
 
-_env: celpy.Environment | None = None
+_env: Any = None
 
 
-def _environment() -> celpy.Environment:
+def _environment() -> Any:
+    """The shared CEL environment (celpy is imported on first use: it is heavy)."""
     global _env
     if _env is None:
+        import celpy
+
         _env = celpy.Environment()
     return _env
 
@@ -64,6 +65,8 @@ class Router:
     def route(self, event: dict[str, Any] | None) -> str:
         """The path for `event`, or "" when nothing matches."""
         if self.rules and event is not None:
+            import celpy
+
             activation = {"event": celpy.json_to_cel(event)}
             for rule in self.rules:
                 try:
