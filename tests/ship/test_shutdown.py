@@ -177,3 +177,40 @@ def _wait_for(predicate, what: str, timeout: float = 30.0) -> bool:
             return True
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_host_app_drains_with_the_builtin_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastapi.testclient import TestClient
+
+    import funchost._shutdown_plugin as plugin
+    from funchost import invoke
+    from funchost.app import create_app
+    from funchost.plugins import get_plugin_manager
+    from funchost.registry import Registry
+    from funchost.settings import Settings
+
+    @invoke("ping", methods=("GET",))
+    async def ping() -> dict[str, str]:
+        return {"pong": "yes"}
+
+    monkeypatch.setenv("FUNCHOST_SHUTDOWN_GRACE", "7")
+    pm = get_plugin_manager(entry_points=False)
+    if not pm.is_registered(plugin):
+        pm.register(plugin, name="funchost._shutdown_plugin")
+    app = create_app(Registry([ping]), Settings(app_id="shop"), plugin_manager=pm)
+    drain = app.state.drain
+    assert drain.grace == 7
+    client = TestClient(app)
+    assert client.get("/ping").json() == {"pong": "yes"}
+    drain.begin()
+    assert client.get("/ping").status_code == 503
+    assert client.get("/healthz").status_code == 503
+
+
+def test_bad_grace_setting_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    from funchost._shutdown_plugin import grace_from_env
+    from funchost.errors import ConfigError
+
+    monkeypatch.setenv("FUNCHOST_SHUTDOWN_GRACE", "soon")
+    with pytest.raises(ConfigError, match="FUNCHOST_SHUTDOWN_GRACE='soon' is invalid"):
+        grace_from_env()
