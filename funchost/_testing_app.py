@@ -67,6 +67,34 @@ class AppStartError(RuntimeError):
     """The app did not start (lifespan startup failed or the port was taken)."""
 
 
+def workflow_worker_pending(app: Any) -> bool:
+    """True while a funchost app that runs workflows has not connected its worker yet.
+
+    The host starts its `WorkflowRuntime` in the background once the sidecar is healthy and
+    sets `host.workflow_runtime` when the work-item stream is open.
+    """
+    host = getattr(getattr(app, "state", None), "funchost", None)
+    if host is None:
+        return False
+    registry, settings = host.registry, host.settings
+    wanted = getattr(settings, "workflows", True) and (registry.workflows or registry.activities)
+    return bool(wanted) and host.workflow_runtime is None
+
+
+def wait_for_workflow_worker(app: Any, timeout: float) -> None:
+    """Block until the app's workflow worker is connected (no-op for other apps)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while workflow_worker_pending(app):
+        if time.monotonic() > deadline:
+            raise AppStartError(
+                f"the app's workflow runtime did not connect to the sidecar within {timeout:.0f}s "
+                "(see the log of funchost.workflows)"
+            )
+        time.sleep(0.01)
+
+
 class AppServer:
     """One ASGI app served by uvicorn on 127.0.0.1:`port` in a daemon thread."""
 

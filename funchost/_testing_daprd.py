@@ -18,7 +18,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from ._testing_app import AppServer
+from ._testing_app import AppServer, wait_for_workflow_worker
 
 if TYPE_CHECKING:
     from ._testing_runtime import LocalRuntime
@@ -91,11 +91,11 @@ class DaprdStack:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{self.ports['http']}/v1.0"
         self._wait(lambda: httpx.get(f"{base}/healthz/outbound", timeout=2).is_success, "start")
-        self.app = AppServer(
-            self.rt._app_factory()(), self.ports["app"], log_level=self.rt.log_level
-        )
+        app = self.rt._app_factory()()
+        self.app = AppServer(app, self.ports["app"], log_level=self.rt.log_level)
         self.app.start(timeout=self.rt.ready_timeout)
         self._wait(lambda: httpx.get(f"{base}/healthz", timeout=2).is_success, "reach the app")
+        wait_for_workflow_worker(app, self.rt.ready_timeout)
 
     def _wait(self, probe: Any, what: str) -> None:
         import httpx
