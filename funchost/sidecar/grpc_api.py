@@ -271,6 +271,14 @@ def _delegate(method: str) -> Callable[..., Awaitable[Any]]:
     return handler
 
 
+def _unimplemented_stream(method: str) -> Callable[..., Awaitable[Any]]:
+    async def handler(self: DaprService, request: Any, context: Any) -> Any:
+        await self._unimplemented(method, context)
+
+    handler.__name__ = method
+    return handler
+
+
 def _install_delegates() -> None:
     from dapr.proto.runtime.v1 import dapr_pb2
 
@@ -278,8 +286,9 @@ def _install_delegates() -> None:
         if method.name in DaprService.__dict__:
             continue
         if method.client_streaming or method.server_streaming:
-            continue  # streaming methods keep the base class answer (UNIMPLEMENTED)
-        setattr(DaprService, method.name, _delegate(method.name))
+            setattr(DaprService, method.name, _unimplemented_stream(method.name))
+        else:
+            setattr(DaprService, method.name, _delegate(method.name))
 
 
 _install_delegates()

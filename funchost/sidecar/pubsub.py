@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from ._durations import format_rfc3339
 from ._errors import DaprApiError
 from ._fast_http import FastHttpPool
 from ._pubsub_delivery import (
@@ -247,6 +248,7 @@ class PubSubSubsystem(Subsystem):
             traceparent=traceparent,
             tracestate=tracestate,
             metadata=metadata,
+            now=format_rfc3339(self.sidecar.clock.time()),
         )
         return (pubsub, topic, dumps(event), metadata, False)
 
