@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import yaml
 
-from funchost.sidecar import free_port
 from funchost.testing import LocalRuntime
 
 REPO = Path(__file__).resolve().parents[2]
@@ -84,11 +83,6 @@ class NotificationServer:
         self.release()
         self._httpd.shutdown()
         self._httpd.server_close()
-
-
-def closed_port_url() -> str:
-    """A loopback URL nothing listens on (connection refused)."""
-    return f"http://127.0.0.1:{free_port()}/notify"
 
 
 async def call(
