@@ -1,10 +1,12 @@
 """Event handlers: analytics from conversations, a timeline per task, and the poison-event log.
 
 Handlers receive the event's `data` validated into a model (a parameter named `event` gets
-the whole CloudEvent instead). A payload that does not validate
-is dropped by the host and lands on the `dead-letters` topic, where `on_dead_letter` keeps it
-for inspection. A handler that raises is retried (see components/resiliency.yaml), then
-dead-lettered as well.
+the whole CloudEvent instead). A payload that does not validate is dropped by the host and
+lands on the `dead-letters` topic, where `on_dead_letter` keeps it for inspection. A handler
+that raises is retried (see components/resiliency.yaml), then dead-lettered as well.
+
+Delivery is at-least-once: after a crash an event may arrive twice. These handlers accept
+that (a count may be one too high); key the update by `ctx.event_id` when it must not be.
 """
 
 from __future__ import annotations

@@ -12,7 +12,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-STATESTORE = "statestore"
 PUBSUB = "pubsub"
 NOTIFICATIONS = "notifications"
 TASK_EVENTS = "task-events"
