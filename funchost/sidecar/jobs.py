@@ -183,8 +183,8 @@ class JobsSubsystem(Subsystem):
                 body=callback_body(job.data),
                 headers={"Content-Type": "application/json"},
             )
-            ok = 200 <= resp.status < 300
-            if not ok:
+            ok = 200 <= resp.status < 300 or resp.status == 404  # 404: not retriable (daprd)
+            if not 200 <= resp.status < 300:
                 log.warning("job %s: app answered %s", name, resp.status)
         except AppUnavailable as exc:
             ok = False
