@@ -45,7 +45,11 @@ DROP = "DROP"
 _BODIES = {s: json.dumps({"status": s}).encode() for s in (SUCCESS, RETRY, DROP)}
 
 
-def _reply(status: str) -> Response:
+def _reply(status: str, reason: str = "") -> Response:
+    """``{"status": ...}`` (plus ``message`` for DROP/RETRY reasons: daprd ignores it)."""
+    if reason:
+        body = json.dumps({"status": status, "message": reason}).encode()
+        return Response(body, media_type=JSON)
     return Response(_BODIES[status], media_type=JSON)
 
 
@@ -78,10 +82,10 @@ def topic_endpoint(host: Host, definition: TopicDef) -> Any:
             await handler(ctx)
         except InvalidPayload as exc:
             log.warning("%s: event %s dropped: %s", name, ctx.event_id, exc.reason)
-            return _reply(DROP)
+            return _reply(DROP, exc.reason)
         except HandlerSignal as exc:
             log.info("%s: event %s -> %s %s", name, ctx.event_id, exc.status, exc.reason)
-            return _reply(exc.status)
+            return _reply(exc.status, exc.reason)
         except Exception:
             log.exception("%s: event %s failed, asking for a retry", name, ctx.event_id)
             return _reply(RETRY)
