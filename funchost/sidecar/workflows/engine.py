@@ -56,6 +56,7 @@ class Engine:
         self.turns: dict[str, Turn] = {}
         self.activities: dict[int, PendingActivity] = {}
         self.activity_tokens: dict[str, tuple[int, WorkerConn]] = {}
+        self.rid_tokens: dict[int, set[str]] = {}
         self.undispatched: deque[int] = deque()
         self.ready: dict[str, None] = {}
         self.timers: list[tuple[float, str]] = []
@@ -144,6 +145,7 @@ class Engine:
             token = self.dispatcher.token("a")
             conn.activities[token] = rid
             self.activity_tokens[token] = (rid, conn)
+            self.rid_tokens.setdefault(rid, set()).add(token)
             conn.queue.put_nowait(pb.WorkItem(activityRequest=act.request, completionToken=token))
 
     def _history(self, inst: Instance) -> list[pb.HistoryEvent]:
@@ -223,6 +225,7 @@ class Engine:
                 self.ready[turn.instance_id] = None
         for token, rid in conn.activities.items():
             self.activity_tokens.pop(token, None)
+            self.rid_tokens.get(rid, set()).discard(token)
             if rid in self.activities:
                 self.undispatched.append(rid)
         conn.turns.clear()
@@ -363,9 +366,10 @@ class Engine:
         act = self.activities.pop(rid, None) if rid is not None else None
         if act is None:
             return
-        for token in [t for t, (r, _) in self.activity_tokens.items() if r == rid]:
-            _, other = self.activity_tokens.pop(token)
-            other.activities.pop(token, None)
+        for token in self.rid_tokens.pop(act.row_id, ()):
+            entry = self.activity_tokens.pop(token, None)
+            if entry is not None:
+                entry[1].activities.pop(token, None)
         now = self.clock.time()
         req = act.request
         if res.HasField("failureDetails"):
@@ -405,6 +409,7 @@ class Engine:
         self.instances.pop(inst.instance_id, None)
         for rid in [r for r, a in self.activities.items() if a.instance_id == inst.instance_id]:
             del self.activities[rid]
+        self._notify(inst.instance_id)
 
     def _get(self, iid: str) -> Instance:
         inst = self.instances.get(iid)
@@ -548,7 +553,8 @@ class Engine:
                     "failed or terminated instances can be purged",
                 )
             return 0
-        children = list(self._history(inst) and inst.children.values()) if recursive else []
+        self._history(inst)
+        children = list(inst.children.values()) if recursive else []
         with self.store.tx() as conn:
             self.backend.delete_instance(conn, iid)
         self._forget(inst)

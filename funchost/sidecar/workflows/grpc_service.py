@@ -174,14 +174,18 @@ class TaskHubServicer(pbg.TaskHubSidecarServiceServicer):  # type: ignore[misc]
         pings = pb.WORKER_CAPABILITY_HEALTH_PING in request.capabilities
         conn = self.engine.dispatcher.connect(pings)
         self.engine._kick()
+        item: pb.WorkItem | None
         try:
             while True:
-                try:
-                    item = await asyncio.wait_for(conn.queue.get(), HEALTH_PING_INTERVAL)
-                except TimeoutError:
-                    if not pings:
-                        continue
-                    item = pb.WorkItem(healthPing=pb.HealthPing())
+                if not conn.queue.empty():
+                    item = conn.queue.get_nowait()  # no timer task while items are queued
+                else:
+                    try:
+                        item = await asyncio.wait_for(conn.queue.get(), HEALTH_PING_INTERVAL)
+                    except TimeoutError:
+                        if not pings:
+                            continue
+                        item = pb.WorkItem(healthPing=pb.HealthPing())
                 if item is None:  # the sidecar closed this stream (see Engine.close_worker)
                     return
                 yield item

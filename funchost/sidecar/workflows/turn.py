@@ -251,7 +251,7 @@ def _complete(
     )
     parent = _parent_of(inst, plan)
     if parent is not None:
-        pid, task_id = parent
+        pid, task_id, parent_exec = parent
         if status == COMPLETED:
             note = event(
                 now,
@@ -272,7 +272,7 @@ def _complete(
                     taskScheduledId=task_id, failureDetails=details
                 ),
             )
-        plan.messages.append(Message(pid, note, now))
+        plan.messages.append(Message(pid, note, now, parent_exec))
     if status == TERMINATED and recurse:
         created = {c.instance_id for c in plan.children}
         for child_id in [*inst.open_children(), *created]:
@@ -283,12 +283,14 @@ def _complete(
             plan.messages.append(Message(child_id, term, now))
 
 
-def _parent_of(inst: Instance, plan: Plan) -> tuple[str, int] | None:
+def _parent_of(inst: Instance, plan: Plan) -> tuple[str, int, str | None] | None:
+    """(parent instance id, task id, parent execution id) from the executionStarted event."""
     for ev in [*(inst.history or []), *plan.append]:
         if ev.HasField("executionStarted"):
             p = ev.executionStarted.parentInstance
             if ev.executionStarted.HasField("parentInstance") and p.workflowInstance.instanceId:
-                return p.workflowInstance.instanceId, p.taskScheduledId
+                exec_id = p.workflowInstance.executionId.value or None
+                return p.workflowInstance.instanceId, p.taskScheduledId, exec_id
             return None
     return None
 
