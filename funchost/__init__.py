@@ -22,7 +22,7 @@ from funchost.triggers import activity, actor, binding, cron, invoke, topic, wor
 
 if TYPE_CHECKING:
     from funchost.app import create_app
-    from funchost.context import FunctionContext
+    from funchost.context import EtagMismatch, FunctionContext
     from funchost.discovery import discover
     from funchost.registry import Registry
     from funchost.settings import Settings
@@ -32,6 +32,7 @@ __all__ = [
     "DefinitionError",
     "DiscoveryError",
     "Drop",
+    "EtagMismatch",
     "FunchostError",
     "FunctionContext",
     "Registry",
@@ -52,6 +53,7 @@ __all__ = [
 _LAZY = {
     "create_app": "funchost.app",
     "FunctionContext": "funchost.context",
+    "EtagMismatch": "funchost.context",
     "discover": "funchost.discovery",
     "Registry": "funchost.registry",
     "Settings": "funchost.settings",
