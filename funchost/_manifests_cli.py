@@ -44,6 +44,11 @@ def manifests_command(
     kafka_brokers: str | None = typer.Option(
         None, "--kafka-brokers", envvar="FUNCHOST_KAFKA_BROKERS", help="Brokers KEDA reads."
     ),
+    components: list[Path] = typer.Option(
+        [],
+        "--components",
+        help="Component YAML (file or folder, repeatable): KEDA triggers follow their pub/subs.",
+    ),
     namespace: str = typer.Option(
         "default", "--namespace", envvar="FUNCHOST_NAMESPACE", help="Namespace ('' = none)."
     ),
@@ -72,6 +77,7 @@ def manifests_command(
             keda=keda,
             redis_address=redis_address,
             kafka_brokers=kafka_brokers,
+            components=components,
         )
         files = render(discover(path), opts)
     except FunchostError as exc:

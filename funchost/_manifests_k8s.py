@@ -176,41 +176,39 @@ def hpa(unit: Unit, opts: ManifestOptions) -> Doc:
     }
 
 
-def auth_name(opts: ManifestOptions, pubsub_type: str) -> str:
-    """Name of the KEDA TriggerAuthentication for a pub/sub broker type."""
-    return dns_name(opts.app_id, pubsub_type, "auth")
+def auth_name(opts: ManifestOptions, pubsub: str) -> str:
+    """Name of the KEDA TriggerAuthentication for a pub/sub component."""
+    return dns_name(opts.app_id, pubsub, "keda-auth")
 
 
 def scaled_object(unit: Unit, opts: ManifestOptions) -> Doc:
     """KEDA ScaledObject: one trigger per consumed topic (backlog of the app's consumer group)."""
     triggers: list[Doc] = []
     for pubsub, topic in sorted({(t.pubsub, t.topic) for t in unit.registry.topics}):
-        kind = opts.pubsub_type_of(pubsub)
-        if kind == "kafka":
-            trigger: Doc = {
-                "type": "kafka",
-                "name": dns_name(pubsub, topic),
-                "metadata": {
-                    "bootstrapServers": opts.kafka_brokers,
-                    "consumerGroup": opts.app_id,
-                    "topic": topic,
-                    "lagThreshold": str(opts.backlog_target),
-                    "offsetResetPolicy": "earliest",
-                },
+        broker = opts.broker_of(pubsub)
+        group = broker.consumer_group or opts.app_id
+        if broker.kind == "kafka":
+            metadata = {
+                "bootstrapServers": broker.address,
+                "consumerGroup": group,
+                "topic": topic,
+                "lagThreshold": str(opts.backlog_target),
+                "offsetResetPolicy": "earliest",
             }
+            kind = "kafka"
         else:
             # Dapr's Redis pub/sub: one stream per topic, consumer group = the app id.
-            trigger = {
-                "type": "redis-streams",
-                "name": dns_name(pubsub, topic),
-                "metadata": {
-                    "address": opts.redis_address,
-                    "stream": topic,
-                    "consumerGroup": opts.app_id,
-                    "pendingEntriesCount": str(opts.backlog_target),
-                },
+            metadata = {
+                "address": broker.address,
+                "stream": topic,
+                "consumerGroup": group,
+                "pendingEntriesCount": str(opts.backlog_target),
             }
-        trigger["authenticationRef"] = {"name": auth_name(opts, kind)}
+            kind = "redis-streams"
+        metadata.update(dict(broker.metadata))
+        trigger: Doc = {"type": kind, "name": dns_name(pubsub, topic), "metadata": metadata}
+        if broker.refs:
+            trigger["authenticationRef"] = {"name": auth_name(opts, pubsub)}
         triggers.append(trigger)
     triggers.append(
         {
@@ -225,11 +223,7 @@ def scaled_object(unit: Unit, opts: ManifestOptions) -> Doc:
         "kind": "ScaledObject",
         "metadata": meta(unit.deployment, opts, {COMPONENT: unit.name}),
         "spec": {
-            "scaleTargetRef": {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "name": unit.deployment,
-            },
+            "scaleTargetRef": _target(unit),
             "minReplicaCount": opts.min_replicas,
             "maxReplicaCount": opts.max_replicas,
             "pollingInterval": 15,
@@ -239,19 +233,16 @@ def scaled_object(unit: Unit, opts: ManifestOptions) -> Doc:
     }
 
 
-def trigger_authentication(opts: ManifestOptions, pubsub_type: str) -> Doc:
-    """KEDA TriggerAuthentication reading the broker credentials from their Kubernetes secret."""
-    if pubsub_type == "kafka":
-        refs = [
-            {"parameter": p, "name": opts.kafka_secret, "key": k}
-            for p, k in (("sasl", "sasl"), ("username", "username"), ("password", "password"))
-        ]
-    else:
-        refs = [{"parameter": "password", "name": opts.redis_secret, "key": opts.redis_secret_key}]
+def trigger_authentication(opts: ManifestOptions, pubsub: str) -> Doc | None:
+    """KEDA TriggerAuthentication reading a broker's credentials from their Kubernetes secret."""
+    broker = opts.broker_of(pubsub)
+    if not broker.refs:
+        return None
+    refs = [{"parameter": p, "name": name, "key": key} for p, name, key in broker.refs]
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "TriggerAuthentication",
-        "metadata": meta(auth_name(opts, pubsub_type), opts),
+        "metadata": meta(auth_name(opts, pubsub), opts),
         "spec": {"secretTargetRef": refs},
     }
 

@@ -28,6 +28,7 @@ import yaml
 
 from funchost import _manifests_dapr as dapr
 from funchost import _manifests_k8s as k8s
+from funchost._manifests_brokers import Broker, brokers_from_components
 from funchost._manifests_units import UNITS, parse_units, select_enabled
 from funchost.errors import ConfigError
 from funchost.registry import Registry
@@ -77,6 +78,7 @@ class ManifestOptions:
     zipkin_endpoint: str = "http://zipkin.default.svc.cluster.local:9411/api/v2/spans"
     tracing_sampling_rate: str = "1"
     keda: bool = True
+    brokers: tuple[tuple[str, Broker], ...] = ()
     sidecar_volumes: tuple[tuple[str, str], ...] = field(default=())
 
     def __post_init__(self) -> None:
@@ -111,9 +113,22 @@ class ManifestOptions:
             "app.kubernetes.io/managed-by": "funchost",
         }
 
-    def pubsub_type_of(self, pubsub: str) -> str:
-        """Broker type of the pub/sub component `pubsub` (redis or kafka)."""
-        return dict(self.pubsub_types).get(pubsub, self.pubsub_type)
+    def broker_of(self, pubsub: str) -> Broker:
+        """How KEDA reads the backlog of pub/sub component `pubsub`.
+
+        `--pubsub NAME=kind` wins, then the component YAML (`--components`), then
+        `--pubsub-type` with the default Redis/Kafka addresses and secrets.
+        """
+        kind = dict(self.pubsub_types).get(pubsub)
+        found = dict(self.brokers).get(pubsub)
+        if found is not None and kind in (None, found.kind):
+            return found
+        if (kind or self.pubsub_type) == "kafka":
+            refs = [("username", self.kafka_secret, "username")]
+            refs.append(("password", self.kafka_secret, "password"))
+            return Broker("kafka", self.kafka_brokers, tuple(refs), (("sasl", "scram_sha512"),))
+        refs = [("password", self.redis_secret, self.redis_secret_key)]
+        return Broker("redis", self.redis_address, tuple(refs))
 
 
 def _units(registry: Registry, opts: ManifestOptions) -> list[k8s.Unit]:
@@ -148,22 +163,21 @@ def render(registry: Registry, opts: ManifestOptions) -> dict[str, str]:
     crons = dapr.cron_bindings(registry, opts)
     if crons:
         files["cron-bindings.yaml"] = crons
-    broker_types: set[str] = set()
+    consumed: set[str] = set()
     for unit in units:
         docs = [k8s.deployment(unit, opts), k8s.disruption_budget(unit, opts)]
         if opts.keda and unit.registry.topics:
             docs.append(k8s.scaled_object(unit, opts))
-            broker_types.update(opts.pubsub_type_of(t.pubsub) for t in unit.registry.topics)
+            consumed.update(t.pubsub for t in unit.registry.topics)
         else:
             docs.append(k8s.hpa(unit, opts))
         files[f"{unit.deployment}.yaml"] = docs
     svc = k8s.service(units, opts)
     if svc is not None:
         files["service.yaml"] = [svc]
-    if broker_types:
-        files["keda-auth.yaml"] = [
-            k8s.trigger_authentication(opts, kind) for kind in sorted(broker_types)
-        ]
+    auths = [k8s.trigger_authentication(opts, name) for name in sorted(consumed)]
+    if any(auths):
+        files["keda-auth.yaml"] = [a for a in auths if a]
     subs = dapr.subscriptions(registry, opts)
     if subs:
         files["subscriptions/subscriptions.yaml"] = subs
@@ -271,6 +285,7 @@ def options_from(
     keda: bool = True,
     redis_address: str | None = None,
     kafka_brokers: str | None = None,
+    components: Iterable[Path] = (),
 ) -> ManifestOptions:
     """`ManifestOptions` from CLI-style values (`--units api,workers`, `--pubsub NAME=kafka`)."""
     return ManifestOptions(
@@ -285,6 +300,7 @@ def options_from(
         min_replicas=min(replicas, max_replicas),
         max_replicas=max_replicas,
         keda=keda,
+        brokers=tuple(sorted(brokers_from_components(components).items())),
         **({"redis_address": redis_address} if redis_address else {}),
         **({"kafka_brokers": kafka_brokers} if kafka_brokers else {}),
     )
