@@ -1,0 +1,25 @@
+"""The task agent's deadline reminder, tested as a user would with the plugin's fixture."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from datetime import timedelta
+
+import pytest
+
+from funchost.testing import LocalRuntime
+
+pytestmark = [pytest.mark.e2e, pytest.mark.funchost(path="../../functions")]
+
+
+async def test_deadline_reminder_marks_the_task_overdue(funchost_runtime: LocalRuntime) -> None:
+    # discovery imported the agent's package; the test borrows its actor interface
+    interface = importlib.import_module("functions.task_actor").TaskActorInterface
+    task = funchost_runtime.actor("TaskActor", "t1", interface)
+    await task.CreateTask(json.dumps({"title": "write the docs"}))
+    await task.SetDeadline(3600)
+    await funchost_runtime.advance(timedelta(minutes=59))
+    assert json.loads(await task.GetTask())["status"] == "pending"
+    await funchost_runtime.advance(timedelta(minutes=1))
+    assert json.loads(await task.GetTask())["status"] == "overdue"
