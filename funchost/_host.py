@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -32,6 +33,15 @@ class Host:
         self._client: Any = None
         self._wf_client: Any = None
         self._ready: asyncio.Future[bool] | None = None
+
+    def export_sdk_env(self) -> None:
+        """Let the SDK pieces that read ``DAPR_*`` from the environment at call time (actor
+        client, health probes) find the configured sidecar; never overrides what is set."""
+        s = self.settings
+        os.environ.setdefault("DAPR_HTTP_PORT", str(s.dapr_http_port))
+        os.environ.setdefault("DAPR_GRPC_PORT", str(s.dapr_grpc_port))
+        if s.dapr_api_token:
+            os.environ.setdefault("DAPR_API_TOKEN", s.dapr_api_token)
 
     async def client(self) -> Any:
         """The app's async `dapr.aio.clients.DaprClient` (created on first use).

@@ -99,6 +99,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        host.export_sdk_env()
         await _call_each(pm.hook.funchost_startup, app=app, registry=registry, settings=settings)
         try:
             yield
