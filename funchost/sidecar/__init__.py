@@ -3,4 +3,12 @@
 from .clock import Clock, VirtualClock
 from .server import Sidecar, SidecarConfig, SidecarThread, Subsystem, free_port
 
-__all__ = ["Clock", "Sidecar", "SidecarConfig", "SidecarThread", "Subsystem", "VirtualClock", "free_port"]
+__all__ = [
+    "Clock",
+    "Sidecar",
+    "SidecarConfig",
+    "SidecarThread",
+    "Subsystem",
+    "VirtualClock",
+    "free_port",
+]

@@ -54,10 +54,14 @@ class _GrpcTokenInterceptor(grpc.aio.ServerInterceptor):
         self.token = token
 
         async def deny_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or invalid dapr-api-token")
+            await context.abort(
+                grpc.StatusCode.UNAUTHENTICATED, "missing or invalid dapr-api-token"
+            )
 
         async def deny_stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or invalid dapr-api-token")
+            await context.abort(
+                grpc.StatusCode.UNAUTHENTICATED, "missing or invalid dapr-api-token"
+            )
             yield None  # pragma: no cover
 
         self._deny = {

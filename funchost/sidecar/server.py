@@ -340,7 +340,9 @@ class SidecarThread:
             loop.run_forever()
         loop.close()
 
-    def call(self, coro: Coroutine[Any, Any, T] | Callable[[], Awaitable[T]], timeout: float = 60.0) -> T:
+    def call(
+        self, coro: Coroutine[Any, Any, T] | Callable[[], Awaitable[T]], timeout: float = 60.0
+    ) -> T:
         """Run a coroutine on the sidecar's loop from another thread; return its result."""
         assert self.loop is not None, "sidecar thread not started"
         if callable(coro):

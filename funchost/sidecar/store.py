@@ -75,7 +75,9 @@ class Store:
         with self._lock:
             return self.conn.execute(sql, params).fetchall()
 
-    def query_one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
+    def query_one(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> sqlite3.Row | None:
         """Run a query and return the first row, or None."""
         with self._lock:
             return self.conn.execute(sql, params).fetchone()
