@@ -2,6 +2,7 @@
 
     POST   /tasks/process            start processing a task (409 if the id was used)
     GET    /tasks/{task_id}          the task, from its TaskActor (404 if unknown)
+    GET    /tasks/{task_id}/events   what happened to it (its `task-events`, in order)
     POST   /tasks/{task_id}/complete mark it done (its deadline reminder is cancelled)
     GET    /workflows/{workflow_id}  status, custom status and result of a workflow
     DELETE /workflows/{workflow_id}  terminate a running workflow
@@ -23,6 +24,7 @@ from funchost import FunctionContext, invoke
 
 from . import task_index
 from .chat_actor import ChatActor
+from .events import timeline_key
 from .models import (
     ChatEntry,
     ChatMessage,
@@ -56,6 +58,14 @@ async def process_task(request: TaskRequest, ctx: FunctionContext) -> dict[str, 
 @invoke("tasks/{task_id}", methods=("GET",))
 async def read_task(task_id: str, ctx: FunctionContext) -> Task:
     return await _existing_task(ctx, task_id)
+
+
+@invoke("tasks/{task_id}/events", methods=("GET",))
+async def task_timeline(task_id: str, ctx: FunctionContext) -> dict[str, Any]:
+    timeline = await ctx.get_state(timeline_key(task_id))
+    if timeline is None:
+        raise HTTPException(404, f"no events for task {task_id!r}")
+    return {"task_id": task_id, "events": timeline}
 
 
 @invoke("tasks/{task_id}/complete", methods=("POST",))

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.e2e
 async def test_unknown_task_and_workflow_are_404(agent: LocalRuntime) -> None:
     for method, path in [
         ("GET", "tasks/nope"),
+        ("GET", "tasks/nope/events"),
         ("POST", "tasks/nope/complete"),
         ("GET", "workflows/nope"),
         ("DELETE", "workflows/nope"),

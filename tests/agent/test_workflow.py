@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from funchost.testing import LocalRuntime
-from functions.events import timeline_key
 
 from ._support import NotificationServer, call
 
@@ -44,8 +43,10 @@ async def get_task(agent: LocalRuntime, task_id: str) -> dict[str, Any]:
 
 
 async def timeline(agent: LocalRuntime, task_id: str) -> list[str]:
-    await agent.idle()
-    return [entry["type"] for entry in await agent.state().get(timeline_key(task_id)) or []]
+    await agent.idle()  # every task-event delivered
+    resp = await call(agent, f"tasks/{task_id}/events", method="GET")
+    assert resp.status_code == 200, resp.text
+    return [event["type"] for event in resp.json()["events"]]
 
 
 async def test_workflow_assigns_sets_deadline_and_notifies(
