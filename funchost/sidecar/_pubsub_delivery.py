@@ -34,6 +34,7 @@ class Message:
     raw: bool
     retries: int = 0
     _event: dict[str, Any] | None = field(default=None, repr=False)
+    ref: str = ""  # the broker's id when the message lives in Redis (else the outbox row id)
 
     def event(self, raw_subscriber: bool) -> dict[str, Any]:
         """The CloudEvent the subscriber sees (parsed once and cached)."""

@@ -26,7 +26,9 @@ log = logging.getLogger("funchost.sidecar.components")
 SUPPORTED_TYPES = {
     "state.sqlite",
     "state.in-memory",
+    "state.redis",
     "pubsub.in-memory",
+    "pubsub.redis",
     "bindings.cron",
     "bindings.localstorage",
     "bindings.http",

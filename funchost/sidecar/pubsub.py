@@ -98,6 +98,14 @@ class PubSubSubsystem(Subsystem):
         super().__init__(sidecar)
         resources = sidecar.get("components")
         self.pubsubs = {c.name for c in resources.of_kind("pubsub")}
+        self.redis: dict[str, Any] = {}
+        for comp in resources.of_kind("pubsub"):
+            if comp.type == "pubsub.redis":
+                from ._pubsub_redis import RedisStreams
+
+                self.redis[comp.name] = RedisStreams(comp, sidecar.config.app_id)
+        self._redis_ids = itertools.count(-1, -1)
+        self._redis_busy = 0
         self.resiliency = resources.resiliency
         self.declared = list(resources.resources.subscriptions)
         self.subs: dict[tuple[str, str], ActiveSubscription] = {}
@@ -135,11 +143,13 @@ class PubSubSubsystem(Subsystem):
                 task.cancel()
         if self._http is not None:
             self._http.close()
+        for streams in self.redis.values():
+            await streams.close()
         if self._pending or self._done:
             self._flush()
 
     def busy(self) -> bool:
-        if self._pending or self._done:
+        if self._pending or self._done or self._redis_busy:
             return True
         if self._retries and self._retries[0][0] <= self.sidecar.clock.time():
             return True
@@ -183,6 +193,8 @@ class PubSubSubsystem(Subsystem):
             n = BULK_CONCURRENCY if sub.sdef.bulk_enabled else CONCURRENCY
             worker = self._bulk_worker if sub.sdef.bulk_enabled else self._worker
             sub.workers = [self.sidecar.spawn(worker(sub)) for _ in range(n)]
+            if sub.sdef.pubsubname in self.redis:
+                sub.workers.append(self.sidecar.spawn(self._redis_reader(sub)))
         self._flush()
         self._retries.clear()
         self._tracked.clear()
@@ -267,8 +279,20 @@ class PubSubSubsystem(Subsystem):
         row = self._row(
             pubsub, topic, data, content_type, dict(metadata or {}), traceparent, tracestate
         )
+        if pubsub in self.redis:
+            await self._redis_publish(row)
+            return 0
         ids = await self._commit([row])
         return ids[0]
+
+    async def _redis_publish(self, row: Row) -> None:
+        pubsub, topic, body, meta, raw = row
+        try:
+            await self.redis[pubsub].publish(topic, body, meta, raw)
+        except Exception as exc:
+            raise DaprApiError(
+                500, "ERR_PUBSUB_PUBLISH_MESSAGE", f"error when publishing to {pubsub}: {exc}"
+            ) from None
 
     async def bulk_publish(
         self,
@@ -284,6 +308,10 @@ class PubSubSubsystem(Subsystem):
             merged = {**(metadata or {}), **meta}
             rows.append(self._row(pubsub, topic, data, ctype, merged))
         try:
+            if pubsub in self.redis:
+                for row in rows:
+                    await self._redis_publish(row)
+                return []
             await self._commit(rows)
         except Exception as exc:  # pragma: no cover - SQLite failure
             return [(e[0], str(exc)) for e in entries]
@@ -357,8 +385,53 @@ class PubSubSubsystem(Subsystem):
         sub.queue.put_nowait(msg)
 
     def _finish(self, msg: Message) -> None:
+        if msg.ref:
+            self._redis_busy += 1
+            self.sidecar.spawn(self._redis_ack(msg))
+            return
         self._done.append(msg.id)
         self._schedule_flush()
+
+    async def _redis_ack(self, msg: Message, dead_letter: str = "") -> None:
+        try:
+            streams = self.redis[msg.pubsub]
+            if dead_letter:
+                await streams.publish(dead_letter, msg.body, msg.metadata, msg.raw)
+            await streams.ack(msg.topic, [msg.ref])
+        except Exception:
+            log.exception(
+                "redis: settling message %s on %s/%s failed", msg.ref, msg.pubsub, msg.topic
+            )
+        finally:
+            self._redis_busy -= 1
+            self._tracked.discard(msg.id)
+
+    async def _redis_reader(self, sub: ActiveSubscription) -> None:
+        """Feed a subscription from its Redis stream: own pending entries first, then new ones."""
+        streams = self.redis[sub.sdef.pubsubname]
+        pending = True
+        while True:
+            try:
+                while sub.queue.qsize() > 1000:
+                    await asyncio.sleep(0.01)
+                entries = await streams.read(sub.sdef.topic, pending)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("redis: reading %s/%s failed: %s", *sub.key, exc)
+                await asyncio.sleep(1.0)
+                continue
+            if pending and not entries:
+                pending = False
+            for ref, body, meta, raw in entries:
+                msg = Message(
+                    next(self._redis_ids), sub.sdef.pubsubname, sub.sdef.topic, body, meta, raw
+                )
+                msg.ref = ref
+                self._tracked.add(msg.id)
+                sub.queue.put_nowait(msg)
+            if pending:
+                pending = False  # pending entries are all in the queue now
 
     # -- delivery -----------------------------------------------------------------------------
     async def _worker(self, sub: ActiveSubscription) -> None:
@@ -477,6 +550,10 @@ class PubSubSubsystem(Subsystem):
             log.warning(
                 "event %s on %s/%s: %s; sent to dead-letter topic %s", msg.id, *sub.key, reason, dlq
             )
+            if msg.ref:
+                self._redis_busy += 1
+                self.sidecar.spawn(self._redis_ack(msg, dead_letter=dlq))
+                return
             self._pending.append(([(msg.pubsub, dlq, msg.body, msg.metadata, msg.raw)], None))
         else:
             log.error(

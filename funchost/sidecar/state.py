@@ -66,6 +66,13 @@ class StateSubsystem(Subsystem):
         self._memory: Store | None = None
         clock_time: Callable[[], float] = sidecar.clock.time
         for comp in sidecar.get("components").of_kind("state"):
+            if comp.type == "state.redis":
+                from ._state_redis import RedisStateBackend
+
+                self.backends[comp.name] = RedisStateBackend(  # type: ignore[assignment]
+                    comp, sidecar.config.app_id, clock_time
+                )
+                continue
             if comp.type == "state.in-memory":
                 if self._memory is None:
                     self._memory = Store(":memory:")
