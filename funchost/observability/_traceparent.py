@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
 
 
-@dataclass(frozen=True, slots=True)
-class TraceContext:
+class TraceContext(NamedTuple):
     """One W3C trace context: the trace, the parent span, flags and the vendor `tracestate`."""
 
     trace_id: str
@@ -39,10 +38,8 @@ class TraceContext:
 
 def new_span_id() -> str:
     """A random, non-zero 8-byte span id in hex."""
-    while True:
-        value = os.urandom(8).hex()
-        if value != _ZERO_SPAN:
-            return value
+    value = os.urandom(8).hex()
+    return value if value != _ZERO_SPAN else new_span_id()
 
 
 def new_trace() -> TraceContext:
@@ -57,9 +54,11 @@ def parse_traceparent(value: str | None, tracestate: str | None = None) -> Trace
     """Parse a `traceparent` value; None when absent or malformed (as the spec says: restart)."""
     if not value:
         return None
-    match = _TRACEPARENT.match(value.strip().lower())
+    match = _TRACEPARENT.match(value)
     if match is None:
-        return None
+        match = _TRACEPARENT.match(value.strip().lower())
+        if match is None:
+            return None
     version, trace_id, span_id, flags = match.groups()
     if version == "ff" or trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
         return None

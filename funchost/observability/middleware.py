@@ -147,7 +147,7 @@ class ObservabilityMiddleware:
             actor_id=actor_id,
             attempt=1,
         ) as inv:
-            inv.extra["method"] = method
+            inv.extra = {"method": method}
             capture = _Capture(send, keep_body=False)
             await self.app(scope, receive, capture)
             if capture.status >= 500 and inv.error is None:

@@ -11,9 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections import OrderedDict, deque
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections import deque
 from typing import Any
 
 from . import scope
@@ -26,17 +24,19 @@ log = logging.getLogger("funchost.invocation")
 
 
 class _Attempts:
-    """Counts deliveries of the same event id (bounded LRU), so a redelivery is attempt 2, 3..."""
+    """Counts deliveries of the same event id (bounded, oldest first out), so a redelivery is
+    attempt 2, 3..."""
 
     def __init__(self, size: int = 10_000) -> None:
-        self._seen: OrderedDict[str, int] = OrderedDict()
+        self._seen: dict[str, int] = {}
         self._size = size
 
     def next(self, key: str) -> int:
-        count = self._seen.pop(key, 0) + 1
-        self._seen[key] = count
-        if len(self._seen) > self._size:
-            self._seen.popitem(last=False)
+        seen = self._seen
+        count = seen.pop(key, 0) + 1
+        seen[key] = count
+        if len(seen) > self._size:
+            seen.pop(next(iter(seen)), None)
         return count
 
     def forget(self, key: str) -> None:
@@ -57,8 +57,8 @@ class Observer:
         self.tracing = tracing
         self.enabled = enabled
         self.attempts = _Attempts()
-        # (end time, function, kind, outcome, seconds, id, attempt, trace id, error)
-        self.recent: deque[tuple[Any, ...]] = deque(maxlen=200)
+        # (end time, seconds, invocation) of the last invocations
+        self.recent: deque[tuple[float, float, scope.Invocation]] = deque(maxlen=200)
         self._actors: set[tuple[str, str]] = set()
 
     @classmethod
@@ -68,7 +68,6 @@ class Observer:
         enabled = switch not in ("off", "0", "false")
         return cls(Metrics(), setup_tracing(service_name) if enabled else None, enabled=enabled)
 
-    @contextmanager
     def invocation(
         self,
         function: str,
@@ -80,74 +79,51 @@ class Observer:
         instance_id: str | None = None,
         actor_id: str | None = None,
         attempt: int | None = None,
-    ) -> Iterator[scope.Invocation]:
-        """Run the block as one observed invocation of `function` (trigger `kind`)."""
+    ) -> _Observed:
+        """Run the `with` block as one observed invocation of `function` (trigger `kind`).
+
+        `with observer.invocation(...) as inv:` binds `inv` (a `scope.Invocation`); set
+        `inv.outcome` (success / retry / drop / dead_letter) before the block ends.
+        """
         if attempt is None:
             attempt = self.attempts.next(event_id) if event_id else 1
-        with scope.invocation(
+        return _Observed(
+            self,
             function,
             kind,
-            traceparent=traceparent,
-            tracestate=tracestate,
-            event_id=event_id,
-            instance_id=instance_id,
-            actor_id=actor_id,
-            attempt=attempt,
-        ) as inv:
-            if not self.enabled:
-                yield inv
-                return
-            fm = self.metrics.function(function, kind)
-            fm.started()
-            start = time.perf_counter()
-            try:
-                with ExitStack() as stack:
-                    if self.tracing is not None:
-                        stack.enter_context(self.tracing.span(inv))
-                    yield inv
-            except BaseException as exc:
-                if inv.outcome == "success":
-                    inv.fail(exc)
-                elif inv.error is None:
-                    inv.error = exc
-                raise
-            finally:
-                failed = inv.error is not None and not _is_signal(inv.error)
-                took = time.perf_counter() - start
-                fm.finished(inv.outcome, took, failed=failed)
-                self.recent.append(
-                    (
-                        time.time(),
-                        function,
-                        kind,
-                        inv.outcome,
-                        took,
-                        event_id or inv.instance_id or inv.actor_id,
-                        inv.attempt,
-                        inv.trace_id,
-                        f"{type(inv.error).__name__}: {inv.error}" if inv.error else None,
-                    )
-                )
-                if event_id and inv.outcome == "success":
-                    self.attempts.forget(event_id)
-                if failed and inv.outcome != "success":
-                    log.warning(
-                        "%s %s failed (%s): %s",
-                        kind,
-                        function,
-                        inv.outcome,
-                        inv.error,
-                        exc_info=_exc_info(inv.error),
-                    )
+            (traceparent, tracestate, event_id, instance_id, actor_id, attempt),
+        )
+
+    def _record(self, inv: scope.Invocation, took: float, failed: bool) -> None:
+        self.recent.append((time.time(), took, inv))
+        if inv.event_id and inv.outcome == "success":
+            self.attempts.forget(inv.event_id)
+        if failed and inv.outcome != "success":
+            log.warning(
+                "%s %s failed (%s): %s",
+                inv.kind,
+                inv.function,
+                inv.outcome,
+                inv.error,
+                exc_info=_exc_info(inv.error),
+            )
 
     def recent_invocations(self, limit: int = 50) -> list[dict[str, Any]]:
         """The last invocations, newest first, as JSON-ready dicts (for `funchost status`)."""
-        keys = ("time", "function", "trigger", "outcome", "seconds", "id", "attempt", "trace_id")
         out = []
-        for row in list(self.recent)[-limit:][::-1]:
-            item = dict(zip(keys, row[:8], strict=True))
-            if row[8]:
-                item["error"] = row[8]
+        for ended, took, inv in list(self.recent)[-limit:][::-1]:
+            item: dict[str, Any] = {
+                "time": ended,
+                "function": inv.function,
+                "trigger": inv.kind,
+                "outcome": inv.outcome,
+                "seconds": took,
+                "id": inv.event_id or inv.instance_id or inv.actor_id,
+                "attempt": inv.attempt,
+                "trace_id": inv.trace_id,
+            }
+            if inv.error is not None:
+                item["error"] = f"{type(inv.error).__name__}: {inv.error}"
             out.append(item)
         return out
 
@@ -161,6 +137,51 @@ class Observer:
     def actor_deactivated(self, actor_type: str, actor_id: str) -> None:
         """The sidecar deactivated an actor: its next call activates it again."""
         self._actors.discard((actor_type, actor_id))
+
+
+class _Observed:
+    """The context manager `Observer.invocation()` returns (a class: cheaper than a generator)."""
+
+    __slots__ = ("args", "fm", "function", "inv", "kind", "observer", "span", "start", "token")
+
+    def __init__(self, observer: Observer, function: str, kind: str, args: tuple[Any, ...]):
+        self.observer = observer
+        self.function = function
+        self.kind = kind
+        self.args = args
+        self.span: Any = None
+
+    def __enter__(self) -> scope.Invocation:
+        inv, self.token = scope.enter(self.function, self.kind, *self.args)
+        self.inv = inv
+        observer = self.observer
+        if observer.enabled:
+            self.fm = fm = observer.metrics.function(self.function, self.kind)
+            fm.started()
+            if observer.tracing is not None:
+                self.span = observer.tracing.span(inv)
+                self.span.__enter__()
+            self.start = time.perf_counter()
+        return inv
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        inv = self.inv
+        try:
+            if exc is not None:
+                if inv.outcome == "success":
+                    inv.fail(exc)
+                elif inv.error is None:
+                    inv.error = exc
+            if self.observer.enabled:
+                took = time.perf_counter() - self.start
+                if self.span is not None:
+                    self.span.__exit__(exc_type, exc, tb)
+                error = inv.error
+                failed = error is not None and not _is_signal(error)
+                self.fm.finished(inv.outcome, took, failed)
+                self.observer._record(inv, took, failed)
+        finally:
+            scope.leave(self.token)
 
 
 def _is_signal(error: BaseException) -> bool:

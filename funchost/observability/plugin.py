@@ -78,9 +78,6 @@ def funchost_shutdown(app: FastAPI, registry: Registry, settings: Settings) -> N
 
 
 def _trace_fields(ctx: Any) -> tuple[str | None, str | None]:
-    event = getattr(ctx, "event", None)
-    if isinstance(event, dict) and event.get("traceparent"):
-        return str(event["traceparent"]), (str(event.get("tracestate") or "") or None)
     meta = getattr(ctx, "metadata", None) or {}
     return meta.get("traceparent"), meta.get("tracestate")
 
@@ -101,14 +98,21 @@ def funchost_wrap_handler(
         observer: Observer | None = getattr(getattr(ctx, "host", None), "observer", None)
         if observer is None or not observer.enabled:
             return await handler(ctx, *args)
-        traceparent, tracestate = _trace_fields(ctx)
-        event = getattr(ctx, "event", None)
-        event_id = event.get("id") if isinstance(event, dict) and "entries" not in event else None
+        event = ctx.event
+        if event is not None and "entries" not in event:
+            event_id = event.get("id")
+            traceparent = event.get("traceparent")
+            tracestate = event.get("tracestate") if traceparent else None
+        else:
+            event_id = None
+            traceparent = tracestate = None
+        if not traceparent:
+            traceparent, tracestate = _trace_fields(ctx)
         with observer.invocation(
             name,
             kind,
             traceparent=traceparent,
-            tracestate=tracestate,
+            tracestate=tracestate or None,
             event_id=str(event_id) if event_id else None,
         ) as inv:
             try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from ._traceparent import TraceContext, new_trace, parse_traceparent
@@ -26,25 +25,90 @@ __all__ = [
 ]
 
 
-@dataclass(slots=True)
-class Invocation:
-    """What runs now: which function, why (trigger kind and ids), which attempt, which trace."""
+_UNSET: Any = object()
 
-    function: str
-    kind: str
-    event_id: str | None = None
-    instance_id: str | None = None
-    actor_id: str | None = None
-    attempt: int = 1
-    trace: TraceContext | None = None
-    parent: TraceContext | None = None
-    outcome: str = "success"
-    error: BaseException | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+
+class Invocation:
+    """What runs now: which function, why (trigger kind and ids), which attempt, which trace.
+
+    The trace context is worked out lazily (on the first log line, span or outgoing call), so
+    an invocation nobody asks about costs no parsing and no random span id.
+    """
+
+    __slots__ = (
+        "_incoming",
+        "_outer",
+        "_parent",
+        "_trace",
+        "_tracestate",
+        "actor_id",
+        "attempt",
+        "error",
+        "event_id",
+        "extra",
+        "function",
+        "instance_id",
+        "kind",
+        "outcome",
+    )
+
+    def __init__(
+        self,
+        function: str,
+        kind: str,
+        event_id: str | None = None,
+        instance_id: str | None = None,
+        actor_id: str | None = None,
+        attempt: int = 1,
+        *,
+        traceparent: str | None = None,
+        tracestate: str | None = None,
+        outer: Invocation | None = None,
+    ) -> None:
+        self.function = function
+        self.kind = kind
+        self.event_id = event_id
+        self.instance_id = instance_id
+        self.actor_id = actor_id
+        self.attempt = attempt
+        self.outcome = "success"
+        self.error: BaseException | None = None
+        self.extra: dict[str, Any] | None = None
+        self._incoming = traceparent
+        self._tracestate = tracestate
+        self._outer = outer
+        self._parent: Any = _UNSET
+        self._trace: TraceContext | None = None
+
+    def __repr__(self) -> str:
+        return f"Invocation({self.kind} {self.function}, outcome={self.outcome})"
 
     @property
-    def trace_id(self) -> str | None:
-        return self.trace.trace_id if self.trace else None
+    def parent(self) -> TraceContext | None:
+        """The incoming trace context (else the enclosing invocation's), or None."""
+        if self._parent is _UNSET:
+            parent = parse_traceparent(self._incoming, self._tracestate)
+            if parent is None and self._outer is not None:
+                parent = self._outer.trace
+            self._parent = parent
+        return self._parent  # type: ignore[no-any-return]
+
+    @property
+    def trace(self) -> TraceContext:
+        """This invocation's span: a child of `parent`, or a new trace."""
+        trace = self._trace
+        if trace is None:
+            parent = self.parent
+            trace = self._trace = parent.child() if parent is not None else new_trace()
+        return trace
+
+    @trace.setter
+    def trace(self, value: TraceContext) -> None:
+        self._trace = value
+
+    @property
+    def trace_id(self) -> str:
+        return self.trace.trace_id
 
     def fail(self, error: BaseException | None = None, outcome: str = "retry") -> None:
         """Mark the invocation failed (an exception or a RETRY / DROP signal)."""
@@ -62,9 +126,9 @@ class Invocation:
         if self.actor_id is not None:
             out["actor_id"] = self.actor_id
         out["attempt"] = self.attempt
-        if self.trace is not None:
-            out["trace_id"] = self.trace.trace_id
-            out["span_id"] = self.trace.span_id
+        trace = self.trace
+        out["trace_id"] = trace.trace_id
+        out["span_id"] = trace.span_id
         return out
 
 
@@ -84,6 +148,36 @@ def current_trace() -> TraceContext | None:
     return inv.trace if inv is not None else None
 
 
+def enter(
+    function: str,
+    kind: str,
+    traceparent: str | None = None,
+    tracestate: str | None = None,
+    event_id: str | None = None,
+    instance_id: str | None = None,
+    actor_id: str | None = None,
+    attempt: int = 1,
+) -> tuple[Invocation, contextvars.Token[Invocation | None]]:
+    """Bind a new `Invocation`; pass the token to `leave()` (what `invocation()` does)."""
+    inv = Invocation(
+        function,
+        kind,
+        event_id,
+        instance_id,
+        actor_id,
+        attempt,
+        traceparent=traceparent,
+        tracestate=tracestate,
+        outer=_current.get(),
+    )
+    return inv, _current.set(inv)
+
+
+def leave(token: contextvars.Token[Invocation | None]) -> None:
+    """Unbind the invocation bound by `enter()`."""
+    _current.reset(token)
+
+
 @contextmanager
 def invocation(
     function: str,
@@ -101,25 +195,13 @@ def invocation(
     The trace continues the incoming `traceparent` (a new span in the same trace) or, without
     one, the enclosing invocation's trace, or starts a new trace.
     """
-    parent = parse_traceparent(traceparent, tracestate)
-    if parent is None:
-        parent = current_trace()
-    trace = parent.child() if parent is not None else new_trace()
-    inv = Invocation(
-        function=function,
-        kind=kind,
-        event_id=event_id,
-        instance_id=instance_id,
-        actor_id=actor_id,
-        attempt=attempt,
-        trace=trace,
-        parent=parent,
+    inv, token = enter(
+        function, kind, traceparent, tracestate, event_id, instance_id, actor_id, attempt
     )
-    token = _current.set(inv)
     try:
         yield inv
     finally:
-        _current.reset(token)
+        leave(token)
 
 
 def outgoing_traceparent() -> str | None:

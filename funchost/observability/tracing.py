@@ -74,8 +74,8 @@ class Tracing:
         )
 
         parent_ctx = None
-        if inv.parent is not None:
-            p = inv.parent
+        p = inv.parent
+        if p is not None:
             state = TraceState.from_header([p.tracestate]) if p.tracestate else None
             remote = SpanContext(
                 int(p.trace_id, 16),
@@ -95,7 +95,7 @@ class Tracing:
             format(sc.trace_id, "032x"),
             format(sc.span_id, "016x"),
             format(int(sc.trace_flags), "02x"),
-            inv.parent.tracestate if inv.parent else "",
+            p.tracestate if p is not None else "",
         )
         token = otel_context.attach(trace.set_span_in_context(span))
         try:
