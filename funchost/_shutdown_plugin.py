@@ -13,40 +13,22 @@ CLI in place of ``uvicorn.run``.
 from __future__ import annotations
 
 import logging
-import os
 
 from fastapi import FastAPI
 
-from funchost.errors import ConfigError
 from funchost.plugins import hookimpl
 from funchost.registry import Registry
 from funchost.settings import Settings
-from funchost.shutdown import DEFAULT_GRACE, get_drain, install_drain
+from funchost.shutdown import get_drain, install_drain
 
 log = logging.getLogger("funchost.shutdown")
-
-
-def grace_from_env() -> float:
-    """``FUNCHOST_SHUTDOWN_GRACE`` (seconds), or the default."""
-    raw = os.environ.get("FUNCHOST_SHUTDOWN_GRACE", "").strip()
-    if not raw:
-        return DEFAULT_GRACE
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if value < 0:
-        raise ConfigError(
-            f"FUNCHOST_SHUTDOWN_GRACE={raw!r} is invalid: use a number of seconds, e.g. 25"
-        )
-    return value
 
 
 @hookimpl
 def funchost_configure_app(app: FastAPI, registry: Registry, settings: Settings) -> None:
     """Track in-flight requests and refuse new ones once the drain begins."""
     if get_drain(app) is None:
-        install_drain(app, grace=grace_from_env())
+        install_drain(app)
 
 
 @hookimpl

@@ -24,6 +24,7 @@ import functools
 import inspect
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -32,7 +33,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 
-from .errors import FunchostError
+from .errors import ConfigError, FunchostError
 
 log = logging.getLogger("funchost.shutdown")
 
@@ -211,9 +212,9 @@ async def _refuse(send: Any, message: str, retry_after: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def install_drain(app: Any, grace: float = DEFAULT_GRACE) -> Drain:
+def install_drain(app: Any, grace: float | None = None) -> Drain:
     """Add `DrainMiddleware` to a FastAPI/Starlette `app`; keep the `Drain` on `app.state.drain`."""
-    drain = Drain(grace=grace)
+    drain = Drain(grace=grace_from_env() if grace is None else grace)
     app.add_middleware(DrainMiddleware, drain=drain)
     app.state.drain = drain
     return drain
@@ -226,16 +227,37 @@ def get_drain(app: Any) -> Drain | None:
     return drain if isinstance(drain, Drain) else None
 
 
+def grace_from_env() -> float:
+    """``FUNCHOST_SHUTDOWN_GRACE`` (seconds), or `DEFAULT_GRACE`."""
+    raw = os.environ.get("FUNCHOST_SHUTDOWN_GRACE", "").strip()
+    if not raw:
+        return DEFAULT_GRACE
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise ConfigError(
+            f"FUNCHOST_SHUTDOWN_GRACE={raw!r} is invalid: use a number of seconds, e.g. 25"
+        )
+    return value
+
+
 class DrainingServer(uvicorn.Server):
     """uvicorn server whose first SIGTERM/SIGINT drains before shutting down; a second forces exit.
 
-    The `Drain` comes from the argument or from `config.app.state.drain` (see `install_drain`).
+    The `Drain` comes from the argument or from `config.app.state.drain` (see `install_drain`);
+    an app without one is wrapped in a `DrainMiddleware` here (grace: FUNCHOST_SHUTDOWN_GRACE).
     """
 
     def __init__(self, config: uvicorn.Config, drain: Drain | None = None) -> None:
         super().__init__(config)
         found = drain or get_drain(config.app)
-        self.drain = found or Drain()
+        if found is None:
+            found = Drain(grace=grace_from_env())
+            if not isinstance(config.app, str):
+                config.app = DrainMiddleware(config.app, found)
+        self.drain = found
         if config.timeout_graceful_shutdown is None:
             # Draining already waited for in-flight work; whatever is left after the grace
             # period is cancelled quickly so the pod stops before SIGKILL.

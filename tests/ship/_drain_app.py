@@ -1,4 +1,7 @@
-"""A subprocess app for the SIGTERM drain test: `python _drain_app.py PORT GRACE DIR`.
+"""A subprocess app for the SIGTERM drain test: `python _drain_app.py PORT GRACE DIR [MODE]`.
+
+MODE "installed" (default) calls `install_drain` on the app; "wrapped" leaves it to
+`DrainingServer` (grace from FUNCHOST_SHUTDOWN_GRACE).
 
 `GET /slow` writes DIR/started, then waits until DIR/release exists; `GET /fast` answers at once.
 """
@@ -15,9 +18,10 @@ from fastapi import FastAPI
 from funchost.shutdown import DrainingServer, install_drain
 
 
-def build(folder: Path, grace: float) -> FastAPI:
+def build(folder: Path, grace: float, mode: str) -> FastAPI:
     app = FastAPI()
-    install_drain(app, grace=grace)
+    if mode == "installed":
+        install_drain(app, grace=grace)
 
     @app.get("/fast")
     async def fast() -> dict[str, str]:
@@ -39,5 +43,7 @@ def build(folder: Path, grace: float) -> FastAPI:
 
 if __name__ == "__main__":
     port, grace, folder = int(sys.argv[1]), float(sys.argv[2]), Path(sys.argv[3])
-    config = uvicorn.Config(build(folder, grace), host="127.0.0.1", port=port, log_level="info")
+    mode = sys.argv[4] if len(sys.argv) > 4 else "installed"
+    app = build(folder, grace, mode)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="info")
     DrainingServer(config).run()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -86,11 +87,14 @@ def test_middleware_refuses_with_503_after_begin() -> None:
 
 
 @pytest.mark.slow
-def test_sigterm_mid_request_drains_then_exits(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["installed", "wrapped"])
+def test_sigterm_mid_request_drains_then_exits(tmp_path: Path, mode: str) -> None:
     port = free_port()
     grace = 30.0
+    argv = [sys.executable, str(HERE / "_drain_app.py"), str(port), str(grace), str(tmp_path), mode]
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "_drain_app.py"), str(port), str(grace), str(tmp_path)],
+        argv,
+        env={**os.environ, "FUNCHOST_SHUTDOWN_GRACE": str(grace)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -208,8 +212,8 @@ def test_host_app_drains_with_the_builtin_plugin(monkeypatch: pytest.MonkeyPatch
 
 
 def test_bad_grace_setting_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    from funchost._shutdown_plugin import grace_from_env
     from funchost.errors import ConfigError
+    from funchost.shutdown import grace_from_env
 
     monkeypatch.setenv("FUNCHOST_SHUTDOWN_GRACE", "soon")
     with pytest.raises(ConfigError, match="FUNCHOST_SHUTDOWN_GRACE='soon' is invalid"):
