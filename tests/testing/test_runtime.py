@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
+from starlette.requests import Request
 
 from funchost.testing import LocalRuntime, NeedsVirtualClock
 
@@ -73,3 +75,33 @@ def test_bad_arguments_are_rejected(tmp_path: Path) -> None:
         LocalRuntime()
     with pytest.raises(ValueError, match="clock"):
         LocalRuntime(app=health_app(), clock="fast")  # type: ignore[arg-type]
+
+
+def stuck_subscriber(deliveries: list[str]) -> FastAPI:
+    """Subscribes to `jobs`; the first delivery never returns, later ones succeed."""
+    app = health_app()
+
+    @app.get("/dapr/subscribe")
+    def subscribe() -> list[dict[str, str]]:
+        return [{"pubsubname": "pubsub", "topic": "jobs", "route": "/jobs"}]
+
+    @app.post("/jobs")
+    async def jobs(request: Request) -> None:
+        event = await request.json()
+        deliveries.append(event["data"]["n"])
+        if len(deliveries) == 1:
+            await asyncio.Event().wait()  # stuck until the crash cuts the connection
+
+    return app
+
+
+async def test_an_unacknowledged_delivery_is_redelivered_after_a_crash(tmp_path: Path) -> None:
+    deliveries: list[str] = []
+    async with LocalRuntime(app=stuck_subscriber(deliveries), db_path=tmp_path / "db") as rt:
+        await rt.publish("pubsub", "jobs", {"n": "first"})
+        with pytest.raises(TimeoutError):
+            await rt.idle(timeout=1)  # the handler never answers
+        assert deliveries == ["first"]
+        await rt.crash_and_restart()
+        await rt.idle()
+        assert deliveries == ["first", "first"]
