@@ -47,6 +47,7 @@ async def daily_sweep(ctx: FunctionContext) -> None:
             finished.append(task_id)
     await task_index.remove(ctx, finished)
     summary = DailySummary(counts=dict(counts), overdue=overdue)
+    ctx.logger.info("daily sweep: %s, overdue: %s", dict(counts), overdue)
     await ctx.publish(PUBSUB, TASK_SUMMARIES, summary.model_dump(mode="json"))
 
 

@@ -12,6 +12,7 @@ timedelta objects.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 from dapr.actor import Actor, ActorInterface, Remindable, actormethod
@@ -21,6 +22,7 @@ from funchost import actor
 from .models import Assignment, NewTask, Task, TaskStatus
 
 DEADLINE_REMINDER = "deadline"
+log = logging.getLogger(__name__)
 _STATE_KEY = "task"
 
 
@@ -122,6 +124,7 @@ class TaskActor(Actor, TaskActorInterface, Remindable):
             return
         task = await self._load()
         if task is not None and task.status is not TaskStatus.DONE:
+            log.info("task %s is overdue (deadline %s)", task.task_id, task.deadline)
             task.status = TaskStatus.OVERDUE
             await self._save(task)
 
