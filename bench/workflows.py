@@ -53,11 +53,15 @@ def fan(ctx: Any, n: int) -> Any:
 
 
 def role_worker(port: str) -> None:
+    import logging
+
     import dapr.ext.workflow as wf
+    from dapr.ext.workflow.logger import LoggerOptions
 
     rt = wf.WorkflowRuntime(
         host="127.0.0.1",
         port=port,
+        logger_options=LoggerOptions(log_level=logging.WARNING),
         maximum_concurrent_activity_work_items=4 * FANOUT,
         maximum_concurrent_orchestration_work_items=256,
         maximum_thread_pool_workers=32,
@@ -67,6 +71,8 @@ def role_worker(port: str) -> None:
     rt.register_activity(noop, name="noop")
     rt.register_activity(nap, name="nap")
     rt.start()
+    for name in ("durabletask-worker", "durabletask-client", "WorkflowRuntime"):
+        logging.getLogger(name).setLevel(logging.WARNING)  # no per-turn INFO lines
     print("READY", flush=True)
     sys.stdin.read()  # until the parent closes our stdin
     rt.shutdown()
