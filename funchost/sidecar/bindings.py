@@ -291,19 +291,12 @@ class BindingsSubsystem(Subsystem):
     @api
     async def _http_invoke(self, request: Request) -> Response:
         body = await json_body(request) or {}
-        raw = body.get("data")
-        data = (
-            raw.encode()
-            if isinstance(raw, str)
-            else (b"" if raw is None else json.dumps(raw).encode())
-        )
+        data = json.dumps(body.get("data")).encode()  # daprd JSON-encodes `data` (strings too)
         meta = {str(k): str(v) for k, v in (body.get("metadata") or {}).items()}
         out, resp_meta = await self.invoke(
             request.path_params["name"], str(body.get("operation") or ""), data, meta
         )
         headers = {f"metadata.{k}": v for k, v in resp_meta.items() if k.isascii() and v.isascii()}
-        if not out:
-            return Response(status_code=204, headers=headers)
         return Response(out, status_code=200, headers=headers)
 
     @api

@@ -244,8 +244,9 @@ class DaprService(dapr_pb2_grpc.DaprServicer):
         shutdown = getattr(self.sidecar, "request_shutdown", None)
         if callable(shutdown):
             shutdown()
-        else:
-            asyncio.get_running_loop().call_later(0.1, self.sidecar.spawn, self.sidecar.stop())
+        else:  # not via spawn(): stop() cancels the sidecar's own tasks
+            loop = asyncio.get_running_loop()
+            loop.call_later(0.1, lambda: loop.create_task(self.sidecar.stop()))
         return empty_pb2.Empty()
 
     # -- everything else ----------------------------------------------------------------------
