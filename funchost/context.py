@@ -258,7 +258,7 @@ class FunctionContext:
 
     def actor(self, actor_type: Any, actor_id: str, interface: Any = None) -> Any:
         """An `ActorProxy` to ``actor_type`` (a name or an @actor class) with ``actor_id``."""
-        from dapr.actor import ActorId, ActorProxy
+        from funchost.observability.propagation import traced_actor_proxy
 
         type_name = actor_type if isinstance(actor_type, str) else _actor_type(actor_type)
         if interface is None and not isinstance(actor_type, str):
@@ -267,7 +267,7 @@ class FunctionContext:
             raise FunchostError(
                 f"ctx.actor('{type_name}', ...) needs the actor interface: pass interface=..."
             )
-        return ActorProxy.create(type_name, ActorId(str(actor_id)), interface)
+        return traced_actor_proxy(type_name, str(actor_id), interface)
 
 
 def _workflow_name(fn: Any) -> str:

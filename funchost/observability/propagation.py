@@ -3,7 +3,8 @@
 - gRPC (the SDK's `DaprClient`: publish, bindings, state...): `trace_interceptors()` adds
   `traceparent` / `tracestate` call metadata, which daprd (and the embedded sidecar) turn into
   the published CloudEvent's trace fields, exactly as for any traced gRPC caller.
-- HTTP (actor proxies, service invocation): `trace_headers()` is a `headers_callback`.
+- HTTP (actor proxies, service invocation): `trace_headers()` is a `headers_callback`;
+  `traced_actor_proxy()` is an SDK `ActorProxy` using it.
 - Workflows: `remember_workflow_trace(instance_id)` notes the trace that started an instance,
   so its activities (run in this process) continue it when the sidecar sends no
   `parentTraceContext`; `workflow_trace(instance_id)` reads it back.
@@ -26,6 +27,7 @@ __all__ = [
     "remember_workflow_trace",
     "trace_headers",
     "trace_interceptors",
+    "traced_actor_proxy",
     "workflow_trace",
 ]
 
@@ -105,3 +107,19 @@ def otel_parent() -> TraceContext | None:
         f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}",
         ctx.trace_state.to_header() if ctx.trace_state else None,
     )
+
+
+_ACTOR_CLIENT: Any = None
+
+
+def traced_actor_proxy(actor_type: str, actor_id: str, interface: Any) -> Any:
+    """An SDK `ActorProxy` whose calls carry the running invocation's `traceparent` header."""
+    global _ACTOR_CLIENT
+    from dapr.actor import ActorId, ActorProxy
+    from dapr.clients.http.dapr_actor_http_client import DaprActorHttpClient
+    from dapr.serializers import DefaultJSONSerializer
+
+    serializer = DefaultJSONSerializer()
+    if _ACTOR_CLIENT is None:
+        _ACTOR_CLIENT = DaprActorHttpClient(serializer, headers_callback=trace_headers)
+    return ActorProxy(_ACTOR_CLIENT, actor_type, ActorId(actor_id), interface, serializer)

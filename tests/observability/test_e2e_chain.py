@@ -89,3 +89,23 @@ async def test_metrics_move_with_success_retry_failure_and_drop(
         assert (await http.get(f"{runtime.app_url}/ping")).json() == {"pong": "yes"}
     m = await metrics(runtime)
     assert m[("funchost_function_invocations_total", "ping")] == 1
+
+
+async def test_trace_continues_into_actor_calls_and_activations_count(
+    runtime: LocalRuntime, log_stream: io.StringIO
+) -> None:
+    await runtime.publish("pubsub", "counts", {"id": "c-1", "n": 2})
+    await runtime.publish("pubsub", "counts", {"id": "c-1", "n": 3})
+    await runtime.idle()
+    records = lines(log_stream)
+    event = next(r for r in records if r["msg"] == "count event c-1")
+    added = [r for r in records if str(r["msg"]).startswith("counter add")]
+    assert len(added) == 2
+    assert added[0]["function"] == "Counter" and added[0]["trigger"] == "actor"
+    assert added[0]["actor_id"] == "c-1"
+    assert added[0]["trace_id"] == event["trace_id"]
+    m = await metrics(runtime)
+    assert m[("funchost_function_invocations_total", "Counter")] == 2
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"{runtime.app_url}/metrics")).text
+    assert 'funchost_actor_activations_total{actor_type="Counter"} 1.0' in text

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from funchost import Drop, FunctionContext, Retry, invoke, topic
+from dapr.actor import Actor, ActorInterface, actormethod
+
+from funchost import Drop, FunctionContext, Retry, actor, invoke, topic
 
 log = logging.getLogger("sample.chain")
 ATTEMPTS: dict[str, int] = {}
@@ -37,3 +39,21 @@ async def flaky(item: dict) -> None:
 @invoke("ping", methods=("GET",))
 def ping() -> dict[str, str]:
     return {"pong": "yes"}
+
+
+class CounterInterface(ActorInterface):
+    @actormethod(name="Add")
+    async def add(self, n: int) -> int: ...
+
+
+@actor
+class Counter(Actor, CounterInterface):
+    async def add(self, n: int) -> int:
+        log.info("counter add %s", n)
+        return n
+
+
+@topic("pubsub", "counts")
+async def on_count(item: dict, ctx: FunctionContext) -> None:
+    log.info("count event %s", item["id"])
+    await ctx.actor(Counter, item["id"]).Add(item["n"])
