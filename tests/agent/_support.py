@@ -99,3 +99,35 @@ async def call_app(
     """Call the app's HTTP API directly on its port, as `curl` in the README does."""
     async with httpx.AsyncClient(base_url=runtime.app_url, timeout=30) as client:
         return await client.request(method, f"/{path}", json=json)
+
+
+def task_request(task_id: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "task_id": task_id,
+        "title": "Review PR #42",
+        "description": "Review the authentication refactoring pull request",
+        "assignee": "alice@example.com",
+        "deadline_seconds": 3600,
+        **overrides,
+    }
+
+
+async def start(agent: LocalRuntime, task_id: str, **overrides: Any) -> str:
+    resp = await call(agent, "tasks/process", json=task_request(task_id, **overrides))
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["status"] == "started"
+    return str(body["workflow_id"])
+
+
+async def get_task(agent: LocalRuntime, task_id: str) -> dict[str, Any]:
+    resp = await call(agent, f"tasks/{task_id}", method="GET")
+    assert resp.status_code == 200, resp.text
+    return dict(resp.json())
+
+
+async def timeline(agent: LocalRuntime, task_id: str) -> list[str]:
+    await agent.idle()  # every task-event delivered
+    resp = await call(agent, f"tasks/{task_id}/events", method="GET")
+    assert resp.status_code == 200, resp.text
+    return [event["type"] for event in resp.json()["events"]]

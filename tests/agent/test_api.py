@@ -9,8 +9,7 @@ import pytest
 
 from funchost.testing import LocalRuntime
 
-from ._support import call
-from .test_workflow import start, task_request
+from ._support import call, start, task_request
 
 pytestmark = pytest.mark.e2e
 

@@ -12,8 +12,7 @@ from functions.events import DEAD_LETTER_KEY, SUMMARY_KEY, timeline_key
 from functions.models import PUBSUB, TASK_EVENTS
 from functions.task_index import INDEX_KEY
 
-from ._support import call
-from .test_workflow import start
+from ._support import call, start
 
 pytestmark = pytest.mark.e2e
 

@@ -6,47 +6,14 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from funchost.testing import LocalRuntime
 
-from ._support import NotificationServer, call
+from ._support import NotificationServer, call, get_task, start, timeline
 
 pytestmark = pytest.mark.e2e
-
-
-def task_request(task_id: str, **overrides: Any) -> dict[str, Any]:
-    return {
-        "task_id": task_id,
-        "title": "Review PR #42",
-        "description": "Review the authentication refactoring pull request",
-        "assignee": "alice@example.com",
-        "deadline_seconds": 3600,
-        **overrides,
-    }
-
-
-async def start(agent: LocalRuntime, task_id: str, **overrides: Any) -> str:
-    resp = await call(agent, "tasks/process", json=task_request(task_id, **overrides))
-    assert resp.status_code == 200, resp.text
-    body = resp.json()
-    assert body["status"] == "started"
-    return str(body["workflow_id"])
-
-
-async def get_task(agent: LocalRuntime, task_id: str) -> dict[str, Any]:
-    resp = await call(agent, f"tasks/{task_id}", method="GET")
-    assert resp.status_code == 200, resp.text
-    return dict(resp.json())
-
-
-async def timeline(agent: LocalRuntime, task_id: str) -> list[str]:
-    await agent.idle()  # every task-event delivered
-    resp = await call(agent, f"tasks/{task_id}/events", method="GET")
-    assert resp.status_code == 200, resp.text
-    return [event["type"] for event in resp.json()["events"]]
 
 
 async def test_workflow_assigns_sets_deadline_and_notifies(
