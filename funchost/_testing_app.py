@@ -134,6 +134,7 @@ class AppServer:
             logging.getLogger("uvicorn.error").removeHandler(errors)
 
     def _run(self) -> None:
+        loop: asyncio.AbstractEventLoop
         try:
             import uvloop
 
