@@ -133,7 +133,7 @@ class JobsSubsystem(Subsystem):
             conn.execute("DELETE FROM job_jobs WHERE name=?", (name,))
         self._wake.set()
 
-    def list(self) -> list[Any]:
+    def all(self) -> list[Any]:
         jobs = []
         for row in self.store.query("SELECT job FROM job_jobs ORDER BY name"):
             job = api_v1.Job()
@@ -253,7 +253,7 @@ class JobsSubsystem(Subsystem):
         return api_v1.DeleteJobResponse()
 
     async def grpc_ListJobs(self, request: Any) -> Any:
-        return api_v1.ListJobsResponse(jobs=self.list())
+        return api_v1.ListJobsResponse(jobs=self.all())
 
     async def grpc_DeleteJobsByPrefix(self, request: Any) -> Any:
         with self.store.tx() as conn:

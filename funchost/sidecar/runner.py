@@ -66,11 +66,10 @@ def run_sidecar_forever(
     """
     try:
         import uvloop
-
-        runner = uvloop.run
     except ImportError:  # pragma: no cover
-        runner = asyncio.run
-    runner(_serve(config, clock, ready))
+        asyncio.run(_serve(config, clock, ready))
+    else:
+        uvloop.run(_serve(config, clock, ready))
 
 
 def _data_bytes(data: Any) -> bytes:
