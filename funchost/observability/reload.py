@@ -143,7 +143,7 @@ class Reloader:
         )
         return True
 
-    def watch(self, stop_event: threading.Event | None = None) -> None:
+    def watch(self, stop_event: threading.Event | None = None, debounce_ms: int = 400) -> None:
         """Reload on every change of a .py file under the folder until Ctrl-C / `stop_event`."""
         import watchfiles
 
@@ -152,6 +152,7 @@ class Reloader:
             self.folder,
             watch_filter=watchfiles.PythonFilter(),
             stop_event=stop_event,
+            debounce=debounce_ms,
             raise_interrupt=False,
         ):
             names = sorted({Path(p).name for _, p in changes})

@@ -131,3 +131,38 @@ def test_reload_swaps_handler_without_losing_a_message(stack) -> None:  # type: 
         assert reloader.reload() is True
         assert httpx.get(url).json() == {"version": "v3"}
     assert reloader.reloads == 2 and reloader.errors == 1
+
+
+def test_watch_reloads_on_file_change(tmp_path: Path) -> None:
+    import threading
+
+    folder = tmp_path / "watched"
+    folder.mkdir()
+    write(folder, "w1")
+    port = free_port()
+    settings = Settings(app_port=port, app_id="watch-test", workflows=False)
+    printed = io.StringIO()
+    reloader = Reloader(
+        folder,
+        load=lambda: discover(folder, plugins=False),
+        build=lambda registry: create_app(registry, settings),
+        port=port,
+        log_level="warning",
+        console=Console(file=printed, width=200),
+    )
+    reloader.start(discover(folder, plugins=False))
+    stop = threading.Event()
+    watcher = threading.Thread(target=reloader.watch, args=(stop, 50), daemon=True)
+    watcher.start()
+    try:
+        url = f"http://127.0.0.1:{port}/version"
+        assert httpx.get(url).json() == {"version": "w1"}
+        time.sleep(0.3)  # let the watcher arm
+        write(folder, "w2")
+        wait_for(lambda: reloader.reloads == 1)
+        assert httpx.get(url).json() == {"version": "w2"}
+        assert "changed: reloadable_jobs.py" in printed.getvalue()
+    finally:
+        stop.set()
+        watcher.join(10)
+        reloader.stop()
