@@ -17,9 +17,9 @@ from dapr.ext.workflow import WorkflowActivityContext
 
 from funchost import activity
 
+from ._publish import publish
 from .models import (
     NOTIFICATIONS,
-    PUBSUB,
     TASK_EVENTS,
     Assignment,
     NewTask,
@@ -148,11 +148,4 @@ def task_proxy(task_id: str) -> ActorProxy:
 
 async def publish_task_event(ctx: WorkflowActivityContext, event: TaskEvent) -> None:
     """Publish `event` on `task-events`, stamped with the id of the workflow publishing it."""
-    event = event.model_copy(update={"workflow_id": ctx.workflow_id})
-    async with DaprClient() as client:
-        await client.publish_event(
-            pubsub_name=PUBSUB,
-            topic_name=TASK_EVENTS,
-            data=event.model_dump_json(),
-            data_content_type="application/json",
-        )
+    await publish(TASK_EVENTS, event.model_copy(update={"workflow_id": ctx.workflow_id}))

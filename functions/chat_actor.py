@@ -16,13 +16,12 @@ from datetime import UTC, datetime
 from typing import ClassVar, Protocol
 
 from dapr.actor import Actor, ActorInterface, actormethod
-from dapr.aio.clients import DaprClient
 
 from funchost import actor
 
+from ._publish import publish
 from .models import (
     CONVERSATION_EVENTS,
-    PUBSUB,
     ChatEntry,
     ChatMessage,
     Conversation,
@@ -83,14 +82,13 @@ class ChatActor(Actor, ChatActorInterface):
         )
         conversation = Conversation(messages=[*history, question, answer][-2 * MAX_EXCHANGES :])
         await self._state_manager.set_state(_STATE_KEY, conversation.model_dump_json())
-        await self._publish(
-            ConversationEvent(
-                user_id=self.id.id,
-                user_message=question,
-                assistant_message=answer,
-                history_size=len(conversation.messages),
-            )
+        exchange = ConversationEvent(
+            user_id=self.id.id,
+            user_message=question,
+            assistant_message=answer,
+            history_size=len(conversation.messages),
         )
+        await publish(CONVERSATION_EVENTS, exchange)
         return answer.model_dump_json()
 
     async def get_history(self) -> str:
@@ -102,15 +100,6 @@ class ChatActor(Actor, ChatActorInterface):
     async def _load(self) -> Conversation:
         found, document = await self._state_manager.try_get_state(_STATE_KEY)
         return Conversation.model_validate_json(document) if found else Conversation()
-
-    async def _publish(self, event: ConversationEvent) -> None:
-        async with DaprClient() as client:
-            await client.publish_event(
-                pubsub_name=PUBSUB,
-                topic_name=CONVERSATION_EVENTS,
-                data=event.model_dump_json(),
-                data_content_type="application/json",
-            )
 
 
 def _now() -> datetime:
