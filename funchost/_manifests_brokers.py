@@ -19,7 +19,15 @@ import yaml
 from funchost.errors import ConfigError
 
 SUPPORTED = {"pubsub.redis": "redis", "pubsub.kafka": "kafka"}
-_SASL = {"SCRAM-SHA-512": "scram_sha512", "SCRAM-SHA-256": "scram_sha256", "PLAIN": "plaintext"}
+# Dapr's saslMechanism values -> KEDA's sasl modes.
+_SASL = {
+    "SHA-512": "scram_sha512",
+    "SHA-256": "scram_sha256",
+    "SCRAM-SHA-512": "scram_sha512",
+    "SCRAM-SHA-256": "scram_sha256",
+    "PLAINTEXT": "plaintext",
+    "PLAIN": "plaintext",
+}
 
 
 @dataclass(frozen=True)

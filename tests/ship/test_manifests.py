@@ -106,7 +106,7 @@ def test_keda_triggers_follow_the_pubsub_component(registry: Registry, tmp_path:
                 - {name: consumerGroup, value: shop-consumers}
                 - {name: saslUsername, secretKeyRef: {name: kafka-user, key: user}}
                 - {name: saslPassword, secretKeyRef: {name: kafka-user, key: pass}}
-                - {name: saslMechanism, value: SCRAM-SHA-256}
+                - {name: saslMechanism, value: SHA-256}
             """
         )
     )
