@@ -139,6 +139,17 @@ def test_jobs_schedule_fire_and_delete(make_sidecar, recording_app):
         c.get_job("sweep")
 
 
+def test_jobs_ttl_and_due_time_with_schedule(make_sidecar, recording_app):
+    h = make_sidecar()
+    with DaprClient(address=h.grpc_address) as c:
+        c.schedule_job(Job(name="short", schedule="@every 10s", ttl="25s"))
+        c.schedule_job(Job(name="later", schedule="@every 10s", due_time="30s", repeats=2))
+    h.advance(100)
+    assert len(recording_app.at("/job/short")) == 2  # 10s, 20s; expired at 25s
+    assert len(recording_app.at("/job/later")) == 2  # 30s, 40s
+    assert h.sidecar.store.query("SELECT name FROM job_jobs") == []
+
+
 def test_jobs_http_api_and_cron_with_seconds(make_sidecar, recording_app):
     h = make_sidecar()
     url = f"{h.http_url}/v1.0-alpha1/jobs/nightly"

@@ -148,12 +148,23 @@ spec:
       secretKeyRef: {{name: FH_TEST_SECRET, key: FH_TEST_SECRET}}
 auth:
   secretStore: env
+---
+apiVersion: dapr.io/v1alpha1
+kind: Configuration
+metadata: {{name: scopes}}
+spec:
+  secrets:
+    scopes:
+      - {{storeName: env, defaultAccess: deny, allowedSecrets: [FH_TEST_SECRET]}}
 """
     }
     h = make_sidecar(resources, app=False)
     with DaprClient(address=h.grpc_address) as c:
         assert c.get_secret("files", "db:password").secret == {"db:password": "pw"}
         assert c.get_secret("env", "FH_TEST_SECRET").secret == {"FH_TEST_SECRET": "from-env"}
+        with pytest.raises(grpc.RpcError) as err:
+            c.get_secret("env", "HOME")  # not in the Configuration's allowedSecrets
+        assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
         with pytest.raises(grpc.RpcError) as err:
             c.get_secret("files", "hidden")
         assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
