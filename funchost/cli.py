@@ -164,7 +164,14 @@ def serve(
         f"{settings.dapr_http_endpoint} (gRPC {settings.dapr_grpc_address})",
         highlight=False,
     )
-    uvicorn.run(application, host=settings.host, port=settings.app_port, log_level=log_level)
+    # log_config=None: uvicorn's own lines go through funchost's (JSON / rich) handler too
+    uvicorn.run(
+        application,
+        host=settings.host,
+        port=settings.app_port,
+        log_level=log_level,
+        log_config=None,
+    )
 
 
 def _resources(path: Path, extra: list[Path] | None) -> list[Path]:
@@ -299,7 +306,7 @@ def run(
                 console=err_console,
             )
         else:
-            uvicorn.run(application, host=host, port=port, log_level=log_level)
+            uvicorn.run(application, host=host, port=port, log_level=log_level, log_config=None)
     finally:
         thread.stop()
 

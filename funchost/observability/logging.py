@@ -24,7 +24,12 @@ __all__ = ["ContextFilter", "JsonFormatter", "TextFormatter", "configure_logging
 
 _HANDLER_MARK = "_funchost_handler"
 # Attributes every LogRecord has; anything else passed with `extra=` is emitted as a field.
-_RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "funchost"}
+_RESERVED = set(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+    "funchost",
+    "color_message",  # uvicorn's ANSI-coloured duplicate of the message
+}
 
 
 class ContextFilter(logging.Filter):

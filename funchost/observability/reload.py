@@ -32,7 +32,9 @@ class AppServer:
     def __init__(self, app: Any, host: str, port: int, log_level: str = "info") -> None:
         import uvicorn
 
-        config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on")
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level=log_level, lifespan="on", log_config=None
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="funchost-app", daemon=True)
 

@@ -202,6 +202,7 @@ class Sidecar:
             host="127.0.0.1",
             port=self.config.http_port,
             log_level=self.config.log_level,
+            log_config=None,  # leave logging to the process (funchost's JSON / rich handler)
             access_log=False,
             lifespan="off",
             loop="none",
