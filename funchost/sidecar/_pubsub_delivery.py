@@ -154,8 +154,27 @@ class ActiveSubscription:
         return self.router.default
 
     def headers_for(self, msg: Message) -> dict[str, str]:
+        """Content type, the event's W3C trace headers (as daprd sends them), then metadata."""
         headers = {"Content-Type": "application/cloudevents+json"}
+        for name in ("traceparent", "tracestate"):
+            value = _json_string_field(msg.body, name)
+            if value:
+                headers[name] = value
         for k, v in msg.metadata.items():
             if k.isascii() and v.isascii() and k.lower() not in ("content-type", "content-length"):
                 headers[k] = v
         return headers
+
+
+def _json_string_field(body: bytes, name: str) -> str:
+    """A top-level-looking `"name":"value"` string in compact JSON, without parsing it all."""
+    marker = b'"' + name.encode() + b'":"'
+    start = body.find(marker)
+    if start < 0:
+        return ""
+    start += len(marker)
+    end = body.find(b'"', start)
+    if end < 0:
+        return ""
+    value = body[start:end]
+    return value.decode("ascii") if value.isascii() and b"\\" not in value else ""

@@ -50,6 +50,7 @@ def test_publish_delivers_cloudevent(make_sidecar, recording_app):
     assert event["topic"] == "orders" and event["pubsubname"] == "pubsub"
     assert event["datacontenttype"] == "application/json"
     assert event["traceparent"].startswith("00-") and event["traceid"] == event["traceparent"]
+    assert got.headers["traceparent"] == event["traceparent"]
     assert event["time"].endswith("Z") and event["id"]
     h.idle()
     assert h.sidecar.store.query("SELECT * FROM pubsub_outbox") == []
