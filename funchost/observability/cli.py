@@ -83,7 +83,7 @@ def status(
 
     console = Console()
     app, sidecar = _app_url(app_url), _sidecar_url(sidecar_url)
-    tokens = {
+    tokens: dict[str, Any] = {
         "api_token": os.environ.get("DAPR_API_TOKEN") or None,
         "app_token": os.environ.get("APP_API_TOKEN") or None,
     }

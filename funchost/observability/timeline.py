@@ -95,7 +95,7 @@ def timeline_from_history(events: Iterable[Any]) -> list[TimelineEntry]:
     scheduled: dict[tuple[str, int], tuple[str, datetime]] = {}
     for ev in events:
         kind = ev.WhichOneof("eventType") or "unknown"
-        payload = getattr(ev, kind, None) if kind != "unknown" else None
+        payload: Any = getattr(ev, kind) if kind != "unknown" else None
         when = _ts(ev.timestamp)
         name, detail, took = "", "", None
         if kind == "executionStarted":

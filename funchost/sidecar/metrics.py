@@ -74,7 +74,7 @@ class MetricsSubsystem(Subsystem):
         pubsub = self.sidecar.subsystems.get("pubsub")
         out: set[tuple[str, str]] = set()
         for sub in getattr(pubsub, "subs", {}).values():
-            sdef = getattr(sub, "sdef", None)
+            sdef: Any = getattr(sub, "sdef", None)
             dlq = getattr(sdef, "dead_letter_topic", "")
             if dlq:
                 out.add((str(sdef.pubsubname), str(dlq)))
