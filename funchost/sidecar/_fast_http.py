@@ -121,6 +121,8 @@ class FastHttpPool:
         """Send one request; raises AppUnavailable on connection problems or timeout."""
         data = self._encode(method, path, body, headers)
         for attempt in (0, 1):
+            while self._idle and self._idle[-1].closed:
+                self._idle.pop()
             reused = bool(self._idle)
             conn = self._idle.pop() if reused else await self._connect()
             fut = conn.start(data)
