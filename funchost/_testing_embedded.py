@@ -111,6 +111,7 @@ class EmbeddedStack:
         self.thread: Any = None
         self.app: AppServer | None = None
         self.clock: Any = None
+        self.dead_letter_records: list[dict[str, Any]] = []
 
     # -- lifecycle (blocking; LocalRuntime calls these through asyncio.to_thread) -------------
 
@@ -156,7 +157,7 @@ class EmbeddedStack:
             ),
             clock=self.clock,
         )
-        instrument(sidecar)
+        instrument(sidecar, self.dead_letter_records)
         for factory in cfg.extra_subsystems:
             sub = factory(sidecar)
             sidecar.subsystems[sub.name] = sub

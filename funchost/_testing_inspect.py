@@ -58,13 +58,14 @@ async def send_binding(
     return BindingReply(resp.status, _decode(resp.body))
 
 
-def instrument(sidecar: Any) -> None:
+def instrument(sidecar: Any, records: list[dict[str, Any]] | None = None) -> None:
     """Record every message the pub/sub subsystem dead-letters (or drops for good).
 
     Wraps the subsystem instance's `_dead_letter(sub, msg, reason)` step; call it after the
-    Sidecar is built and before it starts. Records live in memory, per sidecar instance.
+    Sidecar is built and before it starts. Records live in memory, in `records` (pass the same
+    list to a restarted sidecar to keep them across `crash_and_restart()`).
     """
-    records: list[dict[str, Any]] = []
+    records = [] if records is None else records
     setattr(sidecar, _RECORDS, records)
     pubsub = sidecar.subsystems.get("pubsub")
     original = getattr(pubsub, "_dead_letter", None)
