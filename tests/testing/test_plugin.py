@@ -81,7 +81,7 @@ async def test_workflow_timer(funchost_runtime):
     result.assert_outcomes(passed=2)
 
 
-@pytest.mark.parametrize("mode", ["inprocess", "subprocess"])
+@pytest.mark.parametrize("mode", ["inprocess", pytest.param("subprocess", marks=pytest.mark.slow)])
 def test_crash_and_restart_resumes_a_workflow(pytester: pytest.Pytester, mode: str) -> None:
     write_sample(
         pytester,
@@ -164,6 +164,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.slow
 def test_daprd_mode_runs_the_same_tests_and_skips_clock_tests(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -218,6 +219,7 @@ async def test_needs_the_store(funchost_runtime):
     assert str(pytester.path / "bindings") in argv
 
 
+@pytest.mark.slow
 def test_subprocess_mode_serves_every_helper(pytester: pytest.Pytester) -> None:
     write_sample(
         pytester,
