@@ -152,6 +152,14 @@ def fails(ctx: wf.DaprWorkflowContext, what: str) -> Any:
     yield ctx.call_activity(always_fails, input=what)
 
 
+def parent_of_failure(ctx: wf.DaprWorkflowContext, what: str) -> Any:
+    try:
+        yield ctx.call_child_workflow(fails, input=what, instance_id=f"{ctx.instance_id}-kid")
+    except Exception as exc:
+        return f"child failed: {exc}"
+    return "child succeeded?"
+
+
 def sleeper(ctx: wf.DaprWorkflowContext, _: Any) -> Any:
     yield ctx.call_activity(hello, input="before")
     yield ctx.create_timer(timedelta(hours=1))
@@ -177,6 +185,7 @@ WORKFLOWS = [
     child_retrying,
     saga,
     fails,
+    parent_of_failure,
     sleeper,
     parent_of_sleepers,
 ]

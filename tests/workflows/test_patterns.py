@@ -7,6 +7,8 @@ import json
 import pytest
 from dapr.ext.workflow import WorkflowStatus
 
+from funchost.sidecar.workflows._pb import COMPLETED
+
 from . import _flows
 from .conftest import WfEnv
 
@@ -143,6 +145,25 @@ def test_failure_details_propagate(wfenv: WfEnv) -> None:
     assert state.runtime_status == WorkflowStatus.FAILED
     assert "cannot fly" in state.failure_details.message
     assert state.failure_details.error_type  # e.g. TaskFailedError
+
+
+def test_child_failure_reaches_the_parent(wfenv: WfEnv) -> None:
+    iid = wfenv.client.schedule_new_workflow(_flows.parent_of_failure, input="swim")
+    state = wfenv.wait(iid)
+    assert state.runtime_status == WorkflowStatus.COMPLETED
+    assert "cannot swim" in json.loads(state.serialized_output)
+    assert wfenv.client.get_workflow_state(f"{iid}-kid").runtime_status == WorkflowStatus.FAILED
+
+
+def test_purge_by_filter(wfenv: WfEnv) -> None:
+    iid = wfenv.client.schedule_new_workflow(_flows.chain, input="pf")
+    wfenv.wait(iid)
+
+    async def purge() -> int:
+        return wfenv.engine.purge_where(None, None, {COMPLETED}, True)
+
+    assert wfenv.thread.call(purge()) >= 1
+    assert wfenv.client.get_workflow_state(iid) is None
 
 
 def test_suspend_resume_terminate_purge(wfenv: WfEnv) -> None:
