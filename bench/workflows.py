@@ -119,13 +119,15 @@ def bench_baseline(tmp: Path, steps: int, synchronous: str) -> float:
 
 def _pct(values: list[float], p: float) -> float:
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
-def bench_chains(client: Any) -> dict[str, float]:
+def bench_chains(client: Any, prefix: str) -> dict[str, float]:
+    """(b): N_WORKFLOWS chains started by 64 client threads; latency = start to completion seen."""
+
     def one(i: int) -> float:
         t0 = time.perf_counter()
-        iid = client.schedule_new_workflow("chain", input=i, instance_id=f"chain-{i}")
+        iid = client.schedule_new_workflow("chain", input=i, instance_id=f"{prefix}-{i}")
         state = client.wait_for_workflow_completion(iid, timeout_in_seconds=300)
         assert state is not None and state.runtime_status.name == "COMPLETED", state
         return time.perf_counter() - t0
@@ -135,7 +137,6 @@ def bench_chains(client: Any) -> dict[str, float]:
         latencies = list(pool.map(one, range(N_WORKFLOWS)))
     elapsed = time.perf_counter() - t0
     return {
-        "workflows": N_WORKFLOWS,
         "seconds": elapsed,
         "workflows_per_s": N_WORKFLOWS / elapsed,
         "activities_per_s": N_WORKFLOWS * CHAIN / elapsed,
@@ -166,20 +167,25 @@ def main() -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         sidecar = subprocess.Popen(
             [sys.executable, here, "--sidecar", str(tmp / "wf.db")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
         )
         assert sidecar.stdout is not None
         port = sidecar.stdout.readline().strip()
         worker = subprocess.Popen(
             [sys.executable, here, "--worker", port],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
         )
         assert worker.stdout is not None and worker.stdout.readline().strip() == "READY"
         client = wf.DaprWorkflowClient(host="127.0.0.1", port=port)
         try:
-            bench_chains(client)  # warm-up of both processes (imports, caches)
-            client.schedule_new_workflow("chain", input=0, instance_id="warm")
-            chains = bench_chains_fresh(client)
+            bench_chains(client, "warmup")  # both processes: imports, caches, connections
+            chains = bench_chains(client, "run")
             fanout_s = bench_fanout(client)
         finally:
             for name, proc in (("sidecar", sidecar), ("worker", worker)):
@@ -219,34 +225,6 @@ def main() -> None:
             }
         )
     )
-
-
-_run = 0
-
-
-def bench_chains_fresh(client: Any) -> dict[str, float]:
-    """The measured run of (b), with instance ids distinct from the warm-up's."""
-    global _run
-    _run += 1
-
-    def one(i: int) -> float:
-        t0 = time.perf_counter()
-        iid = client.schedule_new_workflow("chain", input=i, instance_id=f"run{_run}-{i}")
-        state = client.wait_for_workflow_completion(iid, timeout_in_seconds=300)
-        assert state is not None and state.runtime_status.name == "COMPLETED", state
-        return time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    with ThreadPoolExecutor(64) as pool:
-        latencies = list(pool.map(one, range(N_WORKFLOWS)))
-    elapsed = time.perf_counter() - t0
-    return {
-        "seconds": elapsed,
-        "workflows_per_s": N_WORKFLOWS / elapsed,
-        "activities_per_s": N_WORKFLOWS * CHAIN / elapsed,
-        "p50_ms": 1000 * statistics.median(latencies),
-        "p99_ms": 1000 * _pct(latencies, 99),
-    }
 
 
 if __name__ == "__main__":
