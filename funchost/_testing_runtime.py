@@ -298,10 +298,13 @@ class LocalRuntime:
         Returns the new virtual time. Reminders, actor timers, jobs, crons, workflow timers and
         delivery retry back-offs due within the window fire in wall-clock milliseconds.
         """
-        if not self.is_virtual:
+        if self.sidecar_kind == "daprd":
             raise NeedsVirtualClock(
-                "advance() needs the embedded sidecar's virtual clock "
-                f"(this runtime uses sidecar={self.sidecar_kind!r}, clock={self.clock!r})"
+                "advance() needs the embedded sidecar's virtual clock (this runtime uses daprd)"
+            )
+        if not self.is_virtual:
+            raise RuntimeError(
+                "advance() needs the virtual clock: this runtime was started with clock='real'"
             )
         seconds = delta.total_seconds() if isinstance(delta, timedelta) else float(delta)
         if seconds < 0:
