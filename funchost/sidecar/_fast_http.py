@@ -116,7 +116,12 @@ class FastHttpPool:
         return "".join(lines).encode("latin-1") + body
 
     async def request(
-        self, method: str, path: str, body: bytes, headers: Mapping[str, str]
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout: float | None = None,
     ) -> AppResponse:
         """Send one request; raises AppUnavailable on connection problems or timeout."""
         data = self._encode(method, path, body, headers)
@@ -126,7 +131,9 @@ class FastHttpPool:
             reused = bool(self._idle)
             conn = self._idle.pop() if reused else await self._connect()
             fut = conn.start(data)
-            timer = asyncio.get_running_loop().call_later(self.timeout, conn._fail, TimeoutError())
+            timer = asyncio.get_running_loop().call_later(
+                timeout or self.timeout, conn._fail, TimeoutError()
+            )
             try:
                 resp = await fut
             except ConnectionResetError as exc:

@@ -143,6 +143,7 @@ class ActiveSubscription:
         self.queue: asyncio.Queue[Message] = asyncio.Queue()
         self.inflight = 0
         self.workers: list[asyncio.Task[None]] = []
+        self.timeout: float | None = None  # per-delivery timeout from the Resiliency policy
 
     @property
     def key(self) -> tuple[str, str]:

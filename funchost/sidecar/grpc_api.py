@@ -16,6 +16,9 @@ import grpc
 from dapr.proto import api_v1
 from dapr.proto.runtime.v1 import dapr_pb2_grpc
 from google.protobuf import empty_pb2
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from ._errors import DaprApiError
 from ._state_backend import StateItem
@@ -319,9 +322,16 @@ def add_servicer_generic(add_fn: Callable[[Any, Any], None], servicer: Any, serv
 
 
 class GrpcApiSubsystem(Subsystem):
-    """Registers `DaprService` on the sidecar's gRPC server."""
+    """Registers `DaprService` on the sidecar's gRPC server (and serves `/v1.0/shutdown`)."""
 
     name = "grpc_api"
+
+    def routes(self) -> list[BaseRoute]:
+        async def shutdown(request: Request) -> Response:
+            await DaprService(self.sidecar).Shutdown(None, None)
+            return Response(status_code=204)
+
+        return [Route("/v1.0/shutdown", shutdown, methods=["POST", "GET"])]
 
     def add_grpc(self, server: grpc.aio.Server) -> None:
         add_servicer_generic(

@@ -177,6 +177,7 @@ class PubSubSubsystem(Subsystem):
                 continue
             try:
                 sub = ActiveSubscription(sdef, self.resiliency.component_retry(sdef.pubsubname))
+                sub.timeout = self.resiliency.component_timeout(sdef.pubsubname)
             except RuleError as exc:
                 log.error(
                     "%s: subscription %s/%s: %s", sdef.source, sdef.pubsubname, sdef.topic, exc
@@ -455,14 +456,16 @@ class PubSubSubsystem(Subsystem):
             self._dead_letter(sub, msg, "no matching route")
             return
         try:
-            resp = await self._post(path, msg.body_for(sub.raw), sub.headers_for(msg))
+            resp = await self._post(path, msg.body_for(sub.raw), sub.headers_for(msg), sub.timeout)
         except AppUnavailable as exc:
             log.warning("delivering event %s to %s: %s", msg.id, path, exc)
             self._settle(sub, msg, Outcome.RETRY)
             return
         self._settle(sub, msg, classify(resp))
 
-    async def _post(self, path: str, body: bytes, headers: dict[str, str]) -> Any:
+    async def _post(
+        self, path: str, body: bytes, headers: dict[str, str], timeout: float | None = None
+    ) -> Any:
         app = self.sidecar.app
         if app.port is None:
             raise AppUnavailable("no app port configured (--app-port)")
@@ -470,7 +473,7 @@ class PubSubSubsystem(Subsystem):
             self._http = FastHttpPool(app.host, app.port, app.app_api_token, app.timeout)
         if not path.startswith("/"):
             path = "/" + path
-        return await self._http.request("POST", path, body, headers)
+        return await self._http.request("POST", path, body, headers, timeout)
 
     async def _bulk_worker(self, sub: ActiveSubscription) -> None:
         max_count = max(1, int(sub.sdef.bulk.get("maxMessagesCount") or 100))
@@ -513,7 +516,9 @@ class PubSubSubsystem(Subsystem):
         for path, msgs in by_path.items():
             body = json.dumps(bulk_envelope(sub.sdef, msgs, sub.raw), separators=(",", ":"))
             try:
-                resp = await self._post(path, body.encode(), {"Content-Type": "application/json"})
+                resp = await self._post(
+                    path, body.encode(), {"Content-Type": "application/json"}, sub.timeout
+                )
             except AppUnavailable as exc:
                 log.warning("bulk delivery to %s: %s", path, exc)
                 for msg in msgs:

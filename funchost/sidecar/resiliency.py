@@ -71,12 +71,20 @@ class Resiliency:
 
     def __init__(self, specs: list[tuple[str, dict[str, Any]]]) -> None:
         self.retries: dict[str, RetryPolicy] = {}
+        self.timeouts: dict[str, float] = {}
         self.components: dict[str, dict[str, Any]] = {}
         sources: dict[str, str] = {}
         for source, spec in specs:
             policies = spec.get("policies") or {}
             for name, raw in (policies.get("retries") or {}).items():
                 self.retries[str(name)] = _parse_retry(str(name), raw, source)
+            for name, raw in (policies.get("timeouts") or {}).items():
+                try:
+                    self.timeouts[str(name)] = parse_duration(str(raw))
+                except ValueError as exc:
+                    raise ComponentError(
+                        f"{source}: Resiliency spec.policies.timeouts.{name}: {exc}"
+                    ) from None
             for name, target in ((spec.get("targets") or {}).get("components") or {}).items():
                 self.components[str(name)] = dict(target or {})
                 sources[str(name)] = source
@@ -89,6 +97,21 @@ class Resiliency:
                         ".retry: "
                         f"policy {ref!r} is not defined under spec.policies.retries"
                     )
+
+    def component_timeout(self, component: str, direction: str = "inbound") -> float | None:
+        """Seconds allowed per call (a named policy or an inline duration), None = no policy."""
+        ref = ((self.components.get(component) or {}).get(direction) or {}).get("timeout")
+        if not ref:
+            return None
+        if ref in self.timeouts:
+            return self.timeouts[ref]
+        try:
+            return parse_duration(str(ref))
+        except ValueError:
+            raise ComponentError(
+                f"Resiliency targets.components.{component}.{direction}.timeout: {ref!r} is "
+                "neither a policy under spec.policies.timeouts nor a duration"
+            ) from None
 
     def component_retry(self, component: str, direction: str = "inbound") -> RetryPolicy:
         """The retry policy for work a component hands to the app (inbound) or the reverse."""

@@ -146,3 +146,27 @@ def test_fast_http_pool_survives_server_closing_idle_connections():
     finally:
         server.should_exit = True
         thread.join(5)
+
+
+def test_resiliency_lookup():
+    from funchost.sidecar.resiliency import DEFAULT_RETRY, Resiliency
+
+    spec = {
+        "policies": {
+            "retries": {"r": {"policy": "exponential", "maxInterval": "10s", "maxRetries": 5}},
+            "timeouts": {"quick": "2s"},
+        },
+        "targets": {
+            "components": {
+                "pubsub": {"inbound": {"retry": "r", "timeout": "quick"}},
+                "other": {"inbound": {"timeout": "500ms"}},
+            }
+        },
+    }
+    res = Resiliency([("r.yaml", spec)])
+    assert res.component_retry("pubsub").policy == "exponential"
+    assert res.component_retry("pubsub").max_retries == 5
+    assert res.component_retry("other") == DEFAULT_RETRY
+    assert res.component_timeout("pubsub") == 2.0
+    assert res.component_timeout("other") == 0.5
+    assert res.component_timeout("nothing") is None
