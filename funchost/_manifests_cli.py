@@ -15,7 +15,10 @@ def manifests_command(
         Path("k8s/app"), "--out", envvar="FUNCHOST_MANIFESTS_OUT", help="Output folder."
     ),
     check: bool = typer.Option(
-        False, "--check", help="Write nothing; exit 1 naming the files that differ from the code."
+        False,
+        "--check",
+        envvar="FUNCHOST_MANIFESTS_CHECK",
+        help="Write nothing; exit 1 naming the files that differ from the code.",
     ),
     app_id: str = typer.Option(
         "funchost-app", "--app-id", envvar="FUNCHOST_APP_ID", help="Dapr app id (all units)."
@@ -33,10 +36,16 @@ def manifests_command(
         "redis", "--pubsub-type", envvar="FUNCHOST_PUBSUB_TYPE", help="Broker: redis or kafka."
     ),
     pubsub: list[str] = typer.Option(
-        [], "--pubsub", help="Broker of one pub/sub component, NAME=redis|kafka (repeatable)."
+        [],
+        "--pubsub",
+        envvar="FUNCHOST_PUBSUB_BROKERS",
+        help="Broker of one pub/sub component, NAME=redis|kafka (repeatable).",
     ),
     sidecar_volume: list[str] = typer.Option(
-        [], "--sidecar-volume", help="emptyDir mounted read-write in daprd, NAME:PATH (repeatable)."
+        [],
+        "--sidecar-volume",
+        envvar="FUNCHOST_SIDECAR_VOLUMES",
+        help="emptyDir mounted read-write in daprd, NAME:PATH (repeatable).",
     ),
     redis_address: str | None = typer.Option(
         None, "--redis-address", envvar="FUNCHOST_REDIS_ADDRESS", help="host:port KEDA reads."
@@ -47,6 +56,7 @@ def manifests_command(
     components: list[Path] = typer.Option(
         [],
         "--components",
+        envvar="FUNCHOST_MANIFESTS_COMPONENTS",
         help="Component YAML (file or folder, repeatable): KEDA triggers follow their pub/subs.",
     ),
     namespace: str = typer.Option(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -37,9 +38,14 @@ async def get_order(order_id: str) -> dict:
 """
 
 
+# Every option has a FUNCHOST_* variable: keep the caller's out of the rendering.
+CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith("FUNCHOST_")}
+
+
 def _manifests(*args: str | Path, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "funchost.manifests", *map(str, args)],
+        env=CLEAN_ENV,
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -51,6 +57,7 @@ def test_committed_k8s_manifests_match_the_code() -> None:
     """The same command CI runs (k8s/render.sh --check) finds no drift in k8s/app*/."""
     result = subprocess.run(
         ["bash", str(REPO / "k8s" / "render.sh"), "--check"],
+        env=CLEAN_ENV,
         cwd=REPO,
         capture_output=True,
         text=True,
