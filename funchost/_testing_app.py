@@ -81,8 +81,14 @@ def workflow_worker_pending(app: Any) -> bool:
     return bool(wanted) and host.workflow_runtime is None
 
 
-def wait_for_workflow_worker(app: Any, timeout: float) -> None:
-    """Block until the app's workflow worker is connected (no-op for other apps)."""
+def _startup_tasks_pending(app: Any) -> list[Any]:
+    host = getattr(getattr(app, "state", None), "funchost", None)
+    return [t for t in getattr(host, "tasks", ()) if not t.done()]
+
+
+def wait_for_host_startup(app: Any, timeout: float) -> None:
+    """Block until a funchost app finished its background start-up (workflow worker connected,
+    cron jobs scheduled), so a test's first `advance()` sees every job; no-op for other apps."""
     import time
 
     deadline = time.monotonic() + timeout
@@ -92,6 +98,13 @@ def wait_for_workflow_worker(app: Any, timeout: float) -> None:
                 f"the app's workflow runtime did not connect to the sidecar within {timeout:.0f}s "
                 "(see the log of funchost.workflows)"
             )
+        time.sleep(0.01)
+    while _startup_tasks_pending(app):
+        if time.monotonic() > deadline:
+            log.warning(
+                "funchost.testing: start-up tasks still running: %s", _startup_tasks_pending(app)
+            )
+            return
         time.sleep(0.01)
 
 

@@ -18,7 +18,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from ._testing_app import AppServer, wait_for_workflow_worker
+from ._testing_app import AppServer, wait_for_host_startup
 
 if TYPE_CHECKING:
     from ._testing_runtime import LocalRuntime
@@ -95,7 +95,7 @@ class DaprdStack:
         self.app = AppServer(app, self.ports["app"], log_level=self.rt.log_level)
         self.app.start(timeout=self.rt.ready_timeout)
         self._wait(lambda: httpx.get(f"{base}/healthz", timeout=2).is_success, "reach the app")
-        wait_for_workflow_worker(app, self.rt.ready_timeout)
+        wait_for_host_startup(app, self.rt.ready_timeout)
 
     def _wait(self, probe: Any, what: str) -> None:
         import httpx

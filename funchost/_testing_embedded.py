@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._testing_app import AppServer, AppStartError, ASGIApp, wait_for_workflow_worker
+from ._testing_app import AppServer, AppStartError, ASGIApp, wait_for_host_startup
 from ._testing_inspect import dead_letters, instrument, outbox, send_binding
 
 log = logging.getLogger("funchost.testing")
@@ -168,7 +168,7 @@ class EmbeddedStack:
         app = cfg.app_factory()
         self.app = AppServer(app, cfg.app_port, log_level=cfg.log_level)
         self.app.start(timeout=cfg.ready_timeout)
-        wait_for_workflow_worker(app, cfg.ready_timeout)
+        wait_for_host_startup(app, cfg.ready_timeout)
         self.thread.call(sidecar.wait_app_ready(cfg.ready_timeout), timeout=cfg.ready_timeout + 5)
         if not sidecar.app.ready.is_set():
             raise AppStartError(

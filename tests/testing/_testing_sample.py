@@ -8,7 +8,7 @@ from typing import Any
 ORDERS = """
 from pydantic import BaseModel
 
-from funchost import Drop, FunctionContext, binding, invoke, topic
+from funchost import Drop, FunctionContext, binding, cron, invoke, topic
 
 
 class Order(BaseModel):
@@ -28,6 +28,11 @@ async def on_order(order: Order, ctx: FunctionContext) -> None:
 @topic("pubsub", "flaky", dead_letter_topic="flaky-dlq")
 async def always_fails(data: dict) -> None:
     raise RuntimeError("the downstream service is down")
+
+
+@cron("*/10 * * * *")
+async def tick(ctx: FunctionContext) -> None:
+    await ctx.save_state("ticks", (await ctx.get_state("ticks") or 0) + 1)
 
 
 @invoke("orders/{order_id}", methods=("GET",))
@@ -208,6 +213,12 @@ async def test_input_binding(funchost_runtime):
     reply = await funchost_runtime.send_binding("queue", {"n": 7})
     assert reply.ok and reply.data == {"accepted": 7}
     assert await funchost_runtime.state().get("last-queued") == {"n": 7}
+
+
+async def test_cron_fires_on_the_virtual_clock(funchost_runtime):
+    assert await funchost_runtime.state().get("ticks") is None
+    await funchost_runtime.advance(timedelta(hours=1))  # */10 * * * *: six ticks
+    assert await funchost_runtime.state().get("ticks") == 6
 
 
 async def test_actor_reminder_fires_after_one_hour(funchost_runtime):
