@@ -94,3 +94,21 @@ def test_history_of_unknown_instance_fails_cleanly(tmp_path: Path) -> None:
         cli, ["workflow", "history", "nope", "--address", f"127.0.0.1:{free_port()}"]
     )
     assert result.exit_code == 1
+
+
+async def test_activities_continue_the_trace_of_the_starting_handler(
+    runtime: LocalRuntime,
+) -> None:
+    stream = io.StringIO()
+    handler = configure_logging("json", level="INFO", stream=stream)
+    try:
+        await runtime.publish("pubsub", "start-doubler", {"id": "wf-traced", "n": 5})
+        await runtime.idle()
+        assert await runtime.workflows.result("wf-traced") == 20
+    finally:
+        logging.getLogger().removeHandler(handler)
+    records = [json.loads(x) for x in stream.getvalue().splitlines() if x.startswith("{")]
+    started = next(r for r in records if r["msg"] == "starting doubler wf-traced")
+    doubled = [r for r in records if str(r["msg"]).startswith("doubling")]
+    assert len(doubled) == 2
+    assert {r["trace_id"] for r in doubled} == {started["trace_id"]}

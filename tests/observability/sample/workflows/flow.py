@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from funchost import activity, workflow
+from funchost import FunctionContext, activity, topic, workflow
 
 log = logging.getLogger("sample.flow")
 
@@ -20,3 +20,9 @@ def doubler(ctx, n: int):  # type: ignore[no-untyped-def]
     a = yield ctx.call_activity("double", input=n)
     b = yield ctx.call_activity("double", input=a)
     return b
+
+
+@topic("pubsub", "start-doubler")
+async def start_doubler(item: dict, ctx: FunctionContext) -> None:
+    log.info("starting doubler %s", item["id"])
+    await ctx.start_workflow("doubler", item["n"], instance_id=item["id"])
