@@ -122,6 +122,9 @@ def _functions_table(snap: Snapshot) -> Table:
     for fn in snap.functions:
         name = str(fn.get("name", ""))
         st = snap.stats.get(name, {})
+        trigger = str(fn.get("trigger", ""))
+        if not st and fn.get("kind") == "actor" and len(trigger.split()) > 1:
+            st = snap.stats.get(trigger.split()[1], {})  # actor calls are labelled by type
         calls = st.get("invocations", 0.0)
         avg = f"{st.get('seconds', 0.0) / calls * 1000:.1f} ms" if calls else ""
         failed = _n(st.get("failures"))
