@@ -64,6 +64,12 @@ def manifests_command(
     ),
     replicas: int = typer.Option(2, "--replicas", envvar="FUNCHOST_REPLICAS", min=1),
     max_replicas: int = typer.Option(10, "--max-replicas", envvar="FUNCHOST_MAX_REPLICAS", min=1),
+    plugins: bool = typer.Option(
+        True,
+        "--plugins/--no-plugins",
+        envvar="FUNCHOST_LOAD_PLUGINS",
+        help="Also render installed plugins' functions (entry-point group 'funchost').",
+    ),
     keda: bool = typer.Option(
         True, "--keda/--no-keda", envvar="FUNCHOST_KEDA", help="KEDA for topic consumers."
     ),
@@ -89,7 +95,7 @@ def manifests_command(
             kafka_brokers=kafka_brokers,
             components=components,
         )
-        files = render(discover(path), opts)
+        files = render(discover(path, plugins=plugins), opts)
     except FunchostError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
