@@ -28,7 +28,7 @@ def instance_state(inst: Instance, payloads: bool) -> pb.WorkflowState:
     state = pb.WorkflowState(
         instanceId=inst.instance_id,
         name=inst.name,
-        workflowStatus=inst.status,
+        workflowStatus=inst.status,  # type: ignore[arg-type]
         createdTimestamp=ts(inst.created),
         lastUpdatedTimestamp=ts(inst.updated),
         executionId=sv(inst.execution_id),

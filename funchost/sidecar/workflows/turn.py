@@ -243,7 +243,7 @@ def _complete(
         event(
             now,
             executionCompleted=pb.ExecutionCompletedEvent(
-                workflowStatus=status,
+                workflowStatus=status,  # type: ignore[arg-type]
                 result=sv(result) if result is not None else None,
                 failureDetails=details,
             ),
