@@ -263,6 +263,7 @@ class DrainingServer(uvicorn.Server):
             # period is cancelled quickly so the pod stops before SIGKILL.
             config.timeout_graceful_shutdown = 2
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._drain_task: asyncio.Task[None] | None = None
 
     async def serve(self, sockets: Any = None) -> None:
         """Serve until drained (see class docstring)."""
@@ -276,7 +277,11 @@ class DrainingServer(uvicorn.Server):
             self.force_exit = self.force_exit or self.drain.draining
             return
         self.drain.begin()
-        self._loop.call_soon_threadsafe(lambda: self._loop.create_task(self._finish_drain(sig)))  # type: ignore[union-attr]
+        self._loop.call_soon_threadsafe(self._start_drain, sig)
+
+    def _start_drain(self, sig: int) -> None:
+        if self._loop is not None:  # set by serve() before signals are captured
+            self._drain_task = self._loop.create_task(self._finish_drain(sig))
 
     async def _finish_drain(self, sig: int) -> None:
         done = await self.drain.wait(self.drain.grace)
