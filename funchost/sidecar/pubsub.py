@@ -18,9 +18,7 @@ import logging
 from typing import Any
 
 import grpc
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from ._durations import format_rfc3339
 from ._errors import DaprApiError
@@ -33,10 +31,10 @@ from ._pubsub_delivery import (
     classify,
     classify_bulk,
 )
+from ._pubsub_http import parse_subscribe, pubsub_routes
 from .app_channel import AppUnavailable
-from .cloudevents import dumps, envelope, is_json_content_type
+from .cloudevents import dumps, envelope
 from .components import SubscriptionDef
-from .http_api import api, json_body, json_response, query_metadata
 from .routing import RuleError
 from .server import Subsystem
 
@@ -59,34 +57,6 @@ CREATE TABLE IF NOT EXISTS pubsub_outbox (
 """
 
 Row = tuple[str, str, bytes, dict[str, str], bool]
-
-
-def _parse_subscribe(doc: Any) -> list[SubscriptionDef]:
-    subs: list[SubscriptionDef] = []
-    for item in doc if isinstance(doc, list) else []:
-        if not isinstance(item, dict) or not item.get("pubsubname") or not item.get("topic"):
-            log.warning("GET /dapr/subscribe: skipping malformed item %r", item)
-            continue
-        routes = item.get("routes") or {}
-        rules = [
-            (str(r.get("match") or ""), str(r.get("path") or ""))
-            for r in (routes.get("rules") or [])
-            if isinstance(r, dict) and r.get("path")
-        ]
-        subs.append(
-            SubscriptionDef(
-                pubsubname=str(item["pubsubname"]),
-                topic=str(item["topic"]),
-                route=str(item.get("route") or ""),
-                rules=rules,
-                default=str(routes.get("default") or ""),
-                dead_letter_topic=str(item.get("deadLetterTopic") or ""),
-                metadata={str(k): str(v) for k, v in (item.get("metadata") or {}).items()},
-                bulk=dict(item.get("bulkSubscribe") or {}),
-                source="app",
-            )
-        )
-    return subs
 
 
 class PubSubSubsystem(Subsystem):
@@ -132,7 +102,7 @@ class PubSubSubsystem(Subsystem):
         try:
             resp = await self.sidecar.app.request("GET", "/dapr/subscribe", timeout=10.0)
             if resp.status == 200 and resp.body:
-                programmatic = _parse_subscribe(resp.json())
+                programmatic = parse_subscribe(resp.json())
         except (AppUnavailable, ValueError) as exc:
             log.warning("GET /dapr/subscribe failed: %s", exc)
         await self.set_subscriptions(self.declared + programmatic)
@@ -582,56 +552,5 @@ class PubSubSubsystem(Subsystem):
             deadline = self._retries[0][0] if self._retries else now + 3600.0
             await clock.sleep_until(deadline, wake=self._wake)
 
-    # -- HTTP API -----------------------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:
-        return [
-            Route("/v1.0/publish/{pubsub}/{topic:path}", self._http_publish, methods=["POST"]),
-            Route(
-                "/v1.0-alpha1/publish/bulk/{pubsub}/{topic:path}", self._http_bulk, methods=["POST"]
-            ),
-            Route("/v1.0/publish/bulk/{pubsub}/{topic:path}", self._http_bulk, methods=["POST"]),
-        ]
-
-    @api
-    async def _http_publish(self, request: Request) -> Response:
-        p = request.path_params
-        await self.publish(
-            p["pubsub"],
-            p["topic"],
-            await request.body(),
-            request.headers.get("content-type", "text/plain"),
-            query_metadata(request),
-            request.headers.get("traceparent", ""),
-            request.headers.get("tracestate", ""),
-        )
-        return Response(status_code=204)
-
-    @api
-    async def _http_bulk(self, request: Request) -> Response:
-        p = request.path_params
-        body = await json_body(request)
-        if not isinstance(body, list):
-            raise DaprApiError(400, "ERR_PUBSUB_EVENTS_SER", "body must be a list of entries")
-        entries = []
-        for item in body:
-            if not isinstance(item, dict) or not item.get("entryId"):
-                raise DaprApiError(400, "ERR_PUBSUB_EVENTS_SER", "every entry needs an entryId")
-            ctype = str(item.get("contentType") or "")
-            event = item.get("event")
-            if isinstance(event, str) and not is_json_content_type(ctype):
-                data = event.encode()
-            else:
-                data = json.dumps(event).encode()
-                ctype = ctype or "application/json"
-            meta = {str(k): str(v) for k, v in (item.get("metadata") or {}).items()}
-            entries.append((str(item["entryId"]), data, ctype, meta))
-        failed = await self.bulk_publish(p["pubsub"], p["topic"], entries, query_metadata(request))
-        if failed:
-            return json_response(
-                {
-                    "failedEntries": [{"entryId": e, "error": m} for e, m in failed],
-                    "errorCode": "ERR_PUBSUB_PUBLISH_MESSAGE",
-                },
-                status=500,
-            )
-        return Response(status_code=204)
+        return pubsub_routes(self)
