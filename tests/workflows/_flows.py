@@ -160,6 +160,13 @@ def parent_of_failure(ctx: wf.DaprWorkflowContext, what: str) -> Any:
     return "child succeeded?"
 
 
+def patched(ctx: wf.DaprWorkflowContext, _: Any) -> Any:
+    first = ctx.is_patched("new-greeting")
+    yield ctx.call_activity(hello, input="patch")
+    again = ctx.is_patched("new-greeting")  # replayed on the next turn: must still be True
+    return [first, again]
+
+
 def sleeper(ctx: wf.DaprWorkflowContext, _: Any) -> Any:
     yield ctx.call_activity(hello, input="before")
     yield ctx.create_timer(timedelta(hours=1))
@@ -186,6 +193,7 @@ WORKFLOWS = [
     saga,
     fails,
     parent_of_failure,
+    patched,
     sleeper,
     parent_of_sleepers,
 ]

@@ -155,6 +155,11 @@ def test_child_failure_reaches_the_parent(wfenv: WfEnv) -> None:
     assert wfenv.client.get_workflow_state(f"{iid}-kid").runtime_status == WorkflowStatus.FAILED
 
 
+def test_patches_are_recorded_for_replay(wfenv: WfEnv) -> None:
+    iid = wfenv.client.schedule_new_workflow(_flows.patched)
+    assert json.loads(wfenv.wait(iid).serialized_output) == [True, True]
+
+
 def test_purge_by_filter(wfenv: WfEnv) -> None:
     iid = wfenv.client.schedule_new_workflow(_flows.chain, input="pf")
     wfenv.wait(iid)

@@ -78,6 +78,13 @@ def process_turn(
 ) -> Plan:
     """Apply a worker's `WorkflowResponse` to `inst` whose turn carried `new_events`."""
     plan = Plan(append=list(new_events), custom_status=inst.custom_status)
+    if res.HasField("version") and plan.append and plan.append[0].HasField("workflowStarted"):
+        # The version and patches seen this turn live on its workflowStarted event, so that
+        # `ctx.is_patched()` answers the same when the turn is replayed.
+        started = pb.HistoryEvent()
+        started.CopyFrom(plan.append[0])
+        started.workflowStarted.version.CopyFrom(res.version)
+        plan.append[0] = started
     if res.HasField("customStatus"):
         plan.custom_status = res.customStatus.value
         plan.custom_status_set = True
