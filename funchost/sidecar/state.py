@@ -81,6 +81,10 @@ class StateSubsystem(Subsystem):
                 store = sidecar.store
             self.backends[comp.name] = SqliteStateBackend(store, comp.name, clock_time)
 
+    async def start(self) -> None:
+        for backend in self.backends.values():
+            backend.purge_expired()  # rows whose TTL passed while the sidecar was down
+
     # -- lookups used by other subsystems ---------------------------------------------------
     def backend(self, name: str) -> SqliteStateBackend:
         """The backend of state store `name` (DaprApiError ERR_STATE_STORE_NOT_FOUND if none)."""
