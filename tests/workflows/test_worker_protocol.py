@@ -1,0 +1,151 @@
+"""The worker side of TaskHubSidecarService, driven with a raw gRPC stub (no SDK worker).
+
+Checks what the SDK relies on: health pings, workflowStarted(now) first in every turn, completion
+tokens (stale ones discarded), duplicate activity results de-duplicated, and in-flight work
+re-dispatched to the next stream when a worker disconnects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import pytest
+
+from funchost.sidecar import free_port
+from funchost.sidecar.clock import VirtualClock
+from funchost.sidecar.server import Sidecar, SidecarConfig, SidecarThread
+from funchost.sidecar.workflows import grpc_service
+from funchost.sidecar.workflows._pb import COMPLETED, pb, pbg, sv
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def raw(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, VirtualClock]]:
+    monkeypatch.setattr(grpc_service, "HEALTH_PING_INTERVAL", 0.05)
+    clock = VirtualClock(start=1_800_000_000.0)
+    sidecar = Sidecar(SidecarConfig(http_port=free_port(), grpc_port=0), clock=clock)
+    thread = SidecarThread(sidecar)
+    thread.start()
+    channel = grpc.insecure_channel(sidecar.grpc_address)
+    try:
+        yield pbg.TaskHubSidecarServiceStub(channel), clock
+    finally:
+        channel.close()
+        thread.stop()
+
+
+def _stream(stub: Any) -> Any:
+    req = pb.GetWorkItemsRequest(capabilities=[pb.WORKER_CAPABILITY_HEALTH_PING])
+    return stub.GetWorkItems(req)
+
+
+def _next(stream: Any, kind: str) -> pb.WorkItem:
+    """The next work item of `kind`, skipping health pings."""
+    for _ in range(500):
+        item = next(stream)
+        if item.WhichOneof("request") == kind:
+            return item
+        assert item.HasField("healthPing"), item
+    raise AssertionError(f"no {kind} work item")
+
+
+def _schedule(item: pb.WorkItem, token: str | None = None) -> pb.WorkflowResponse:
+    action = pb.WorkflowAction(id=0, scheduleTask=pb.ScheduleTaskAction(name="act", input=sv("1")))
+    return pb.WorkflowResponse(
+        instanceId=item.workflowRequest.instanceId,
+        actions=[action],
+        completionToken=token if token is not None else item.completionToken,
+    )
+
+
+def test_turns_tokens_and_duplicate_results(raw: tuple[Any, VirtualClock]) -> None:
+    stub, clock = raw
+    stream = _stream(stub)
+    assert stub.Hello(pb.empty_pb2.Empty()) is not None
+    next_ping = next(stream)
+    assert next_ping.HasField("healthPing")
+    stub.StartInstance(pb.CreateInstanceRequest(instanceId="raw", name="w", input=sv('"in"')))
+
+    turn = _next(stream, "workflowRequest")
+    new = turn.workflowRequest.newEvents
+    assert [e.WhichOneof("eventType") for e in new] == ["workflowStarted", "executionStarted"]
+    assert new[0].timestamp.seconds == int(clock.time())  # ctx.current_utc_datetime
+    assert new[1].executionStarted.name == "w" and new[1].executionStarted.input.value == '"in"'
+    assert list(turn.workflowRequest.pastEvents) == []
+
+    stub.CompleteOrchestratorTask(_schedule(turn, token="stale-token"))  # discarded
+    stub.CompleteOrchestratorTask(_schedule(turn))
+    act = _next(stream, "activityRequest")
+    assert act.activityRequest.name == "act" and act.activityRequest.taskId == 0
+    assert act.activityRequest.workflowInstance.instanceId == "raw"
+
+    result = pb.ActivityResponse(
+        instanceId="raw", taskId=0, result=sv("42"), completionToken=act.completionToken
+    )
+    stub.CompleteActivityTask(result)
+    stub.CompleteActivityTask(result)  # at-least-once: a duplicate result is dropped
+
+    turn2 = _next(stream, "workflowRequest")
+    past = [e.WhichOneof("eventType") for e in turn2.workflowRequest.pastEvents]
+    assert past == ["workflowStarted", "executionStarted", "taskScheduled"]
+    new2 = [e.WhichOneof("eventType") for e in turn2.workflowRequest.newEvents]
+    assert new2 == ["workflowStarted", "taskCompleted"]
+    done = pb.WorkflowAction(
+        id=1,
+        completeWorkflow=pb.CompleteWorkflowAction(workflowStatus=COMPLETED, result=sv("42")),
+    )
+    stub.CompleteOrchestratorTask(
+        pb.WorkflowResponse(instanceId="raw", actions=[done], completionToken=turn2.completionToken)
+    )
+    state = stub.WaitForInstanceCompletion(
+        pb.GetInstanceRequest(instanceId="raw", getInputsAndOutputs=True), timeout=10
+    )
+    assert state.workflowState.workflowStatus == COMPLETED
+    assert state.workflowState.output.value == "42"
+    history = stub.GetInstanceHistory(pb.GetInstanceHistoryRequest(instanceId="raw")).events
+    kinds = [e.WhichOneof("eventType") for e in history]
+    assert kinds.count("taskCompleted") == 1 and kinds[-1] == "executionCompleted"
+    stream.cancel()
+
+
+def test_disconnected_worker_work_is_redispatched(raw: tuple[Any, VirtualClock]) -> None:
+    stub, _ = raw
+    first = _stream(stub)
+    stub.StartInstance(pb.CreateInstanceRequest(instanceId="rd", name="w"))
+    turn = _next(first, "workflowRequest")
+    stub.CompleteOrchestratorTask(_schedule(turn))
+    act = _next(first, "activityRequest")
+    first.cancel()  # the worker goes away with the activity in flight
+
+    second = _stream(stub)
+    again = _next(second, "activityRequest")
+    assert again.activityRequest.taskId == act.activityRequest.taskId
+    assert again.completionToken != act.completionToken
+    stub.CompleteActivityTask(
+        pb.ActivityResponse(
+            instanceId="rd", taskId=0, result=sv("1"), completionToken=again.completionToken
+        )
+    )
+    turn2 = _next(second, "workflowRequest")
+    assert turn2.workflowRequest.newEvents[1].HasField("taskCompleted")
+    second.cancel()
+
+
+def test_unknown_instances(raw: tuple[Any, VirtualClock]) -> None:
+    stub, _ = raw
+    assert not stub.GetInstance(pb.GetInstanceRequest(instanceId="ghost")).exists
+    for call, req in [
+        (stub.RaiseEvent, pb.RaiseEventRequest(instanceId="ghost", name="e")),
+        (stub.TerminateInstance, pb.TerminateRequest(instanceId="ghost")),
+        (stub.GetInstanceHistory, pb.GetInstanceHistoryRequest(instanceId="ghost")),
+    ]:
+        with pytest.raises(grpc.RpcError) as err:
+            call(req)
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    stub.StartInstance(pb.CreateInstanceRequest(instanceId="dup", name="w"))
+    with pytest.raises(grpc.RpcError) as err:
+        stub.StartInstance(pb.CreateInstanceRequest(instanceId="dup", name="w"))
+    assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
