@@ -24,23 +24,24 @@ log = logging.getLogger("funchost.invocation")
 
 
 class _Attempts:
-    """Counts deliveries of the same event id (bounded, oldest first out), so a redelivery is
-    attempt 2, 3..."""
+    """Delivery attempts per event id: an event that did not succeed is remembered (bounded,
+    oldest first out), so its redelivery is attempt 2, 3...; successes cost one lookup."""
 
     def __init__(self, size: int = 10_000) -> None:
-        self._seen: dict[str, int] = {}
+        self._failed: dict[str, int] = {}
         self._size = size
 
     def next(self, key: str) -> int:
-        seen = self._seen
-        count = seen.pop(key, 0) + 1
-        seen[key] = count
-        if len(seen) > self._size:
-            seen.pop(next(iter(seen)), None)
-        return count
+        return self._failed.get(key, 0) + 1
+
+    def failed(self, key: str, attempt: int) -> None:
+        failed = self._failed
+        failed[key] = attempt
+        if len(failed) > self._size:
+            failed.pop(next(iter(failed)), None)
 
     def forget(self, key: str) -> None:
-        self._seen.pop(key, None)
+        self._failed.pop(key, None)
 
 
 class Observer:
@@ -96,8 +97,11 @@ class Observer:
 
     def _record(self, inv: scope.Invocation, took: float, failed: bool) -> None:
         self.recent.append((time.time(), took, inv))
-        if inv.event_id and inv.outcome == "success":
-            self.attempts.forget(inv.event_id)
+        if inv.event_id:
+            if inv.outcome != "success":
+                self.attempts.failed(inv.event_id, inv.attempt)
+            elif inv.attempt > 1:
+                self.attempts.forget(inv.event_id)
         if failed and inv.outcome != "success":
             log.warning(
                 "%s %s failed (%s): %s",
