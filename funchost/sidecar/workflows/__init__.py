@@ -1,4 +1,18 @@
-"""The durable workflow engine of the embedded sidecar (`TaskHubSidecarService` + HTTP API)."""
+"""The durable workflow engine of the embedded sidecar (`TaskHubSidecarService` + HTTP API).
+
+Apps use it exactly as they use daprd: `WorkflowRuntime(host="127.0.0.1", port=<grpc port>)`
+for the worker and `DaprWorkflowClient(...)` for start/get/raise/suspend/resume/terminate/purge;
+curl users have `/v1.0/workflows/dapr/...`. Layout:
+
+- `turn.py`: the turn processor (worker actions -> history events, messages, activities);
+- `_runtime.py`: inboxes, one turn at a time per instance, activity dispatch, timers, recovery;
+- `engine.py`: client operations; `backend.py`: the `wf_*` SQLite tables;
+- `grpc_service.py` / `http_api.py`: the two APIs; `dispatcher.py`: connected worker streams.
+
+Everything a turn changes is committed in one transaction before anything is dispatched, and
+every inbox/activity row still present after a crash is work still owed, so a kill -9 at any
+point resumes where it stopped. Time (workflowStarted, timers, retries) is the sidecar clock.
+"""
 
 from __future__ import annotations
 
