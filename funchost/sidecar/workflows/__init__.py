@@ -24,9 +24,8 @@ import grpc
 from starlette.routing import BaseRoute
 
 from ..server import Subsystem
-from ._pb import pbg
 from .engine import Engine, WorkflowError
-from .grpc_service import TaskHubServicer
+from .grpc_service import add_taskhub_service
 from .http_api import WorkflowHttpApi
 
 __all__ = ["Engine", "WorkflowError", "WorkflowsSubsystem"]
@@ -46,7 +45,7 @@ class WorkflowsSubsystem(Subsystem):
         return WorkflowHttpApi(self.engine).routes()
 
     def add_grpc(self, server: grpc.aio.Server) -> None:
-        pbg.add_TaskHubSidecarServiceServicer_to_server(TaskHubServicer(self.engine), server)
+        add_taskhub_service(self.engine, server)
 
     async def start(self) -> None:
         self.engine.load()

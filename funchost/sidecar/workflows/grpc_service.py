@@ -58,6 +58,30 @@ def _response(inst: Instance | None, payloads: bool) -> pb.GetInstanceResponse:
     return pb.GetInstanceResponse(exists=True, workflowState=instance_state(inst, payloads))
 
 
+class _GenericHandlersOnly:
+    """Server proxy keeping only the generic handlers of a generated `add_*_to_server` call.
+
+    grpc.aio keeps a pending "registered call" per registered method and waits on all of them for
+    every incoming RPC, a large share of the CPU of a small call; generic handlers serve the same
+    paths (`/TaskHubSidecarService/<Method>`) without that cost.
+    """
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+
+    def add_generic_rpc_handlers(self, handlers: Any) -> None:
+        self.server.add_generic_rpc_handlers(handlers)
+
+    def add_registered_method_handlers(self, service: str, handlers: Any) -> None:
+        """Dropped on purpose (see the class docstring)."""
+
+
+def add_taskhub_service(engine: Engine, server: Any) -> None:
+    """Register `TaskHubSidecarService` for `engine` on a grpc.aio server."""
+    servicer = TaskHubServicer(engine)
+    pbg.add_TaskHubSidecarServiceServicer_to_server(servicer, _GenericHandlersOnly(server))
+
+
 class TaskHubServicer(pbg.TaskHubSidecarServiceServicer):  # type: ignore[misc]
     """Async servicer: every call runs on the sidecar's event loop."""
 
