@@ -68,6 +68,27 @@ class DaprdStack:
         }
 
     def start(self) -> None:
+        """Start daprd, then the app; retry on fresh ports when one was taken meanwhile."""
+        for attempt in range(3):
+            try:
+                self._start_once()
+                return
+            except (RuntimeError, OSError) as exc:
+                text = f"{exc}\n{self._log_tail()}".lower()
+                if "address already in use" not in text or attempt == 2:
+                    raise
+                self._kill_quietly()
+                self.ports = {}
+
+    def _kill_quietly(self) -> None:
+        if self.app is not None:
+            self.app.kill(timeout=10)
+            self.app = None
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(30)
+
+    def _start_once(self) -> None:
         import httpx
 
         from .sidecar import free_port
@@ -143,6 +164,7 @@ class DaprdStack:
             self.proc.wait(30)
         if self.app is not None:
             self.app.kill()
+            self.app = None
         self.start()
 
     async def idle(self, timeout: float = 30.0) -> None:
