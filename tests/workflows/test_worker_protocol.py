@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def raw(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, VirtualClock]]:
+def raw(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, VirtualClock, Any]]:
     monkeypatch.setattr(grpc_service, "HEALTH_PING_INTERVAL", 0.05)
     clock = VirtualClock(start=1_800_000_000.0)
     sidecar = Sidecar(SidecarConfig(http_port=free_port(), grpc_port=0), clock=clock)
@@ -31,7 +31,7 @@ def raw(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, VirtualClock]]:
     thread.start()
     channel = grpc.insecure_channel(sidecar.grpc_address)
     try:
-        yield pbg.TaskHubSidecarServiceStub(channel), clock
+        yield pbg.TaskHubSidecarServiceStub(channel), clock, thread
     finally:
         channel.close()
         thread.stop()
@@ -61,8 +61,8 @@ def _schedule(item: pb.WorkItem, token: str | None = None) -> pb.WorkflowRespons
     )
 
 
-def test_turns_tokens_and_duplicate_results(raw: tuple[Any, VirtualClock]) -> None:
-    stub, clock = raw
+def test_turns_tokens_and_duplicate_results(raw: tuple[Any, VirtualClock, Any]) -> None:
+    stub, clock, _ = raw
     stream = _stream(stub)
     assert stub.Hello(pb.empty_pb2.Empty()) is not None
     next_ping = next(stream)
@@ -111,8 +111,8 @@ def test_turns_tokens_and_duplicate_results(raw: tuple[Any, VirtualClock]) -> No
     stream.cancel()
 
 
-def test_disconnected_worker_work_is_redispatched(raw: tuple[Any, VirtualClock]) -> None:
-    stub, _ = raw
+def test_disconnected_worker_work_is_redispatched(raw: tuple[Any, VirtualClock, Any]) -> None:
+    stub, _, _ = raw
     first = _stream(stub)
     stub.StartInstance(pb.CreateInstanceRequest(instanceId="rd", name="w"))
     turn = _next(first, "workflowRequest")
@@ -134,8 +134,8 @@ def test_disconnected_worker_work_is_redispatched(raw: tuple[Any, VirtualClock])
     second.cancel()
 
 
-def test_unknown_instances(raw: tuple[Any, VirtualClock]) -> None:
-    stub, _ = raw
+def test_unknown_instances(raw: tuple[Any, VirtualClock, Any]) -> None:
+    stub, _, _ = raw
     assert not stub.GetInstance(pb.GetInstanceRequest(instanceId="ghost")).exists
     for call, req in [
         (stub.RaiseEvent, pb.RaiseEventRequest(instanceId="ghost", name="e")),
@@ -149,3 +149,26 @@ def test_unknown_instances(raw: tuple[Any, VirtualClock]) -> None:
     with pytest.raises(grpc.RpcError) as err:
         stub.StartInstance(pb.CreateInstanceRequest(instanceId="dup", name="w"))
     assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+
+
+def test_unanswered_turn_is_dispatched_again(raw: tuple[Any, VirtualClock, Any]) -> None:
+    stub, _, thread = raw
+    stream = _stream(stub)
+    stub.StartInstance(pb.CreateInstanceRequest(instanceId="slow", name="w"))
+    lost = _next(stream, "workflowRequest")
+    engine = thread.sidecar.get("workflows").engine
+
+    async def expire() -> int:
+        return engine.expire_turns(float("inf"))
+
+    assert thread.call(expire()) == 1
+    again = _next(stream, "workflowRequest")
+    assert again.completionToken != lost.completionToken
+    assert list(again.workflowRequest.newEvents)[1].HasField("executionStarted")
+    stub.CompleteOrchestratorTask(_schedule(lost))  # the late answer is stale: discarded
+    stub.CompleteOrchestratorTask(_schedule(again))
+    act = _next(stream, "activityRequest")
+    assert act.activityRequest.workflowInstance.instanceId == "slow"
+    history = stub.GetInstanceHistory(pb.GetInstanceHistoryRequest(instanceId="slow")).events
+    assert [e.WhichOneof("eventType") for e in history].count("taskScheduled") == 1
+    stream.cancel()

@@ -39,7 +39,7 @@ class WorkflowsSubsystem(Subsystem):
     def __init__(self, sidecar: Any) -> None:
         super().__init__(sidecar)
         self.engine = Engine(sidecar.store, sidecar.clock)
-        self._timer_task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     def routes(self) -> list[BaseRoute]:
         return WorkflowHttpApi(self.engine).routes()
@@ -49,13 +49,16 @@ class WorkflowsSubsystem(Subsystem):
 
     async def start(self) -> None:
         self.engine.load()
-        self._timer_task = self.sidecar.spawn(self.engine.run_timers())
+        self._tasks = [
+            self.sidecar.spawn(self.engine.run_timers()),
+            self.sidecar.spawn(self.engine.run_watchdog()),
+        ]
 
     async def stop(self) -> None:
-        if self._timer_task is not None:
-            self._timer_task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(BaseException):
-                await self._timer_task
+                await task
 
     def busy(self) -> bool:
         return self.engine.busy()

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..clock import Clock
@@ -26,6 +27,10 @@ from .turn import Plan, process_turn
 
 log = logging.getLogger("funchost.sidecar.workflows")
 
+# A turn unanswered this long (real seconds) on a live stream is handed out again: the SDK only
+# logs a result it failed to send, and re-dispatch is safe (replay; the late answer is stale).
+TURN_TIMEOUT = 300.0
+
 
 @dataclass
 class Turn:
@@ -33,6 +38,7 @@ class Turn:
     consumed: list[int]
     new_events: list[pb.HistoryEvent]
     conn: WorkerConn
+    sent_at: float = field(default_factory=time.monotonic)
 
 
 class Runtime:
@@ -86,6 +92,33 @@ class Runtime:
                 await self.clock.sleep_until(self.timers[0][0], wake=self._timer_wake)
             else:
                 await self._timer_wake.wait()  # nothing scheduled: no sleeper on the clock
+
+    async def run_watchdog(self) -> None:
+        """Re-dispatch turns a live worker never answered (see TURN_TIMEOUT)."""
+        while True:
+            await asyncio.sleep(TURN_TIMEOUT / 10)  # real time: a transport safety net
+            self.expire_turns(time.monotonic() - TURN_TIMEOUT)
+
+    def expire_turns(self, sent_before: float) -> int:
+        """Abandon the turns dispatched before `sent_before` (monotonic); they are sent again."""
+        expired = [t for t, turn in self.turns.items() if turn.sent_at < sent_before]
+        for token in expired:
+            log.warning(
+                "workflow turn %s unanswered for %.0fs: dispatching it again", token, TURN_TIMEOUT
+            )
+            self._abandon_turn(token)
+        self._kick()
+        return len(expired)
+
+    def _abandon_turn(self, token: str) -> None:
+        turn = self.turns.pop(token, None)
+        if turn is None:
+            return
+        turn.conn.turns.discard(token)
+        inst = self.instances.get(turn.instance_id)
+        if inst is not None and inst.turn_token == token:
+            inst.turn_token = None
+            self.ready[turn.instance_id] = None
 
     def busy(self) -> bool:
         """Turns or activities in flight, or work ready/due for a connected worker."""
@@ -207,13 +240,7 @@ class Runtime:
         """A worker's stream ended: re-dispatch its in-flight turns and activities."""
         self.dispatcher.disconnect(conn)
         for token in list(conn.turns):
-            turn = self.turns.pop(token, None)
-            if turn is None:
-                continue
-            inst = self.instances.get(turn.instance_id)
-            if inst is not None and inst.turn_token == token:
-                inst.turn_token = None
-                self.ready[turn.instance_id] = None
+            self._abandon_turn(token)
         for token, rid in conn.activities.items():
             self.activity_tokens.pop(token, None)
             self.rid_tokens.get(rid, set()).discard(token)
