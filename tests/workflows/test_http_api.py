@@ -55,3 +55,8 @@ def test_http_terminate_and_purge_rules(wfenv: WfEnv) -> None:
         assert wfenv.wait(iid).runtime_status.name == "TERMINATED"
         assert http.post(f"{base}/{iid}/purge").status_code == 202
         assert http.post(f"{base}/nope/raiseEvent/x").status_code == 404
+
+
+def test_metadata_reports_connected_workers(wfenv: WfEnv) -> None:
+    doc = httpx.get(f"{wfenv.sidecar.http_url}/v1.0/metadata", timeout=10).json()
+    assert doc["workflows"]["connectedWorkers"] >= 1

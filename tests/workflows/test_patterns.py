@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 import pytest
 from dapr.ext.workflow import WorkflowStatus
@@ -217,7 +218,11 @@ def test_start_options_and_queries(wfenv: WfEnv) -> None:
     )
     assert iid == "later-1"
     wfenv.settle()
-    assert c.get_workflow_state(iid).runtime_status == WorkflowStatus.PENDING
+    pending = c.get_workflow_state(iid)
+    assert pending.runtime_status == WorkflowStatus.PENDING
+    # timestamps come from the sidecar's (virtual) clock
+    created = pending.created_at.replace(tzinfo=UTC)  # the SDK returns naive UTC
+    assert abs(created.timestamp() - wfenv.clock.time()) < 1
     with pytest.raises(Exception, match="already exists"):
         c.schedule_new_workflow(_flows.chain, input="x", instance_id="later-1")
     wfenv.advance(11 * 60)
