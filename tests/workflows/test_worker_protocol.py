@@ -172,3 +172,40 @@ def test_unanswered_turn_is_dispatched_again(raw: tuple[Any, VirtualClock, Any])
     history = stub.GetInstanceHistory(pb.GetInstanceHistoryRequest(instanceId="slow")).events
     assert [e.WhichOneof("eventType") for e in history].count("taskScheduled") == 1
     stream.cancel()
+
+
+def test_stateful_workers_get_history_deltas(raw: tuple[Any, VirtualClock, Any]) -> None:
+    stub, _, _ = raw
+    caps = [pb.WORKER_CAPABILITY_HEALTH_PING, pb.WORKER_CAPABILITY_STATEFUL_HISTORY]
+    stream = stub.GetWorkItems(pb.GetWorkItemsRequest(capabilities=caps))
+    stub.StartInstance(pb.CreateInstanceRequest(instanceId="delta", name="w"))
+    turn = _next(stream, "workflowRequest")
+    assert not turn.workflowRequest.HasField("cachedHistory")  # cold: full history
+    stub.CompleteOrchestratorTask(_schedule(turn))
+    act = _next(stream, "activityRequest")
+    stub.CompleteActivityTask(
+        pb.ActivityResponse(
+            instanceId="delta", taskId=0, result=sv("1"), completionToken=act.completionToken
+        )
+    )
+    item2 = _next(stream, "workflowRequest")
+    turn2 = item2.workflowRequest
+    # the worker holds the 0 committed events of turn 1; the delta is the 3 committed since
+    assert turn2.HasField("cachedHistory") and turn2.cachedHistory.eventCount == 0
+    kinds = [e.WhichOneof("eventType") for e in turn2.pastEvents]
+    assert kinds == ["workflowStarted", "executionStarted", "taskScheduled"]
+    again = pb.WorkflowAction(id=1, scheduleTask=pb.ScheduleTaskAction(name="act"))
+    stub.CompleteOrchestratorTask(
+        pb.WorkflowResponse(
+            instanceId="delta", actions=[again], completionToken=item2.completionToken
+        )
+    )
+    act2 = _next(stream, "activityRequest")
+    stub.CompleteActivityTask(
+        pb.ActivityResponse(instanceId="delta", taskId=1, completionToken=act2.completionToken)
+    )
+    turn3 = _next(stream, "workflowRequest").workflowRequest
+    assert turn3.cachedHistory.eventCount == 3  # what turn 2 carried
+    kinds = [e.WhichOneof("eventType") for e in turn3.pastEvents]
+    assert kinds == ["workflowStarted", "taskCompleted", "taskScheduled"]
+    stream.cancel()

@@ -38,6 +38,7 @@ class Turn:
     consumed: list[int]
     new_events: list[pb.HistoryEvent]
     conn: WorkerConn
+    past: int  # events of committed history the turn carried (the worker caches them)
     sent_at: float = field(default_factory=time.monotonic)
 
 
@@ -218,14 +219,19 @@ class Runtime:
         new_events.extend(it.event for it in events)
         token = self.dispatcher.token("w")
         inst.turn_token = token
-        self.turns[token] = Turn(iid, [it.row_id for it in events + dropped], new_events, conn)
+        consumed = [it.row_id for it in events + dropped]
+        self.turns[token] = Turn(iid, consumed, new_events, conn, len(history))
         conn.turns.add(token)
         req = pb.WorkflowRequest(
-            instanceId=iid,
-            executionId=sv(inst.execution_id),
-            pastEvents=history,
-            newEvents=new_events,
+            instanceId=iid, executionId=sv(inst.execution_id), newEvents=new_events
         )
+        warm = conn.warm.get(iid)
+        if warm is not None and warm[0] == inst.execution_id and warm[1] <= len(history):
+            # The worker holds the first warm[1] events: send only the delta.
+            req.cachedHistory.eventCount = warm[1]
+            req.pastEvents.extend(history[warm[1] :])
+        else:
+            req.pastEvents.extend(history)
         conn.queue.put_nowait(pb.WorkItem(workflowRequest=req, completionToken=token))
 
     def _drop(self, inst: Instance, items: list[InboxItem]) -> None:
@@ -268,6 +274,12 @@ class Runtime:
         if inst is None or inst.turn_token != res.completionToken:
             return
         inst.turn_token = None
+        if turn.conn.stateful:
+            ended = any(a.HasField("completeWorkflow") for a in res.actions)
+            if ended:  # the worker drops its copy when an execution ends
+                turn.conn.warm.pop(inst.instance_id, None)
+            else:
+                turn.conn.warm[inst.instance_id] = (inst.execution_id, turn.past)
         now = self.clock.time()
         plan = process_turn(inst, turn.new_events, res, now)
         self._commit(inst, turn, plan, now)

@@ -16,9 +16,11 @@ class WorkerConn:
 
     conn_id: int
     health_pings: bool
+    stateful: bool = False  # WORKER_CAPABILITY_STATEFUL_HISTORY: keeps histories between turns
     queue: asyncio.Queue[pb.WorkItem | None] = field(default_factory=asyncio.Queue)
     turns: set[str] = field(default_factory=set)
     activities: dict[str, int] = field(default_factory=dict)  # token -> activity row id
+    warm: dict[str, tuple[str, int]] = field(default_factory=dict)  # iid -> (execution, events)
     closed: bool = False
 
 
@@ -37,8 +39,8 @@ class Dispatcher:
         """A fresh completion token; tokens of a previous process never match."""
         return f"{kind}-{self._boot}-{next(self._tokens)}"
 
-    def connect(self, health_pings: bool) -> WorkerConn:
-        conn = WorkerConn(next(self._ids), health_pings)
+    def connect(self, health_pings: bool, stateful: bool = False) -> WorkerConn:
+        conn = WorkerConn(next(self._ids), health_pings, stateful)
         self.workers.append(conn)
         self.connected.set()
         return conn

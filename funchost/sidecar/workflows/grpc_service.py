@@ -196,7 +196,8 @@ class TaskHubServicer(pbg.TaskHubSidecarServiceServicer):  # type: ignore[misc]
 
     async def GetWorkItems(self, request: Any, context: Any) -> Any:
         pings = pb.WORKER_CAPABILITY_HEALTH_PING in request.capabilities
-        conn = self.engine.dispatcher.connect(pings)
+        stateful = pb.WORKER_CAPABILITY_STATEFUL_HISTORY in request.capabilities
+        conn = self.engine.dispatcher.connect(pings, stateful)
         self.engine._kick()
         item: pb.WorkItem | None
         try:
