@@ -144,6 +144,7 @@ class ActiveSubscription:
         self.inflight = 0
         self.workers: list[asyncio.Task[None]] = []
         self.timeout: float | None = None  # per-delivery timeout from the Resiliency policy
+        self.stream: Any = None  # a StreamDelivery for gRPC streaming subscriptions
 
     @property
     def key(self) -> tuple[str, str]:

@@ -147,6 +147,12 @@ class DaprService(dapr_pb2_grpc.DaprServicer):
 
     BulkPublishEventAlpha1 = BulkPublishEvent
 
+    async def SubscribeTopicEventsAlpha1(self, request_iterator: Any, context: Any) -> Any:
+        from ._pubsub_stream import serve_stream
+
+        async for response in serve_stream(self._sub("pubsub"), request_iterator, context):
+            yield response
+
     # -- bindings, secrets, jobs --------------------------------------------------------------
     async def InvokeBinding(self, request: Any, context: Any) -> Any:
         bindings = self._sub("bindings")

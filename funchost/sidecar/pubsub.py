@@ -123,7 +123,10 @@ class PubSubSubsystem(Subsystem):
             return True
         if self._retries and self._retries[0][0] <= self.sidecar.clock.time():
             return True
-        return any(s.inflight or not s.queue.empty() for s in self.subs.values())
+        # Stream subscribers answer at their own pace: they never hold the sidecar busy.
+        return any(
+            s.inflight or not s.queue.empty() for s in self.subs.values() if s.stream is None
+        )
 
     def metadata_info(self) -> dict[str, Any]:
         return {"subscriptions": [s.sdef.to_metadata() for s in self.subs.values()]}
@@ -132,8 +135,10 @@ class PubSubSubsystem(Subsystem):
     async def set_subscriptions(self, defs: list[SubscriptionDef]) -> None:
         """Replace the active subscriptions, then (re)load undelivered messages."""
         for sub in self.subs.values():
-            for task in sub.workers:
-                task.cancel()
+            if sub.stream is None:
+                for task in sub.workers:
+                    task.cancel()
+        streams = {k: s for k, s in self.subs.items() if s.stream is not None}
         self.subs = {}
         for sdef in defs:
             if sdef.pubsubname not in self.pubsubs:
@@ -160,7 +165,13 @@ class PubSubSubsystem(Subsystem):
                     *sub.key,
                 )
             self.subs[sub.key] = sub
+        for key, sub in streams.items():
+            if key in self.subs:
+                log.warning("app subscription to %s/%s ignored: a stream holds it", *key)
+            self.subs[key] = sub
         for sub in self.subs.values():
+            if sub.stream is not None:
+                continue
             n = BULK_CONCURRENCY if sub.sdef.bulk_enabled else CONCURRENCY
             worker = self._bulk_worker if sub.sdef.bulk_enabled else self._worker
             sub.workers = [self.sidecar.spawn(worker(sub)) for _ in range(n)]
@@ -170,9 +181,16 @@ class PubSubSubsystem(Subsystem):
         self._retries.clear()
         self._tracked.clear()
         self._routing = True
-        rows = self.store.query(
-            "SELECT id, pubsub, topic, body, metadata, raw FROM pubsub_outbox ORDER BY id"
-        )
+        self._load_backlog()
+
+    def _load_backlog(self, key: tuple[str, str] | None = None) -> None:
+        """Route every undelivered outbox row (of one pubsub/topic when `key` is given)."""
+        sql = "SELECT id, pubsub, topic, body, metadata, raw FROM pubsub_outbox"
+        params: tuple[str, ...] = ()
+        if key is not None:
+            sql += " WHERE pubsub=? AND topic=?"
+            params = key
+        rows = self.store.query(sql + " ORDER BY id", params)
         for r in rows:
             self._route(
                 Message(
@@ -343,9 +361,11 @@ class PubSubSubsystem(Subsystem):
                 self._route(msg)
 
     def _route(self, msg: Message) -> None:
-        if not self._routing or msg.id in self._tracked:
+        if msg.id in self._tracked:
             return
         sub = self.subs.get((msg.pubsub, msg.topic))
+        if sub is None and not self._routing:
+            return  # subscriptions unknown yet: the row waits in the outbox
         if sub is None:
             log.debug(
                 "no subscription for %s/%s: message %s dropped", msg.pubsub, msg.topic, msg.id
@@ -412,6 +432,7 @@ class PubSubSubsystem(Subsystem):
             try:
                 await self._deliver(sub, msg)
             except asyncio.CancelledError:
+                self._tracked.discard(msg.id)  # still in the outbox: delivered again later
                 raise
             except Exception:
                 log.exception("delivering message %s to %s failed", msg.id, sub.sdef.topic)
@@ -420,6 +441,9 @@ class PubSubSubsystem(Subsystem):
                 sub.inflight -= 1
 
     async def _deliver(self, sub: ActiveSubscription, msg: Message) -> None:
+        if sub.stream is not None:
+            self._settle(sub, msg, await sub.stream.deliver(msg, sub.raw))
+            return
         path = sub.path_for(msg)
         if not path:
             log.warning("event %s on %s/%s matches no route", msg.id, *sub.key)
@@ -554,3 +578,33 @@ class PubSubSubsystem(Subsystem):
 
     def routes(self) -> list[BaseRoute]:
         return pubsub_routes(self)
+
+    # -- streaming subscriptions (gRPC SubscribeTopicEventsAlpha1) -----------------------------
+    def add_stream(self, sdef: SubscriptionDef, stream: Any) -> ActiveSubscription:
+        """Start delivering `sdef`'s topic to a gRPC stream; raises DaprApiError."""
+        self._check(sdef.pubsubname, sdef.topic)
+        key = (sdef.pubsubname, sdef.topic)
+        if key in self.subs:
+            raise DaprApiError(
+                409,
+                "ERR_PUBSUB_SUBSCRIBE",
+                f"topic {sdef.topic} on pubsub {sdef.pubsubname} already has a subscription",
+                grpc.StatusCode.ALREADY_EXISTS,
+            )
+        sub = ActiveSubscription(sdef, self.resiliency.component_retry(sdef.pubsubname))
+        sub.stream = stream
+        sub.workers = [self.sidecar.spawn(self._worker(sub)) for _ in range(CONCURRENCY)]
+        if sdef.pubsubname in self.redis:
+            sub.workers.append(self.sidecar.spawn(self._redis_reader(sub)))
+        self.subs[key] = sub
+        self._load_backlog(key)
+        return sub
+
+    def remove_stream(self, sub: ActiveSubscription) -> None:
+        """The stream ended: stop its workers; unsettled events stay in the outbox."""
+        if self.subs.get(sub.key) is sub:
+            del self.subs[sub.key]
+        for task in sub.workers:
+            task.cancel()
+        while not sub.queue.empty():
+            self._tracked.discard(sub.queue.get_nowait().id)

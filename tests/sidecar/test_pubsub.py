@@ -279,3 +279,30 @@ scopes: [testapp]
     assert r.status_code == 404 and r.json()["errorCode"] == "ERR_PUBSUB_NOT_FOUND"
     meta = httpx.get(f"{h.http_url}/v1.0/metadata").json()
     assert any(s["topic"] == "decl" for s in meta["subscriptions"])
+
+
+def test_streaming_subscription(make_sidecar):
+    h = make_sidecar({"res.yaml": RETRY_2X}, app=False)  # no app: events wait for a subscriber
+    with DaprClient(address=h.grpc_address) as client:
+        client.publish_event("pubsub", "early", "before", data_content_type="text/plain")
+        sub = client.subscribe("pubsub", "early", dead_letter_topic="early-dlq")
+        try:
+            first = sub.next_message()  # published before the stream opened: kept, delivered
+            assert first.data() == "before" and first.topic() == "early"
+            sub.respond_success(first)
+            client.publish_event(
+                "pubsub", "early", json.dumps({"n": 1}), data_content_type="application/json"
+            )
+            msg = sub.next_message()
+            assert msg.data() == {"n": 1}
+            sub.respond_retry(msg)
+            h.advance(5)
+            again = sub.next_message()
+            assert again.id() == msg.id() and again.data() == {"n": 1}
+            sub.respond_success(again)
+            h.idle()
+        finally:
+            sub.close()
+        with pytest.raises(Exception, match="not found"):
+            client.subscribe("nope", "t").next_message()
+    assert h.sidecar.store.query("SELECT * FROM pubsub_outbox") == []
