@@ -54,16 +54,16 @@ class RedisStreams:
         self._groups.add(topic)
 
     async def read(
-        self, topic: str, pending: bool, count: int = 100, block_ms: int = 1000
+        self, topic: str, after: str | None, count: int = 100, block_ms: int = 1000
     ) -> list[tuple[str, bytes, dict[str, str], bool]]:
-        """Entries for this consumer: its pending ones (`pending=True`) or new ones."""
+        """Entries for this consumer: its pending ones after id `after`, or new ones (None)."""
         await self.ensure_group(topic)
         resp = await self.client.xreadgroup(
             self.group,
             self.consumer,
-            {topic: "0" if pending else ">"},
+            {topic: ">" if after is None else after},
             count=count,
-            block=None if pending else block_ms,
+            block=block_ms if after is None else None,
         )
         out = []
         for _stream, entries in resp or []:

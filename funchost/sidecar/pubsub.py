@@ -400,20 +400,18 @@ class PubSubSubsystem(Subsystem):
     async def _redis_reader(self, sub: ActiveSubscription) -> None:
         """Feed a subscription from its Redis stream: own pending entries first, then new ones."""
         streams = self.redis[sub.sdef.pubsubname]
-        pending = True
+        after: str | None = "0"  # own pending entries first (a crash left them unacknowledged)
         while True:
             try:
                 while sub.queue.qsize() > 1000:
                     await asyncio.sleep(0.01)
-                entries = await streams.read(sub.sdef.topic, pending)
+                entries = await streams.read(sub.sdef.topic, after)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("redis: reading %s/%s failed: %s", *sub.key, exc)
                 await asyncio.sleep(1.0)
                 continue
-            if pending and not entries:
-                pending = False
             for ref, body, meta, raw in entries:
                 msg = Message(
                     next(self._redis_ids), sub.sdef.pubsubname, sub.sdef.topic, body, meta, raw
@@ -421,8 +419,8 @@ class PubSubSubsystem(Subsystem):
                 msg.ref = ref
                 self._tracked.add(msg.id)
                 sub.queue.put_nowait(msg)
-            if pending:
-                pending = False  # pending entries are all in the queue now
+            if after is not None:
+                after = entries[-1][0] if entries else None  # then only new entries
 
     # -- delivery -----------------------------------------------------------------------------
     async def _worker(self, sub: ActiveSubscription) -> None:
