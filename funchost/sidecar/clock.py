@@ -8,6 +8,7 @@ test can move a `VirtualClock` forward and see every due thing fire, in order, i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import time
@@ -35,10 +36,8 @@ class Clock:
             return
         if wake.is_set() or delay <= 0:
             return
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), timeout=delay)
-        except TimeoutError:
-            pass
 
     async def sleep(self, seconds: float, wake: asyncio.Event | None = None) -> None:
         """Sleep for `seconds` of this clock's time."""

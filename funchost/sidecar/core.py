@@ -12,7 +12,7 @@ from .server import Subsystem
 
 
 class CoreSubsystem(Subsystem):
-    """Health probes and the metadata API; a subsystem adds to it with a `metadata_info()` method."""
+    """Health probes and the metadata API; subsystems add to it with `metadata_info()`."""
 
     name = "core"
 

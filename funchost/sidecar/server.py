@@ -268,10 +268,8 @@ class Sidecar:
             if quiet >= 3:
                 return
             await asyncio.sleep(0.002)
-        raise TimeoutError(
-            "sidecar still busy after %.0fs: %s"
-            % (timeout, [s.name for s in self.subsystems.values() if s.busy()])
-        )
+        busy = [s.name for s in self.subsystems.values() if s.busy()]
+        raise TimeoutError(f"sidecar still busy after {timeout:.0f}s: {busy}")
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop subsystems (reverse order), servers, background tasks; close the store."""
