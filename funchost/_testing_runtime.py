@@ -344,9 +344,9 @@ class LocalRuntime:
 
     def actor(self, actor_type: str, actor_id: str, interface: type) -> Any:
         """An SDK `ActorProxy` to one actor of the app."""
-        from dapr.actor import ActorId, ActorProxy
+        from funchost.wiring.actors import actor_proxy
 
-        return ActorProxy.create(actor_type, ActorId(str(actor_id)), interface)
+        return actor_proxy(actor_type, str(actor_id), interface)  # the host's serializer
 
     async def actor_state(self, actor_type: str, actor_id: str, key: str) -> Any:
         """An actor's saved state value (JSON-decoded), or None when absent."""

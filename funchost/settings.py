@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     schedule_jobs: bool = Field(True, validation_alias=_env("SCHEDULE_JOBS"))
     state_store: str = Field("statestore", validation_alias=_env("STATE_STORE"))
     pubsub: str = Field("pubsub", validation_alias=_env("PUBSUB"))
+    actor_client: str = Field("grpc", validation_alias=_env("ACTOR_CLIENT"))  # grpc | http
 
     @property
     def dapr_http_endpoint(self) -> str:

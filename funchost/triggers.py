@@ -185,6 +185,7 @@ class ActorDef(Definition):
     drain_timeout: timedelta | None = None
     reentrancy: bool = False
     max_stack_depth: int = 32
+    serializer: Any = None  # a dapr.serializers.Serializer; None = the host's JSON serializer
 
     @property
     def trigger(self) -> str:
@@ -499,6 +500,7 @@ def actor(
     drain_timeout: str | timedelta | None = None,
     reentrancy: bool = False,
     max_stack_depth: int = 32,
+    serializer: Any = None,
 ) -> Callable[[T], T]: ...
 def actor(
     cls: Any = None,
@@ -509,8 +511,12 @@ def actor(
     drain_timeout: str | timedelta | None = None,
     reentrancy: bool = False,
     max_stack_depth: int = 32,
+    serializer: Any = None,
 ) -> Any:
-    """Register a `dapr.actor.Actor` subclass; durations accept ``"1h"`` or a timedelta."""
+    """Register a `dapr.actor.Actor` subclass; durations accept ``"1h"`` or a timedelta.
+
+    ``serializer`` (a `dapr.serializers.Serializer`) (de)serializes messages and state; the
+    default keeps JSON verbatim (see `funchost.wiring.actors.default_serializer`)."""
 
     def decorate(klass: T) -> T:
         from dapr.actor import Actor
@@ -550,6 +556,7 @@ def actor(
             drain_timeout=_duration(drain_timeout, "drain_timeout", klass),
             reentrancy=bool(reentrancy),
             max_stack_depth=max_stack_depth,
+            serializer=serializer,
         )
 
     if cls is not None:

@@ -5,9 +5,10 @@
   the published CloudEvent's trace fields, exactly as for any traced gRPC caller.
 - HTTP (actor proxies, service invocation): `trace_headers()` is a `headers_callback`;
   `traced_actor_proxy()` is an SDK `ActorProxy` using it.
-- Workflows: `remember_workflow_trace(instance_id)` notes the trace that started an instance,
-  so its activities (run in this process) continue it when the sidecar sends no
-  `parentTraceContext`; `workflow_trace(instance_id)` reads it back.
+- Workflows: `traced_workflow_client()` sends `traceparent` with StartInstance; the sidecar
+  hands it to each activity as `parentTraceContext`. `remember_workflow_trace(instance_id)`
+  notes the trace that started an instance, so its activities (run in this process) continue
+  it when the sidecar sends no `parentTraceContext`; `workflow_trace(instance_id)` reads it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "trace_headers",
     "trace_interceptors",
     "traced_actor_proxy",
+    "traced_workflow_client",
     "workflow_trace",
 ]
 
@@ -64,6 +66,21 @@ class _UnaryStream(grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
 def trace_interceptors() -> list[Any]:
     """grpc.aio client interceptors for `dapr.aio.clients.DaprClient(interceptors=...)`."""
     return [_UnaryUnary(), _UnaryStream()]
+
+
+def traced_workflow_client(host: str, port: str) -> Any:
+    """The SDK's async `DaprWorkflowClient` whose calls carry the running invocation's
+    `traceparent` metadata: the sidecar (daprd or the embedded one) records it on the started
+    instance and hands it to every activity as `parentTraceContext`."""
+    from dapr.ext.workflow.aio import DaprWorkflowClient
+
+    client = DaprWorkflowClient(host=host, port=port)
+    # The SDK builds its channel on first use from these interceptors and offers no argument
+    # for more: add ours before that.
+    inner = getattr(client, "_DaprWorkflowClient__obj", None)
+    if inner is not None and getattr(inner, "_stub", None) is None:
+        inner._interceptors = [*(inner._interceptors or ()), *trace_interceptors()]
+    return client
 
 
 _WORKFLOW_TRACES: OrderedDict[str, TraceContext] = OrderedDict()
@@ -117,9 +134,9 @@ def traced_actor_proxy(actor_type: str, actor_id: str, interface: Any) -> Any:
     global _ACTOR_CLIENT
     from dapr.actor import ActorId, ActorProxy
     from dapr.clients.http.dapr_actor_http_client import DaprActorHttpClient
-    from dapr.serializers import DefaultJSONSerializer
+    from funchost.wiring.actors import serializer_for
 
-    serializer = DefaultJSONSerializer()
+    serializer = serializer_for(actor_type)  # the actor type's @actor serializer
     if _ACTOR_CLIENT is None:
         _ACTOR_CLIENT = DaprActorHttpClient(serializer, headers_callback=trace_headers)
     return ActorProxy(_ACTOR_CLIENT, actor_type, ActorId(actor_id), interface, serializer)

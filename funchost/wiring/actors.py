@@ -11,6 +11,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from funchost.errors import FunchostError
 from funchost.plugins import hookimpl
 from funchost.wiring._common import host_of
 
@@ -80,26 +81,98 @@ def funchost_wire(app: FastAPI, registry: Registry, settings: Settings) -> None:
             app.router.routes.append(route)
 
 
+ACTOR_CLIENTS = ("grpc", "http")
+
+
+def default_serializer() -> Any:
+    """The serializer `@actor` types and `actor_proxy` use unless told otherwise."""
+    from funchost.wiring._actor_json import FunchostJSONSerializer
+
+    return FunchostJSONSerializer()
+
+
+def serializer_for(actor_type: str) -> Any:
+    """The message serializer registered for ``actor_type`` in this process, else the default."""
+    from dapr.actor import ActorRuntime
+
+    manager = getattr(ActorRuntime, "_actor_managers", {}).get(actor_type)
+    ctx = getattr(manager, "_runtime_ctx", None)
+    found = getattr(ctx, "message_serializer", None)
+    return found if found is not None else default_serializer()
+
+
+def actor_proxy(actor_type: str, actor_id: str, interface: Any, serializer: Any = None) -> Any:
+    """An SDK `ActorProxy` that (de)serializes like the actor type's `@actor` registration."""
+    from dapr.actor import ActorId, ActorProxy, ActorProxyFactory
+
+    factory = ActorProxyFactory(message_serializer=serializer or serializer_for(actor_type))
+    return ActorProxy.create(actor_type, ActorId(str(actor_id)), interface, factory)
+
+
+def make_actor_client(
+    kind: str, settings: Settings, message_serializer: Any, state_serializer: Any, channel: Any
+) -> Any:
+    """The SDK actor client the runtime uses for state, reminders and timers.
+
+    ``grpc`` (default): the SDK's `DaprActorGrpcClient` on one persistent channel (daprd and the
+    embedded sidecar both serve the unary actor RPCs); ``http``: the SDK's
+    `DaprActorHttpClient` (one new HTTP connection per request).
+    """
+    if kind == "http":
+        from dapr.clients.http.dapr_actor_http_client import DaprActorHttpClient
+
+        return DaprActorHttpClient(message_serializer)
+    from funchost.wiring._actor_grpc import GrpcActorClient
+
+    return GrpcActorClient(
+        channel=channel,
+        message_serializer=message_serializer,
+        state_serializer=state_serializer,
+    )
+
+
 @hookimpl
 async def funchost_startup(app: FastAPI, registry: Registry, settings: Settings) -> None:
     """Register the actor types (before daprd reads ``/dapr/config``)."""
     if not registry.actors:
         return
     from dapr.actor import ActorRuntime
-    from dapr.clients.http.dapr_actor_http_client import DaprActorHttpClient
-    from dapr.serializers import DefaultJSONSerializer
 
+    kind = settings.actor_client.strip().lower()
+    if kind not in ACTOR_CLIENTS:
+        raise FunchostError(
+            f"FUNCHOST_ACTOR_CLIENT={settings.actor_client!r} is not a known actor client: "
+            "use 'grpc' (default) or 'http'"
+        )
+    channel = None
+    if kind == "grpc":
+        from dapr.clients.grpc._channel import create_aio_channel
+
+        # like the HTTP client: DAPR_GRPC_ENDPOINT / DAPR_GRPC_PORT as exported by the host
+        channel = create_aio_channel()
+    host_of(app).actor_channel = channel
     ActorRuntime.set_actor_config(actor_config(registry.actors))
     for definition in registry.actors:
-        # The SDK's HTTP actor client probes the sidecar with a blocking call: build it in a
-        # thread so an in-process sidecar keeps running meanwhile.
-        client = await asyncio.to_thread(DaprActorHttpClient, DefaultJSONSerializer())
-        await ActorRuntime.register_actor(definition.target, actor_client=client)
-    log.info("registered actors: %s", [a.actor_type for a in registry.actors])
+        serializer = definition.serializer or default_serializer()
+        if kind == "http":
+            # The SDK's HTTP actor client probes the sidecar with a blocking call: build it in
+            # a thread so an in-process sidecar keeps running meanwhile.
+            client = await asyncio.to_thread(
+                make_actor_client, kind, settings, serializer, serializer, None
+            )
+        else:
+            client = make_actor_client(kind, settings, serializer, serializer, channel)
+        await ActorRuntime.register_actor(
+            definition.target,
+            message_serializer=serializer,
+            state_serializer=serializer,
+            actor_client=client,
+        )
+    log.info("registered actors (%s client): %s", kind, [a.actor_type for a in registry.actors])
 
 
 @hookimpl
-def funchost_shutdown(app: FastAPI, registry: Registry, settings: Settings) -> None:
+async def funchost_shutdown(app: FastAPI, registry: Registry, settings: Settings) -> None:
     """Forget this app's actor types: the SDK's `ActorRuntime` is process-global, and a later
     app of the same process (tests) must not report them in its ``/dapr/config``."""
     if not registry.actors:
@@ -111,3 +184,7 @@ def funchost_shutdown(app: FastAPI, registry: Registry, settings: Settings) -> N
         for definition in registry.actors:
             managers.pop(definition.actor_type, None)
         ActorRuntime.get_actor_config().update_entities(list(managers))
+    channel = getattr(host_of(app), "actor_channel", None)
+    if channel is not None:
+        host_of(app).actor_channel = None
+        await channel.close()
