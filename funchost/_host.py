@@ -69,10 +69,10 @@ class Host:
     def workflow_client(self) -> Any:
         """The async `DaprWorkflowClient` for the sidecar (created on first use)."""
         if self._wf_client is None:
-            from dapr.ext.workflow.aio import DaprWorkflowClient
+            from funchost.observability.propagation import traced_workflow_client
 
-            self._wf_client = DaprWorkflowClient(
-                host=self.settings.dapr_host, port=str(self.settings.dapr_grpc_port)
+            self._wf_client = traced_workflow_client(
+                self.settings.dapr_host, str(self.settings.dapr_grpc_port)
             )
         return self._wf_client
 

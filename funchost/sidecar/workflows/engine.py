@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from ._pb import PENDING, RUNNING, SUSPENDED, TERMINATED, event, pb, sv, ts
+from ._pb import PENDING, RUNNING, SUSPENDED, TERMINATED, event, new_trace_context, pb, sv, ts
 from ._runtime import Runtime
 from .state import Instance
 
@@ -41,8 +41,19 @@ class Engine(Runtime):
         self._schedule(inst.instance_id, now)
         self._notify(inst.instance_id)
 
-    def start(self, name: str, iid: str, input: str | None, start_at: float | None = None) -> str:
-        """Create an instance; a non-terminal instance with the same id is an error."""
+    def start(
+        self,
+        name: str,
+        iid: str,
+        input: str | None,
+        start_at: float | None = None,
+        trace: pb.TraceContext | None = None,
+    ) -> str:
+        """Create an instance; a non-terminal instance with the same id is an error.
+
+        `trace` (the caller's trace context, else a new trace) goes into
+        `executionStarted.parentTraceContext`; every activity of the instance carries it on,
+        so the whole instance is one trace, as with daprd."""
         if not name:
             raise WorkflowError("invalid", "a workflow name is required to start an instance")
         iid = iid or uuid.uuid4().hex
@@ -60,6 +71,7 @@ class Engine(Runtime):
         )
         if start_at is not None:
             started.scheduledStartTimestamp.CopyFrom(ts(start_at))
+        started.parentTraceContext.CopyFrom(trace or new_trace_context())
         inst = Instance(
             iid, name, exec_id, PENDING, now, now, input=input, scheduled_start=start_at
         )

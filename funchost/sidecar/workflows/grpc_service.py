@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 from google.protobuf import empty_pb2
 
-from ._pb import PENDING, TERMINAL, pb, pbg, sv, ts, ts_seconds
+from ._pb import PENDING, TERMINAL, pb, pbg, sv, trace_of, ts, ts_seconds
 from .engine import Engine, WorkflowError
 from .state import Instance
 
@@ -104,8 +104,9 @@ class TaskHubServicer(pbg.TaskHubSidecarServiceServicer):  # type: ignore[misc]
             else None
         )
         inp = request.input.value if request.HasField("input") else None
+        trace = trace_of(request, context.invocation_metadata() or ())
         iid = await self._guard(
-            context, self.engine.start, request.name, request.instanceId, inp, start_at
+            context, self.engine.start, request.name, request.instanceId, inp, start_at, trace
         )
         return pb.CreateInstanceResponse(instanceId=iid)
 

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ._pb import STATUS_NAMES
+from ._pb import STATUS_NAMES, trace_of
 from .engine import Engine, WorkflowError
 from .state import Instance
 
@@ -83,7 +83,8 @@ class WorkflowHttpApi:
     async def start(self, request: Request) -> Response:
         iid = request.query_params.get("instanceID") or ""
         try:
-            iid = self.engine.start(request.path_params["name"], iid, await _body(request))
+            name, body = request.path_params["name"], await _body(request)
+            iid = self.engine.start(name, iid, body, trace=trace_of(None, request.headers.items()))
         except WorkflowError as exc:
             return _error("start", exc)
         return JSONResponse({"instanceID": iid}, 202)

@@ -24,6 +24,7 @@ from ._pb import (
     event,
     failure,
     pb,
+    started_event,
     sv,
     ts_seconds,
 )
@@ -93,6 +94,9 @@ def process_turn(
         if ev.HasField("executionTerminated"):
             terminate = ev.executionTerminated
     iid, exec_id = inst.instance_id, inst.execution_id
+    start = started_event([*(inst.history or []), *new_events])
+    # The caller's trace context continues into every activity and child (as in daprd).
+    trace = start.parentTraceContext if start and start.HasField("parentTraceContext") else None
     completion: pb.CompleteWorkflowAction | None = None
     for action in res.actions:
         kind = action.WhichOneof("workflowActionType")
@@ -107,6 +111,7 @@ def process_turn(
                         version=a.version if a.HasField("version") else None,
                         input=a.input if a.HasField("input") else None,
                         taskExecutionId=a.taskExecutionId,
+                        parentTraceContext=trace,
                     ),
                 )
             )
@@ -118,6 +123,7 @@ def process_turn(
                     workflowInstance=pb.WorkflowInstance(instanceId=iid, executionId=sv(exec_id)),
                     taskId=action.id,
                     taskExecutionId=a.taskExecutionId,
+                    parentTraceContext=trace,
                 )
             )
         elif kind == "createTimer":
@@ -166,6 +172,7 @@ def process_turn(
                             instanceId=iid, executionId=sv(exec_id)
                         ),
                     ),
+                    parentTraceContext=trace,
                 ),
             )
             plan.children.append(ChildStart(child_id, a.name, _opt(a, "input"), started))
@@ -292,24 +299,20 @@ def _complete(
 
 def _parent_of(inst: Instance, plan: Plan) -> tuple[str, int, str | None] | None:
     """(parent instance id, task id, parent execution id) from the executionStarted event."""
-    for ev in [*(inst.history or []), *plan.append]:
-        if ev.HasField("executionStarted"):
-            p = ev.executionStarted.parentInstance
-            if ev.executionStarted.HasField("parentInstance") and p.workflowInstance.instanceId:
-                exec_id = p.workflowInstance.executionId.value or None
-                return p.workflowInstance.instanceId, p.taskScheduledId, exec_id
-            return None
-    return None
+    start = started_event([*(inst.history or []), *plan.append])
+    if start is None or not start.HasField("parentInstance"):
+        return None
+    p = start.parentInstance
+    if not p.workflowInstance.instanceId:
+        return None
+    exec_id = p.workflowInstance.executionId.value or None
+    return p.workflowInstance.instanceId, p.taskScheduledId, exec_id
 
 
 def _continue_as_new(
     inst: Instance, plan: Plan, completion: pb.CompleteWorkflowAction, now: float
 ) -> Plan:
-    start: pb.ExecutionStartedEvent | None = None
-    for ev in [*(inst.history or []), *plan.append]:
-        if ev.HasField("executionStarted"):
-            start = ev.executionStarted
-            break
+    start = started_event([*(inst.history or []), *plan.append])
     exec_id = uuid.uuid4().hex
     new_input = _opt(completion, "result")
     started = pb.ExecutionStartedEvent(
@@ -319,6 +322,8 @@ def _continue_as_new(
     )
     if start is not None and start.HasField("parentInstance"):
         started.parentInstance.CopyFrom(start.parentInstance)
+    if start is not None and start.HasField("parentTraceContext"):
+        started.parentTraceContext.CopyFrom(start.parentTraceContext)
     # durabletask-go discards the rest of the turn's work: the new execution starts clean.
     fresh = Plan(
         reset=[event(now, executionStarted=started), *completion.carryoverEvents],
