@@ -32,10 +32,12 @@ _UNAUTHORIZED = json.dumps(
 class TokenMiddleware:
     """Reject app-callback requests whose ``dapr-api-token`` header is not ``token`` (401).
 
-    ``/healthz`` stays open (probes carry no token).
+    ``/healthz`` and ``/metrics`` stay open (probes and Prometheus scrapes carry no token).
     """
 
-    def __init__(self, app: ASGIApp, token: str, open_paths: Iterable[str] = ("/healthz",)) -> None:
+    def __init__(
+        self, app: ASGIApp, token: str, open_paths: Iterable[str] = ("/healthz", "/metrics")
+    ) -> None:
         self.app = app
         self.token = token.encode()
         self.open_paths = frozenset(open_paths)

@@ -9,8 +9,9 @@ from typing import Any
 
 import grpc
 
-# Paths daprd leaves open even when an API token is set.
-OPEN_PATHS = ("/v1.0/healthz", "/v1.0/healthz/outbound")
+# Paths daprd leaves open even when an API token is set, plus the embedded sidecar's Prometheus
+# endpoint (daprd serves its metrics on a separate port that takes no token either).
+OPEN_PATHS = ("/v1.0/healthz", "/v1.0/healthz/outbound", "/metrics")
 
 
 def _token_ok(given: str | None, expected: str) -> bool:
