@@ -38,15 +38,18 @@ PACED_SECONDS = 10.0
 
 # -- the app process ---------------------------------------------------------------------------
 def run_app(port: int) -> None:
+    """The bench actor as a funchost app (`create_app`), as `funchost run` serves it; the actor
+    client comes from FUNCHOST_ACTOR_CLIENT (grpc | http)."""
     import uvicorn
     from dapr.actor import Actor, ActorInterface, actormethod
-    from dapr.ext.fastapi import DaprActor
-    from fastapi import FastAPI
+
+    from funchost import Settings, actor, create_app
 
     class BenchInterface(ActorInterface):
         @actormethod(name="Increment")
         async def increment(self, by: int) -> int: ...
 
+    @actor
     class BenchActor(Actor, BenchInterface):
         async def increment(self, by: int) -> int:
             _, current = await self._state_manager.try_get_state("count")
@@ -55,22 +58,14 @@ def run_app(port: int) -> None:
             await self._state_manager.save_state()
             return value
 
-    from contextlib import asynccontextmanager
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
-        await actor.register_actor(BenchActor)
-        yield
-
-    app = FastAPI(lifespan=lifespan)
-    actor = DaprActor(app)
+    app = create_app([BenchActor], Settings(app_id="bench", app_port=port))
     uvicorn.run(
         app, host="127.0.0.1", port=port, log_level="warning", loop="uvloop", access_log=False
     )
 
 
 # -- the sidecar process -----------------------------------------------------------------------
-def run_sidecar(http_port: int, app_port: int, db: str) -> None:
+def run_sidecar(http_port: int, grpc_port: int, app_port: int, db: str) -> None:
     import uvloop
 
     from funchost.sidecar import Sidecar, SidecarConfig
@@ -78,7 +73,11 @@ def run_sidecar(http_port: int, app_port: int, db: str) -> None:
     async def main() -> None:
         sidecar = Sidecar(
             SidecarConfig(
-                app_id="bench", app_port=app_port, http_port=http_port, grpc_port=0, db_path=db
+                app_id="bench",
+                app_port=app_port,
+                http_port=http_port,
+                grpc_port=grpc_port,
+                db_path=db,
             )
         )
         await sidecar.start()
@@ -226,25 +225,39 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--role", choices=["driver", "app", "sidecar"], default="driver")
     parser.add_argument("--http-port", type=int, default=0)
+    parser.add_argument("--grpc-port", type=int, default=0)
     parser.add_argument("--app-port", type=int, default=0)
+    parser.add_argument(
+        "--actor-client",
+        choices=["grpc", "http"],
+        default=os.environ.get("FUNCHOST_ACTOR_CLIENT", "grpc"),
+        help="the client the app's actor runtime uses to save state (FUNCHOST_ACTOR_CLIENT)",
+    )
     parser.add_argument("--db", default="")
     args = parser.parse_args()
     if args.role == "app":
         run_app(args.app_port)
         return
     if args.role == "sidecar":
-        run_sidecar(args.http_port, args.app_port, args.db)
+        run_sidecar(args.http_port, args.grpc_port, args.app_port, args.db)
         return
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from funchost.sidecar import free_port
 
-    http_port, app_port = free_port(), free_port()
+    http_port, grpc_port, app_port = free_port(), free_port(), free_port()
     tmp = tempfile.mkdtemp(prefix="bench-actors-")
     db = os.path.join(tmp, "sidecar.db")
-    env = {**os.environ, "DAPR_HTTP_PORT": str(http_port)}
+    env = {
+        **os.environ,
+        "DAPR_HTTP_PORT": str(http_port),
+        "DAPR_GRPC_PORT": str(grpc_port),
+        "FUNCHOST_ACTOR_CLIENT": args.actor_client,
+        "FUNCHOST_WORKFLOWS": "false",
+    }
     me = str(Path(__file__).resolve())
-    common = ["--http-port", str(http_port), "--app-port", str(app_port), "--db", db]
+    common = ["--http-port", str(http_port), "--grpc-port", str(grpc_port)]
+    common += ["--app-port", str(app_port), "--db", db]
     procs = [subprocess.Popen([sys.executable, me, "--role", "sidecar", *common], env=env)]
     time.sleep(1.0)
     procs.append(subprocess.Popen([sys.executable, me, "--role", "app", *common], env=env))
@@ -279,6 +292,8 @@ def main() -> None:
         "p99_ms": paced["p99_ms"],
         "paced_rate": PACED_RATE,
         "one_id_count_ok": res["one_count"] == SIDECAR_CALLS,
+        "actor_client": args.actor_client,
+        "cpu_ms_per_call": per_call,
     }
     print(json.dumps(summary))
 
