@@ -90,23 +90,31 @@ async def execute_actor_state_transaction(sub: ActorsSubsystem, request: Any) ->
     return empty_pb2.Empty()
 
 
-async def register_actor_reminder(sub: ActorsSubsystem, request: Any) -> Any:
-    _hosted(sub, request.actor_type)
-    body = {
+def _times(request: Any) -> dict[str, Any]:
+    """The registration body the HTTP API would have received (data as base64, as daprd)."""
+    return {
         "dueTime": request.due_time,
         "period": request.period,
         "ttl": request.ttl,
         "data": _b64(bytes(request.data)),
     }
+
+
+def _malformed(what: str, exc: Exception) -> DaprApiError:
+    return DaprApiError(
+        400,
+        "ERR_MALFORMED_REQUEST",
+        f"error creating actor {what}: {exc}",
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+
+
+async def register_actor_reminder(sub: ActorsSubsystem, request: Any) -> Any:
+    _hosted(sub, request.actor_type)
     try:
-        sub.reminders.register(request.actor_type, request.actor_id, request.name, body)
+        sub.reminders.register(request.actor_type, request.actor_id, request.name, _times(request))
     except DurationError as exc:
-        raise DaprApiError(
-            400,
-            "ERR_MALFORMED_REQUEST",
-            f"error creating actor reminder: {exc}",
-            grpc.StatusCode.INVALID_ARGUMENT,
-        ) from None
+        raise _malformed("reminder", exc) from None
     return empty_pb2.Empty()
 
 
@@ -137,23 +145,12 @@ async def get_actor_reminder(sub: ActorsSubsystem, request: Any) -> Any:
 
 async def register_actor_timer(sub: ActorsSubsystem, request: Any) -> Any:
     _hosted(sub, request.actor_type)
-    body = {
-        "dueTime": request.due_time,
-        "period": request.period,
-        "ttl": request.ttl,
-        "callback": request.callback,
-        "data": _b64(bytes(request.data)),
-    }
+    body = {**_times(request), "callback": request.callback}
     try:
         sub.activate(request.actor_type, request.actor_id)
         sub.timers.register(request.actor_type, request.actor_id, request.name, body)
     except DurationError as exc:
-        raise DaprApiError(
-            400,
-            "ERR_MALFORMED_REQUEST",
-            f"error creating actor timer: {exc}",
-            grpc.StatusCode.INVALID_ARGUMENT,
-        ) from None
+        raise _malformed("timer", exc) from None
     return empty_pb2.Empty()
 
 

@@ -11,60 +11,28 @@ time, as daprd does. A `period` is a `Period` (years/months step with the calend
 
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
+from .._durations import DurationError, parse_go_duration, parse_iso_duration
 from ..clock import parse_rfc3339
 
-_GO_UNITS = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "µs": 1e-6,
-    "μs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
-_GO_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-_NUM = r"(\d+(?:[.,]\d+)?)"
-_ISO = re.compile(
-    rf"^(?:R(\d+)/)?P(?:{_NUM}Y)?(?:{_NUM}M)?(?:{_NUM}W)?(?:{_NUM}D)?"
-    rf"(?:T(?:{_NUM}H)?(?:{_NUM}M)?(?:{_NUM}S)?)?$",
-    re.IGNORECASE,
-)
-
-
-class DurationError(ValueError):
-    """A dueTime / period / ttl / config duration Dapr would reject."""
-
-
-def parse_go_duration(text: str) -> float:
-    """Parse a Go `time.ParseDuration` string into seconds (may be negative)."""
-    s = text.strip()
-    sign = 1.0
-    if s[:1] in ("+", "-"):
-        sign = -1.0 if s[0] == "-" else 1.0
-        s = s[1:]
-    if s == "0":
-        return 0.0
-    if not s:
-        raise DurationError(f"invalid duration {text!r}: empty")
-    total = 0.0
-    pos = 0
-    while pos < len(s):
-        m = _GO_PART.match(s, pos)
-        if m is None:
-            raise DurationError(
-                f"invalid duration {text!r}: expected <number><unit> with units "
-                "h, m, s, ms, us/μs, ns (e.g. '1h30m', '500ms')"
-            )
-        total += float(m.group(1)) * _GO_UNITS[m.group(2)]
-        pos = m.end()
-    return sign * total
+__all__ = [
+    "DurationError",
+    "Period",
+    "Schedule",
+    "duration_seconds",
+    "parse_due_time",
+    "parse_duration",
+    "parse_go_duration",
+    "parse_period",
+    "parse_schedule",
+    "parse_ttl",
+]
 
 
 @dataclass(frozen=True)
@@ -103,20 +71,10 @@ class Period:
 
 
 def _iso(text: str) -> tuple[Period, bool] | None:
-    m = _ISO.match(text.strip())
-    if m is None or not any(m.group(i) for i in range(2, 9)):
+    iso = parse_iso_duration(text)
+    if iso is None:
         return None
-
-    def num(i: int) -> float:
-        g = m.group(i)
-        return float(g.replace(",", ".")) if g else 0.0
-
-    years, months = num(2), num(3)
-    if years != int(years) or months != int(months):
-        raise DurationError(f"invalid ISO 8601 duration {text!r}: fractional years/months")
-    seconds = num(4) * 7 * 86400 + num(5) * 86400 + num(6) * 3600 + num(7) * 60 + num(8)
-    repeats = int(m.group(1)) if m.group(1) is not None else None
-    return Period(seconds, int(years), int(months), repeats), m.group(1) is not None
+    return Period(iso.seconds, iso.years, iso.months, iso.repeats), iso.repeats is not None
 
 
 def parse_duration(text: str) -> Period:
@@ -199,3 +157,28 @@ def parse_ttl(value: str | None, due: float) -> float | None:
     if expires <= due:
         raise DurationError(f"invalid ttl {value!r}: it expires before the first due time")
     return expires
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A reminder's or timer's `dueTime`/`period`/`ttl`: as registered, and resolved."""
+
+    due_time: str
+    period_text: str
+    ttl: str
+    due: float
+    period: Period | None
+    expires: float | None
+
+    @property
+    def repeats(self) -> int | None:
+        return self.period.repeats if self.period is not None else None
+
+
+def parse_schedule(body: Mapping[str, Any], now: float) -> Schedule:
+    """Resolve a registration body's times; raises DurationError on a bad one."""
+    due_time = str(body.get("dueTime") or "")
+    period_text = str(body.get("period") or "")
+    ttl = str(body.get("ttl") or "")
+    due = parse_due_time(due_time, now)
+    return Schedule(due_time, period_text, ttl, due, parse_period(period_text), parse_ttl(ttl, due))

@@ -21,7 +21,7 @@ from typing import Any
 from ..app_channel import AppResponse, AppUnavailable
 from ..clock import Clock
 from ..store import Store
-from .durations import parse_due_time, parse_period, parse_ttl
+from .durations import parse_period, parse_schedule
 
 log = logging.getLogger("funchost.sidecar.actors")
 
@@ -121,14 +121,7 @@ class ReminderService:
     # -- API ---------------------------------------------------------------------------------
     def register(self, actor_type: str, actor_id: str, name: str, body: dict[str, Any]) -> None:
         """Create or replace a reminder; raises DurationError on a bad dueTime/period/ttl."""
-        now = self.clock.time()
-        due_time = str(body.get("dueTime") or "")
-        period_text = str(body.get("period") or "")
-        ttl_text = str(body.get("ttl") or "")
-        due = parse_due_time(due_time, now)
-        period = parse_period(period_text)
-        expires = parse_ttl(ttl_text, due)
-        remaining = period.repeats if period is not None else None
+        sched = parse_schedule(body, self.clock.time())
         data = json.dumps(body["data"]) if body.get("data") is not None else None
         self._gen += 1
         with self.store.tx() as conn:
@@ -141,16 +134,16 @@ class ReminderService:
                     actor_id,
                     name,
                     data,
-                    due_time,
-                    period_text,
-                    ttl_text,
-                    due,
-                    expires,
-                    remaining,
+                    sched.due_time,
+                    sched.period_text,
+                    sched.ttl,
+                    sched.due,
+                    sched.expires,
+                    sched.repeats,
                     self._gen,
                 ),
             )
-        self._schedule(due)
+        self._schedule(sched.due)
 
     def get(self, actor_type: str, actor_id: str, name: str) -> Reminder | None:
         row = self.store.query_one(

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..app_channel import AppResponse, AppUnavailable
 from ..clock import Clock
-from .durations import Period, parse_due_time, parse_period, parse_ttl
+from .durations import Period, parse_schedule
 
 log = logging.getLogger("funchost.sidecar.actors")
 
@@ -50,30 +50,24 @@ class TimerService:
 
     def register(self, actor_type: str, actor_id: str, name: str, body: dict[str, Any]) -> None:
         """Create or replace a timer; raises DurationError on a bad dueTime/period/ttl."""
-        now = self.clock.time()
-        due_time = str(body.get("dueTime") or "")
-        period_text = str(body.get("period") or "")
-        ttl_text = str(body.get("ttl") or "")
-        due = parse_due_time(due_time, now)
-        period = parse_period(period_text)
-        expires = parse_ttl(ttl_text, due)
+        sched = parse_schedule(body, self.clock.time())
         doc: dict[str, Any] = {
             "callback": body.get("callback") or "",
             "data": body.get("data"),
-            "dueTime": due_time,
-            "period": period_text,
+            "dueTime": sched.due_time,
+            "period": sched.period_text,
         }
-        if ttl_text:
-            doc["ttl"] = ttl_text
+        if sched.ttl:
+            doc["ttl"] = sched.ttl
         self._gen += 1
         key = (actor_type, actor_id, name)
         self.timers[key] = Timer(
             key,
             json.dumps(doc, separators=(",", ":")).encode(),
-            due,
-            period,
-            expires,
-            period.repeats if period is not None else None,
+            sched.due,
+            sched.period,
+            sched.expires,
+            sched.repeats,
             self._gen,
         )
         self._wake.set()
