@@ -65,6 +65,10 @@ def deployment(unit: Unit, opts: ManifestOptions) -> Doc:
         "dapr.io/app-health-threshold": "3",
         # daprd outlives the app's drain: it keeps serving the Dapr API to in-flight handlers.
         "dapr.io/graceful-shutdown-seconds": str(opts.grace_seconds + 5),
+        # Prometheus scrapes the app's /metrics (per-function figures; open under APP_API_TOKEN).
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(opts.port),
+        "prometheus.io/path": "/metrics",
     }
     volumes: list[Doc] = [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}]
     if opts.sidecar_volumes:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from funchost._manifests_units import parse_units
 from funchost.discovery import discover
 from funchost.errors import ConfigError
 from funchost.manifests import ManifestOptions, options_from, render
@@ -32,6 +33,19 @@ def docs(files: dict[str, str]) -> dict[tuple[str, str], dict]:
 def test_rendering_is_deterministic(registry: Registry) -> None:
     opts = ManifestOptions(app_id="shop")
     assert render(registry, opts) == render(discover(SAMPLE, plugins=False), opts)
+
+
+@pytest.mark.parametrize("units", ["", "api,workers,actors,workflows"])
+def test_prometheus_scrapes_the_app_metrics(registry: Registry, units: str) -> None:
+    split = tuple(parse_units(units).items()) if units else ()
+    rendered = docs(render(registry, ManifestOptions(app_id="shop", port=9000, units=split)))
+    deployments = [d for (kind, _), d in rendered.items() if kind == "Deployment"]
+    assert len(deployments) == max(1, len(split))
+    for deployment in deployments:
+        notes = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert notes["prometheus.io/scrape"] == "true"
+        assert notes["prometheus.io/port"] == "9000"
+        assert notes["prometheus.io/path"] == "/metrics"
 
 
 def test_everything_the_decorators_imply(registry: Registry) -> None:
