@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pydantic_core import to_json
@@ -38,6 +39,26 @@ def error_response(message: str, status_code: int = 500, code: str = "ERR_FUNCTI
     """Dapr-style error body ``{"message", "errorCode"}``."""
     body = json.dumps({"message": message, "errorCode": code}).encode()
     return Response(body, status_code=status_code, media_type=JSON)
+
+
+async def http_outcome(
+    handler: Callable[[Any], Awaitable[Any]],
+    ctx: Any,
+    signals: Callable[[Exception], Response | None],
+    log: logging.Logger,
+    name: str,
+) -> Response:
+    """Call `handler(ctx)`: its value as `json_response`; an exception `signals` maps to a
+    response (Drop, Retry, an invalid payload...) as that; any other one logged, 500."""
+    try:
+        result = await handler(ctx)
+    except Exception as exc:
+        response = signals(exc)
+        if response is None:
+            log.exception("%s: failed", name)
+            response = error_response(f"{type(exc).__name__}: {exc}")
+        return response
+    return json_response(result)
 
 
 def decode_body(body: bytes, content_type: str | None) -> Any:

@@ -18,7 +18,7 @@ from funchost.context import FunctionContext
 from funchost.errors import Drop, Retry
 from funchost.plugins import hookimpl
 from funchost.triggers import BindingDef, CronDef, Definition
-from funchost.wiring._common import decode_body, error_response, host_of, json_response
+from funchost.wiring._common import decode_body, error_response, host_of, http_outcome
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -40,25 +40,23 @@ def delivery_endpoint(host: Host, definition: Definition) -> Any:
     handler = wrap(definition, build_handler(definition), host.pm)
     name = definition.name
 
+    def signals(exc: Exception) -> Response | None:
+        if isinstance(exc, InvalidPayload):
+            log.warning("%s: invalid payload: %s", name, exc.reason)
+            return error_response(exc.reason, 400, "ERR_INVALID_PAYLOAD")
+        if isinstance(exc, Drop):
+            log.info("%s: event dropped: %s", name, exc.reason)
+            return Response(status_code=200)
+        if isinstance(exc, Retry):
+            log.info("%s: retry requested: %s", name, exc.reason)
+            return error_response(exc.reason or "retry", 500, "ERR_RETRY")
+        return None
+
     async def endpoint(request: Request) -> Response:
         headers = request.headers
         data = decode_body(await request.body(), headers.get("content-type"))
         ctx = FunctionContext(host, definition, data=data, metadata=headers)
-        try:
-            result = await handler(ctx)
-        except InvalidPayload as exc:
-            log.warning("%s: invalid payload: %s", name, exc.reason)
-            return error_response(exc.reason, 400, "ERR_INVALID_PAYLOAD")
-        except Drop as exc:
-            log.info("%s: event dropped: %s", name, exc.reason)
-            return Response(status_code=200)
-        except Retry as exc:
-            log.info("%s: retry requested: %s", name, exc.reason)
-            return error_response(exc.reason or "retry", 500, "ERR_RETRY")
-        except Exception as exc:
-            log.exception("%s: failed", name)
-            return error_response(f"{type(exc).__name__}: {exc}")
-        return json_response(result)
+        return await http_outcome(handler, ctx, signals, log, name)
 
     return endpoint
 

@@ -20,7 +20,7 @@ from funchost.context import FunctionContext
 from funchost.errors import Drop, Retry
 from funchost.plugins import hookimpl
 from funchost.triggers import InvokeDef
-from funchost.wiring._common import decode_body, error_response, host_of, json_response
+from funchost.wiring._common import decode_body, error_response, host_of, http_outcome
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -49,23 +49,22 @@ def invoke_endpoint(host: Host, definition: InvokeDef) -> Any:
             request=request,
             path_params=request.path_params,
         )
-        try:
-            result = await handler(ctx)
-        except InvalidPayload as exc:
-            body = {"message": exc.reason, "errorCode": "ERR_INVALID_PAYLOAD", "errors": exc.errors}
-            return JSONResponse(body, status_code=422)
-        except HTTPException:
-            raise
-        except Drop as exc:
-            return error_response(exc.reason or "rejected", 400, "ERR_REJECTED")
-        except Retry as exc:
-            return error_response(exc.reason or "try again", 503, "ERR_RETRY")
-        except Exception as exc:
-            log.exception("%s: failed", name)
-            return error_response(f"{type(exc).__name__}: {exc}")
-        return json_response(result)
+        return await http_outcome(handler, ctx, _signals, log, name)
 
     return endpoint
+
+
+def _signals(exc: Exception) -> Response | None:
+    if isinstance(exc, InvalidPayload):
+        body = {"message": exc.reason, "errorCode": "ERR_INVALID_PAYLOAD", "errors": exc.errors}
+        return JSONResponse(body, status_code=422)
+    if isinstance(exc, HTTPException):
+        raise exc
+    if isinstance(exc, Drop):
+        return error_response(exc.reason or "rejected", 400, "ERR_REJECTED")
+    if isinstance(exc, Retry):
+        return error_response(exc.reason or "try again", 503, "ERR_RETRY")
+    return None
 
 
 @hookimpl
