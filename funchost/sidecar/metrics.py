@@ -173,28 +173,29 @@ class MetricsSubsystem(Subsystem):
         return {"funchost": info}
 
 
+def _per_topic(name: str, documentation: str, rows: list[dict[str, Any]]) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, documentation, labels=["pubsub", "topic"])
+    for row in rows:
+        family.add_metric([row["pubsub"], row["topic"]], row["count"])
+    return family
+
+
 class _SidecarCollector(Collector):
     def __init__(self, sub: MetricsSubsystem) -> None:
         self.sub = sub
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         snap = self.sub.snapshot()
-        pending = GaugeMetricFamily(
+        yield _per_topic(
             "funchost_sidecar_pending_deliveries",
             "Published messages not yet delivered (outbox rows), per topic.",
-            labels=["pubsub", "topic"],
+            snap["pendingDeliveries"],
         )
-        for row in snap["pendingDeliveries"]:
-            pending.add_metric([row["pubsub"], row["topic"]], row["count"])
-        yield pending
-        dead = GaugeMetricFamily(
+        yield _per_topic(
             "funchost_sidecar_dead_letters",
             "Messages waiting on a dead-letter topic, per topic.",
-            labels=["pubsub", "topic"],
+            snap["deadLetters"],
         )
-        for row in snap["deadLetters"]:
-            dead.add_metric([row["pubsub"], row["topic"]], row["count"])
-        yield dead
         yield GaugeMetricFamily(
             "funchost_sidecar_delivery_retries_waiting",
             "Deliveries waiting for their retry back-off.",
