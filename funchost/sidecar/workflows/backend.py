@@ -42,10 +42,39 @@ CREATE TABLE IF NOT EXISTS wf_activities (
 CREATE INDEX IF NOT EXISTS wf_activities_instance ON wf_activities (instance_id);
 """
 
-_COLUMNS = (
-    "instance_id, name, execution_id, status, input, output, custom_status, failure, created,"
-    " updated, completed, parent_id, scheduled_start, suspended"
+# `wf_instances` columns, named as the `Instance` fields they hold; `_UPDATED`: what changes.
+_FIELDS = (
+    "instance_id",
+    "name",
+    "execution_id",
+    "status",
+    "input",
+    "output",
+    "custom_status",
+    "failure",
+    "created",
+    "updated",
+    "completed",
+    "parent_id",
+    "scheduled_start",
+    "suspended",
 )
+_UPDATED = (
+    "execution_id",
+    "status",
+    "input",
+    "output",
+    "custom_status",
+    "failure",
+    "updated",
+    "completed",
+    "suspended",
+)
+_COLUMNS = ", ".join(_FIELDS)
+
+
+def _values(inst: Instance, fields: Iterable[str]) -> tuple[object, ...]:
+    return tuple(int(inst.suspended) if f == "suspended" else getattr(inst, f) for f in fields)
 
 
 @dataclass
@@ -70,22 +99,9 @@ class Backend:
         rows = self.store.query(f"SELECT {_COLUMNS} FROM wf_instances ORDER BY rowid")
         out: dict[str, Instance] = {}
         for r in rows:
-            out[r["instance_id"]] = Instance(
-                instance_id=r["instance_id"],
-                name=r["name"],
-                execution_id=r["execution_id"],
-                status=r["status"],
-                created=r["created"],
-                updated=r["updated"],
-                input=r["input"],
-                output=r["output"],
-                custom_status=r["custom_status"],
-                failure=r["failure"],
-                completed=r["completed"],
-                parent_id=r["parent_id"],
-                scheduled_start=r["scheduled_start"],
-                suspended=bool(r["suspended"]),
-            )
+            inst = Instance(**{f: r[f] for f in _FIELDS})
+            inst.suspended = bool(inst.suspended)
+            out[inst.instance_id] = inst
         return out
 
     def load_inbox(self) -> list[tuple[str, InboxItem]]:
@@ -127,43 +143,17 @@ class Backend:
     # -- writes (inside store.tx()) ---------------------------------------------------------
 
     def save_instance(self, conn: sqlite3.Connection, inst: Instance) -> None:
+        marks = ",".join("?" * len(_FIELDS))
         conn.execute(
-            f"INSERT OR REPLACE INTO wf_instances ({_COLUMNS})"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                inst.instance_id,
-                inst.name,
-                inst.execution_id,
-                inst.status,
-                inst.input,
-                inst.output,
-                inst.custom_status,
-                inst.failure,
-                inst.created,
-                inst.updated,
-                inst.completed,
-                inst.parent_id,
-                inst.scheduled_start,
-                int(inst.suspended),
-            ),
+            f"INSERT OR REPLACE INTO wf_instances ({_COLUMNS}) VALUES ({marks})",
+            _values(inst, _FIELDS),
         )
 
     def update_instance(self, conn: sqlite3.Connection, inst: Instance) -> None:
+        assignments = ", ".join(f"{f}=?" for f in _UPDATED)
         conn.execute(
-            "UPDATE wf_instances SET execution_id=?, status=?, input=?, output=?, custom_status=?,"
-            " failure=?, updated=?, completed=?, suspended=? WHERE instance_id=?",
-            (
-                inst.execution_id,
-                inst.status,
-                inst.input,
-                inst.output,
-                inst.custom_status,
-                inst.failure,
-                inst.updated,
-                inst.completed,
-                int(inst.suspended),
-                inst.instance_id,
-            ),
+            f"UPDATE wf_instances SET {assignments} WHERE instance_id=?",
+            (*_values(inst, _UPDATED), inst.instance_id),
         )
 
     def append_history(
