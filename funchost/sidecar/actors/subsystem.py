@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from starlette.routing import BaseRoute
 
+from .._fast_http import FastHttpPool
 from ..app_channel import AppResponse, AppUnavailable
 from ..server import Subsystem
 from . import _grpc
@@ -72,6 +73,7 @@ class ActorsSubsystem(Subsystem):
         self._idle_wake = asyncio.Event()
         self._idle_task: asyncio.Task[None] | None = None
         self.config_error: str | None = None
+        self._http: FastHttpPool | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:
@@ -151,6 +153,9 @@ class ActorsSubsystem(Subsystem):
                 )
             except TimeoutError:
                 log.warning("actors: drain timed out after %ss", self.config.drain_timeout)
+        if self._http is not None:
+            self._http.close()
+            self._http = None
 
     def busy(self) -> bool:
         return bool(
@@ -276,16 +281,26 @@ class ActorsSubsystem(Subsystem):
             hdrs[REENTRANCY_HEADER] = rid
         path = f"/actors/{_seg(actor_type)}/{_seg(actor_id)}/method/{_seg(method)}"
         async with self.turn(actor_type, actor_id, rid, cfg.max_stack_depth if rid else None):
-            return await self.sidecar.app.request("PUT", path, body=body, headers=hdrs)
+            return await self._put(path, body, hdrs)
+
+    async def _put(self, path: str, body: bytes, headers: dict[str, str]) -> AppResponse:
+        """PUT to the app on a kept-alive connection (the lean pool pub/sub delivery uses)."""
+        app = self.sidecar.app
+        if app.port is None:
+            raise AppUnavailable("no app port configured (--app-port)")
+        pool = self._http
+        if pool is None or (pool.host, pool.port) != (app.host, app.port):
+            if pool is not None:
+                pool.close()
+            pool = self._http = FastHttpPool(app.host, app.port, app.app_api_token, app.timeout)
+        return await pool.request("PUT", path, body, headers)
 
     async def _deliver(
         self, kind: str, actor_type: str, actor_id: str, name: str, body: bytes
     ) -> AppResponse:
         path = f"/actors/{_seg(actor_type)}/{_seg(actor_id)}/method/{kind}/{_seg(name)}"
         async with self.turn(actor_type, actor_id):
-            return await self.sidecar.app.request(
-                "PUT", path, body=body, headers={"Content-Type": "application/json"}
-            )
+            return await self._put(path, body, {"Content-Type": "application/json"})
 
     async def _deliver_reminder(
         self, actor_type: str, actor_id: str, name: str, body: bytes
