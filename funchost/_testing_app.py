@@ -147,14 +147,9 @@ class AppServer:
             logging.getLogger("uvicorn.error").removeHandler(errors)
 
     def _run(self) -> None:
-        loop: asyncio.AbstractEventLoop
-        try:
-            import uvloop
+        from .sidecar.server import new_event_loop
 
-            loop = uvloop.new_event_loop()
-        except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
-            loop = asyncio.new_event_loop()
-        self.loop = loop
+        self.loop = loop = new_event_loop()
         asyncio.set_event_loop(loop)
         config = uvicorn.Config(
             self.counter,

@@ -49,6 +49,15 @@ SUBSYSTEMS: list[str] = [
 ]
 
 
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """A uvloop event loop (asyncio's own when uvloop is missing), for a server thread."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def free_port() -> int:
     """A free TCP port on loopback (bound then released)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -317,13 +326,7 @@ class SidecarThread:
         self._ready.result(timeout)
 
     def _run(self) -> None:
-        try:
-            import uvloop
-
-            loop = uvloop.new_event_loop()
-        except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
-            loop = asyncio.new_event_loop()
-        self.loop = loop
+        self.loop = loop = new_event_loop()
         asyncio.set_event_loop(loop)
 
         async def main() -> None:
