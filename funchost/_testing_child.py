@@ -11,12 +11,13 @@ import base64
 import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from ._testing_proc import LoggedProcess
 
 if TYPE_CHECKING:
     from ._testing_runtime import LocalRuntime
@@ -167,10 +168,11 @@ class ChildStack:
 
     def __init__(self, runtime: LocalRuntime) -> None:
         self.rt = runtime
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.process = LoggedProcess(
+            "the funchost child process", runtime.db_path.parent / "funchost-child.log"
+        )
         self.ports: dict[str, int] = {}
         self._now: float | None = None
-        self.log_path = runtime.db_path.parent / "funchost-child.log"
 
     def env(self) -> dict[str, str]:
         return {
@@ -190,7 +192,7 @@ class ChildStack:
                 self._start_once()
                 return
             except RuntimeError:
-                log_text = self._log_tail()
+                log_text = self.process.log_tail()
                 if "address already in use" not in log_text.lower() or attempt == 2:
                     raise
                 self.ports = {}
@@ -219,60 +221,35 @@ class ChildStack:
         }
         if spec["functions_path"] is None and spec["app"] is None:
             raise ValueError('mode="subprocess" needs functions_path or app="module:attribute"')
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "funchost._testing_child", json.dumps(spec)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, **self.env(), "PYTHONPATH": _pythonpath()},
-                cwd=os.getcwd(),
-            )
-        deadline = time.monotonic() + rt.ready_timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"the funchost child process exited with code {self.proc.returncode} while "
-                    f"starting; its log ({self.log_path}):\n{self._log_tail()}"
-                )
-            try:
-                doc = httpx.get(f"{self._base}/status", timeout=2.0).json()
-                if doc.get("ready"):
-                    self._now = float(doc["now"])
-                    return
-            except (httpx.HTTPError, ValueError):
-                pass
-            time.sleep(0.05)
-        self._kill()
-        raise RuntimeError(
-            f"the funchost child process did not become ready within {rt.ready_timeout:.0f}s; "
-            f"its log ({self.log_path}):\n{self._log_tail()}"
+        self.process.spawn(
+            [sys.executable, "-m", "funchost._testing_child", json.dumps(spec)],
+            env={**os.environ, **self.env(), "PYTHONPATH": _pythonpath()},
+            cwd=os.getcwd(),
         )
 
-    def _log_tail(self, limit: int = 6000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-limit:]
-        except OSError:
-            return ""
+        def ready() -> bool:
+            doc = httpx.get(f"{self._base}/status", timeout=2.0).json()
+            if doc.get("ready"):
+                self._now = float(doc["now"])
+            return bool(doc.get("ready"))
 
-    def _kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(30)
+        try:
+            self.process.wait_until(
+                ready,
+                "become ready",
+                rt.ready_timeout,
+                interval=0.05,
+                errors=(httpx.HTTPError, ValueError),
+            )
+        except RuntimeError:
+            self.process.kill()
+            raise
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self._kill()
-        text = self._log_tail(20000)
-        if text.strip():
-            sys.stderr.write(f"--- funchost child process log ({self.log_path}) ---\n{text}\n")
+        self.process.stop()
 
     def restart_after_crash(self) -> None:
-        self._kill()
+        self.process.kill()
         self.start()
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:

@@ -12,13 +12,11 @@ import asyncio
 import os
 import shlex
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 from ._testing_app import AppServer, wait_for_host_startup
+from ._testing_proc import LoggedProcess
 
 if TYPE_CHECKING:
     from ._testing_runtime import LocalRuntime
@@ -54,10 +52,9 @@ class DaprdStack:
 
     def __init__(self, runtime: LocalRuntime) -> None:
         self.rt = runtime
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.process = LoggedProcess("daprd", runtime.db_path.parent / "daprd.log")
         self.app: AppServer | None = None
         self.ports: dict[str, int] = {}
-        self.log_path = runtime.db_path.parent / "daprd.log"
 
     def env(self) -> dict[str, str]:
         return {
@@ -74,7 +71,7 @@ class DaprdStack:
                 self._start_once()
                 return
             except (RuntimeError, OSError) as exc:
-                text = f"{exc}\n{self._log_tail()}".lower()
+                text = f"{exc}\n{self.process.log_tail()}".lower()
                 if "address already in use" not in text or attempt == 2:
                     raise
                 self._kill_quietly()
@@ -84,9 +81,7 @@ class DaprdStack:
         if self.app is not None:
             self.app.kill(timeout=10)
             self.app = None
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(30)
+        self.process.kill()
 
     def _start_once(self) -> None:
         import httpx
@@ -107,9 +102,7 @@ class DaprdStack:
             grpc_port=self.ports["grpc"],
             resources=list(self.rt.resources),
         )
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        self.process.spawn(cmd)
         base = f"http://127.0.0.1:{self.ports['http']}/v1.0"
         self._wait(lambda: httpx.get(f"{base}/healthz/outbound", timeout=2).is_success, "start")
         app = self.rt._app_factory()()
@@ -121,47 +114,15 @@ class DaprdStack:
     def _wait(self, probe: Any, what: str) -> None:
         import httpx
 
-        deadline = time.monotonic() + self.rt.ready_timeout
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"daprd exited with code {self.proc.returncode}; its log ({self.log_path}):\n"
-                    f"{self._log_tail()}"
-                )
-            try:
-                if probe():
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(
-            f"daprd did not {what} within {self.rt.ready_timeout:.0f}s; "
-            f"its log ({self.log_path}):\n{self._log_tail()}"
-        )
-
-    def _log_tail(self, limit: int = 6000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-limit:]
-        except OSError:
-            return ""
+        self.process.wait_until(probe, what, self.rt.ready_timeout, errors=(httpx.HTTPError,))
 
     def stop(self) -> None:
         if self.app is not None:
             self.app.stop()
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        text = self._log_tail(20000)
-        if text.strip():
-            sys.stderr.write(f"--- daprd log ({self.log_path}) ---\n{text}\n")
+        self.process.stop()
 
     def restart_after_crash(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(30)
+        self.process.kill()
         if self.app is not None:
             self.app.kill()
             self.app = None
