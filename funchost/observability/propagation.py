@@ -134,6 +134,7 @@ def traced_actor_proxy(actor_type: str, actor_id: str, interface: Any) -> Any:
     global _ACTOR_CLIENT
     from dapr.actor import ActorId, ActorProxy
     from dapr.clients.http.dapr_actor_http_client import DaprActorHttpClient
+
     from funchost.wiring.actors import serializer_for
 
     serializer = serializer_for(actor_type)  # the actor type's @actor serializer
