@@ -9,6 +9,7 @@ fatal, so the view also works against a real daprd (fewer sidecar details) or an
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,12 +114,22 @@ def _n(value: float | None) -> str:
     return "" if not value else f"{value:.0f}"
 
 
-def _functions_table(snap: Snapshot) -> Table:
-    table = Table(title="functions", title_justify="left", expand=False)
-    for col in ("kind", "name", "trigger"):
+def _table(title: str, left: Iterable[str], right: Iterable[str] = ()) -> Table:
+    """A titled table: `left` columns, then right-aligned (figure) `right` columns."""
+    table = Table(title=title, title_justify="left")
+    for col in left:
         table.add_column(col)
-    for col in ("calls", "failed", "retried", "dropped", "DLQ", "now", "avg"):
+    for col in right:
         table.add_column(col, justify="right")
+    return table
+
+
+def _functions_table(snap: Snapshot) -> Table:
+    table = _table(
+        "functions",
+        ("kind", "name", "trigger"),
+        ("calls", "failed", "retried", "dropped", "DLQ", "now", "avg"),
+    )
     for fn in snap.functions:
         name = str(fn.get("name", ""))
         st = snap.stats.get(name, {})
@@ -144,9 +155,7 @@ def _functions_table(snap: Snapshot) -> Table:
 
 
 def _recent_table(rows: list[dict[str, Any]], title: str, now: float) -> Table:
-    table = Table(title=title, title_justify="left")
-    for col in ("ago", "function", "outcome", "took", "id", "try", "trace", "error"):
-        table.add_column(col)
+    table = _table(title, ("ago", "function", "outcome", "took", "id", "try", "trace", "error"))
     for row in rows:
         outcome = str(row.get("outcome", ""))
         style = "green" if outcome == "success" and not row.get("error") else "red"
@@ -180,9 +189,7 @@ def render_status(snap: Snapshot, recent: int = 10) -> RenderableType:
     info: dict[str, Any] = snap.sidecar.get("funchost") or {}
     now = float(info.get("now", snap.taken))
     if info:
-        queues = Table(title="sidecar queues", title_justify="left")
-        queues.add_column("what")
-        queues.add_column("count", justify="right")
+        queues = _table("sidecar queues", ("what",), ("count",))
         pending = sum(r["count"] for r in info.get("pendingDeliveries", []))
         for label, value in (
             ("pending deliveries", pending),
@@ -199,9 +206,9 @@ def render_status(snap: Snapshot, recent: int = 10) -> RenderableType:
         parts.append(queues)
         flows = info.get("inFlightWorkflows") or []
         if flows:
-            table = Table(title="workflows in flight", title_justify="left")
-            for col in ("instance", "workflow", "status", "started", "last change"):
-                table.add_column(col)
+            table = _table(
+                "workflows in flight", ("instance", "workflow", "status", "started", "last change")
+            )
             for wf in flows:
                 table.add_row(
                     wf["instanceId"],
@@ -213,26 +220,22 @@ def render_status(snap: Snapshot, recent: int = 10) -> RenderableType:
             parts.append(table)
         dead = info.get("deadLetters") or []
         if dead:
-            table = Table(title="dead letters", title_justify="left")
-            for col in ("pubsub", "topic", "waiting"):
-                table.add_column(col)
+            table = _table("dead letters", ("pubsub", "topic", "waiting"))
             for row in dead:
                 table.add_row(row["pubsub"], row["topic"], str(row["count"]))
             parts.append(table)
         reminders = info.get("nextReminders") or []
         if reminders:
-            table = Table(title="reminders", title_justify="left")
-            for col in ("actor", "reminder", "due"):
-                table.add_column(col)
+            table = _table("reminders", ("actor", "reminder", "due"))
             for r in reminders[:recent]:
                 delta = r["due"] - now
                 due = Text("due now", style="yellow") if delta <= 0 else f"in {_ago(delta)}"
                 table.add_row(f"{r['actorType']}/{r['actorId']}", r["name"], due)
             parts.append(table)
     if snap.workflow_counts:
-        table = Table(title="workflow runs (this app)", title_justify="left")
-        for col in ("workflow", "started", "completed", "failed"):
-            table.add_column(col, justify="left" if col == "workflow" else "right")
+        table = _table(
+            "workflow runs (this app)", ("workflow",), ("started", "completed", "failed")
+        )
         for name, c in sorted(snap.workflow_counts.items()):
             table.add_row(
                 name, _n(c.get("starts")), _n(c.get("completions")), _n(c.get("failures"))

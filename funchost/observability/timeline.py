@@ -89,6 +89,13 @@ def _ts(proto_ts: Any) -> datetime:
     return proto_ts.ToDatetime().replace(tzinfo=UTC)
 
 
+def _since(origin: tuple[str, datetime] | None, when: datetime) -> tuple[str, float | None]:
+    """(name, seconds since it was scheduled) of what a completion completes, if known."""
+    if origin is None:
+        return "", None
+    return origin[0], (when - origin[1]).total_seconds()
+
+
 def timeline_from_history(events: Iterable[Any]) -> list[TimelineEntry]:
     """Timeline rows from `HistoryEvent` protobufs, oldest first; completions get `took`."""
     out: list[TimelineEntry] = []
@@ -120,9 +127,7 @@ def timeline_from_history(events: Iterable[Any]) -> list[TimelineEntry]:
             "taskFailed",
             "childWorkflowInstanceFailed",
         ):
-            origin = scheduled.get(("task", payload.taskScheduledId))
-            if origin is not None:
-                name, took = origin[0], (when - origin[1]).total_seconds()
+            name, took = _since(scheduled.get(("task", payload.taskScheduledId)), when)
             if kind.endswith("Failed"):
                 detail = _failure(payload.failureDetails)
             else:
@@ -133,9 +138,7 @@ def timeline_from_history(events: Iterable[Any]) -> list[TimelineEntry]:
             detail = "waits forever" if fire.year >= 9999 else f"fires at {fire:%Y-%m-%d %H:%M:%S}Z"
             scheduled[("timer", ev.eventId)] = (payload.name, when)
         elif kind == "timerFired":
-            origin = scheduled.get(("timer", payload.timerId))
-            if origin is not None:
-                name, took = origin[0], (when - origin[1]).total_seconds()
+            name, took = _since(scheduled.get(("timer", payload.timerId)), when)
             detail = f"timer #{payload.timerId}"
         elif kind in ("eventRaised", "eventSent"):
             name, detail = payload.name, _short(_wrapped(payload, "input"))
