@@ -22,24 +22,15 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-EVENT = {
-    "id": "5929aaac-a5e2-4ca1-859c-edfe73f11565",
-    "specversion": "1.0",
-    "source": "publisher",
-    "type": "com.dapr.event.sent",
-    "datacontenttype": "application/json",
-    "topic": "orders",
-    "pubsubname": "pubsub",
-    "traceid": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-    "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-    "tracestate": "",
-    "time": "2024-05-01T10:00:00Z",
-    "data": {"id": "order-1", "amount": 12.5, "items": ["a", "b", "c"]},
-}
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.host._events import cloudevent
+
+EVENT = cloudevent({"id": "order-1", "amount": 12.5, "items": ["a", "b", "c"]})
 BODY = json.dumps(EVENT).encode()
 TARGETS = {
     "bare": "/bare",

@@ -8,27 +8,7 @@ from typing import Any
 
 import httpx
 
-CE = "application/cloudevents+json"
-
-
-def cloudevent(data: Any = None, **extra: Any) -> dict[str, Any]:
-    event = {
-        "id": "5929aaac-a5e2-4ca1-859c-edfe73f11565",
-        "specversion": "1.0",
-        "source": "publisher-app",
-        "type": "com.dapr.event.sent",
-        "datacontenttype": "application/json",
-        "topic": "orders",
-        "pubsubname": "pubsub",
-        "traceid": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-        "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-        "tracestate": "",
-        "time": "2024-05-01T10:00:00Z",
-    }
-    if data is not None:
-        event["data"] = data
-    event.update(extra)
-    return event
+from tests.host._events import CE, cloudevent
 
 
 async def deliver(client: httpx.AsyncClient, path: str, event: dict[str, Any]) -> str:
