@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from funchost.discovery import discover
     from funchost.registry import Registry
     from funchost.settings import Settings
+    from funchost.wiring.actors import actor_proxy
 
 __all__ = [
     "ConfigError",
@@ -41,6 +42,7 @@ __all__ = [
     "Settings",
     "activity",
     "actor",
+    "actor_proxy",
     "binding",
     "create_app",
     "cron",
@@ -57,6 +59,7 @@ _LAZY = {
     "discover": "funchost.discovery",
     "Registry": "funchost.registry",
     "Settings": "funchost.settings",
+    "actor_proxy": "funchost.wiring.actors",
 }
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from dapr.actor import ActorId, ActorProxy
+from dapr.actor import ActorProxy
 from dapr.aio.clients import DaprClient
 from dapr.ext.workflow import WorkflowActivityContext
 
-from funchost import activity
+from funchost import activity, actor_proxy
 
 from ._publish import publish
 from .models import (
@@ -54,7 +54,7 @@ def validate_task(ctx: WorkflowActivityContext, request: TaskRequest) -> Validat
 async def create_task(ctx: WorkflowActivityContext, request: TaskRequest) -> Task:
     new_task = NewTask(title=request.title, description=request.description)
     proxy = task_proxy(request.task_id)
-    task = Task.model_validate_json(await proxy.CreateTask(new_task.model_dump_json()))
+    task: Task = await proxy.CreateTask(new_task)
     await publish_task_event(ctx, TaskEvent(type="task.created", task_id=task.task_id))
     return task
 
@@ -63,7 +63,7 @@ async def create_task(ctx: WorkflowActivityContext, request: TaskRequest) -> Tas
 async def assign_task(ctx: WorkflowActivityContext, request: TaskRequest) -> Task:
     assignment = Assignment(assignee=request.assignee)
     proxy = task_proxy(request.task_id)
-    task = Task.model_validate_json(await proxy.AssignTask(assignment.model_dump_json()))
+    task: Task = await proxy.AssignTask(assignment)
     await publish_task_event(
         ctx, TaskEvent(type="task.assigned", task_id=task.task_id, detail={"to": task.assignee})
     )
@@ -73,7 +73,7 @@ async def assign_task(ctx: WorkflowActivityContext, request: TaskRequest) -> Tas
 @activity
 async def set_deadline(ctx: WorkflowActivityContext, request: TaskRequest) -> Task:
     proxy = task_proxy(request.task_id)
-    task = Task.model_validate_json(await proxy.SetDeadline(request.deadline_seconds))
+    task: Task = await proxy.SetDeadline(request.deadline_seconds)
     await publish_task_event(
         ctx,
         TaskEvent(
@@ -115,7 +115,7 @@ async def notify_assignee(
 @activity
 async def unassign_task(ctx: WorkflowActivityContext, task_id: str) -> Task:
     """Compensation for `assign_task`."""
-    task = Task.model_validate_json(await task_proxy(task_id).UnassignTask())
+    task: Task = await task_proxy(task_id).UnassignTask()
     await publish_task_event(ctx, TaskEvent(type="task.unassigned", task_id=task_id))
     return task
 
@@ -123,7 +123,7 @@ async def unassign_task(ctx: WorkflowActivityContext, task_id: str) -> Task:
 @activity
 async def clear_deadline(ctx: WorkflowActivityContext, task_id: str) -> Task:
     """Compensation for `set_deadline`."""
-    task = Task.model_validate_json(await task_proxy(task_id).ClearDeadline())
+    task: Task = await task_proxy(task_id).ClearDeadline()
     await publish_task_event(ctx, TaskEvent(type="task.deadline_cleared", task_id=task_id))
     return task
 
@@ -143,7 +143,7 @@ async def announce_result(ctx: WorkflowActivityContext, result: ProcessingResult
 
 def task_proxy(task_id: str) -> ActorProxy:
     """A proxy to the TaskActor `task_id`; call it by the interface's names (`CreateTask`...)."""
-    return ActorProxy.create("TaskActor", ActorId(task_id), TaskActorInterface)
+    return actor_proxy("TaskActor", task_id, TaskActorInterface)
 
 
 async def publish_task_event(ctx: WorkflowActivityContext, event: TaskEvent) -> None:

@@ -71,8 +71,8 @@ async def task_timeline(task_id: str, ctx: FunctionContext) -> dict[str, Any]:
 @invoke("tasks/{task_id}/complete", methods=("POST",))
 async def complete_task(task_id: str, ctx: FunctionContext) -> Task:
     await _existing_task(ctx, task_id)
-    done = await ctx.actor(TaskActor, task_id).UpdateStatus(TaskStatus.DONE.value)
-    return Task.model_validate_json(done)
+    done: Task = await ctx.actor(TaskActor, task_id).UpdateStatus(TaskStatus.DONE.value)
+    return done
 
 
 @invoke("workflows/{workflow_id}", methods=("GET",))
@@ -97,13 +97,13 @@ async def terminate_workflow(workflow_id: str, ctx: FunctionContext) -> dict[str
 
 @invoke("chat/{user_id}", methods=("POST",))
 async def chat(user_id: str, message: ChatMessage, ctx: FunctionContext) -> ChatEntry:
-    reply = await ctx.actor(ChatActor, user_id).ProcessMessage(message.model_dump_json())
-    return ChatEntry.model_validate_json(reply)
+    reply: ChatEntry = await ctx.actor(ChatActor, user_id).ProcessMessage(message)
+    return reply
 
 
 @invoke("chat/{user_id}/history", methods=("GET",))
 async def chat_history(user_id: str, ctx: FunctionContext) -> dict[str, Any]:
-    history = Conversation.model_validate_json(await ctx.actor(ChatActor, user_id).GetHistory())
+    history: Conversation = await ctx.actor(ChatActor, user_id).GetHistory()
     return {"user_id": user_id, "messages": history.messages}
 
 
@@ -111,7 +111,7 @@ async def _existing_task(ctx: FunctionContext, task_id: str) -> Task:
     found = await ctx.actor(TaskActor, task_id).GetTask()
     if found is None:
         raise HTTPException(404, f"task {task_id!r} not found")
-    return Task.model_validate_json(found)
+    return Task.model_validate(found)
 
 
 async def _existing_workflow(ctx: FunctionContext, workflow_id: str) -> Any:

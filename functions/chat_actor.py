@@ -5,11 +5,9 @@ assert on it); plug a real model in by setting `ChatActor.responder` to anything
 same `reply` method. Every exchange is published as `conversation.updated` on
 `conversation-events`, where `events.on_conversation` turns it into analytics.
 
-Messages cross the actor boundary as JSON documents written and read by pydantic (see
-task_actor.py for why): user text is never reinterpreted.
+Messages cross the actor boundary as the pydantic models of models.py (see task_actor.py):
+user text is never reinterpreted.
 """
-
-from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -52,13 +50,13 @@ class RuleBasedResponder:
 
 
 class ChatActorInterface(ActorInterface):
-    """Documents are JSON: a `ChatMessage` in, a `ChatEntry` or a `Conversation` out."""
+    """A `ChatMessage` in, a `ChatEntry` or a `Conversation` out."""
 
     @actormethod(name="ProcessMessage")
-    async def process_message(self, message: str) -> str: ...
+    async def process_message(self, message: ChatMessage) -> ChatEntry: ...
 
     @actormethod(name="GetHistory")
-    async def get_history(self) -> str: ...
+    async def get_history(self) -> Conversation: ...
 
     @actormethod(name="ClearHistory")
     async def clear_history(self) -> None: ...
@@ -70,10 +68,10 @@ class ChatActor(Actor, ChatActorInterface):
 
     responder: ClassVar[Responder] = RuleBasedResponder()
 
-    async def process_message(self, message: str) -> str:
+    async def process_message(self, message: ChatMessage) -> ChatEntry:
         """Answer the message, remember the exchange, publish it; return the reply."""
         history = (await self._load()).messages
-        content = ChatMessage.model_validate_json(message).content
+        content = message.content
         question = ChatEntry(role="user", content=content, timestamp=_now())
         answer = ChatEntry(
             role="assistant",
@@ -81,7 +79,7 @@ class ChatActor(Actor, ChatActorInterface):
             timestamp=_now(),
         )
         conversation = Conversation(messages=[*history, question, answer][-2 * MAX_EXCHANGES :])
-        await self._state_manager.set_state(_STATE_KEY, conversation.model_dump_json())
+        await self._state_manager.set_state(_STATE_KEY, conversation)
         exchange = ConversationEvent(
             user_id=self.id.id,
             user_message=question,
@@ -89,17 +87,21 @@ class ChatActor(Actor, ChatActorInterface):
             history_size=len(conversation.messages),
         )
         await publish(CONVERSATION_EVENTS, exchange)
-        return answer.model_dump_json()
+        return answer
 
-    async def get_history(self) -> str:
-        return (await self._load()).model_dump_json()
+    async def get_history(self) -> Conversation:
+        return await self._load()
 
     async def clear_history(self) -> None:
-        await self._state_manager.set_state(_STATE_KEY, Conversation().model_dump_json())
+        await self._state_manager.set_state(_STATE_KEY, Conversation())
 
     async def _load(self) -> Conversation:
         found, document = await self._state_manager.try_get_state(_STATE_KEY)
-        return Conversation.model_validate_json(document) if found else Conversation()
+        if not found:
+            return Conversation()
+        if isinstance(document, str):  # saved by an earlier version, as a JSON string
+            return Conversation.model_validate_json(document)
+        return Conversation.model_validate(document)
 
 
 def _now() -> datetime:

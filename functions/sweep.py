@@ -37,7 +37,7 @@ async def daily_sweep(ctx: FunctionContext) -> None:
             if not await _still_processing(ctx, task_id):
                 finished.append(task_id)
             continue
-        task = Task.model_validate_json(found)
+        task = Task.model_validate(found)
         counts[task.status] += 1
         if task.status is TaskStatus.OVERDUE:
             overdue.append(task_id)

@@ -6,8 +6,9 @@ The SDK's `DefaultJSONSerializer` turns any string that looks like a date or a G
 dataclasses, datetimes, timedeltas as Dapr durations, enums, bytes as base64) and deserializes
 plain JSON verbatim. Two typed cases on the way in:
 
-- a method parameter / proxy return annotated with a pydantic model (or dataclass) class is
-  validated into it;
+- a method parameter / proxy return annotated with a pydantic model or dataclass (or a union
+  with one, `Task | None`) is validated into it (annotations must be real classes: no
+  `from __future__ import annotations` in the interface's module);
 - a reminder callback body (`{"data", "dueTime", "period", "ttl"?}`, the only body the SDK
   decodes with `ActorReminderData.from_dict`) gets its `dueTime`/`period`/`ttl` as timedelta,
   as the SDK's `Remindable.receive_reminder` contract promises.
@@ -21,6 +22,7 @@ import dataclasses
 import datetime as dt
 import enum
 import json
+import typing
 from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
@@ -63,17 +65,26 @@ def _default(obj: Any) -> Any:
     )
 
 
+def _typed(data_type: Any) -> bool:
+    """A pydantic model or dataclass, or a union / container naming one (`Task | None`)."""
+    if isinstance(data_type, type):
+        return callable(getattr(data_type, "model_validate", None)) or (
+            dataclasses.is_dataclass(data_type)
+        )
+    return any(_typed(arg) for arg in typing.get_args(data_type))
+
+
 @lru_cache(maxsize=256)
-def _validator(data_type: type) -> Callable[[Any], Any] | None:
+def _validator(data_type: Any) -> Callable[[Any], Any] | None:
     """How to build ``data_type`` from plain JSON, or None to keep the JSON as is."""
+    if not _typed(data_type):
+        return None  # str, dict, int...: the JSON value is already what the code gets
     validate = getattr(data_type, "model_validate", None)
     if callable(validate):
         return validate  # type: ignore[no-any-return]
-    if dataclasses.is_dataclass(data_type):
-        from pydantic import TypeAdapter
+    from pydantic import TypeAdapter
 
-        return TypeAdapter(data_type).validate_python
-    return None
+    return TypeAdapter(data_type).validate_python
 
 
 def _is_reminder_body(obj: Any) -> bool:
@@ -120,11 +131,14 @@ class FunchostJSONSerializer(Serializer):
         obj = json.loads(data) if data else None
         if callable(custom_hook):
             return custom_hook(obj)  # type: ignore[arg-type]
-        if data_type is None or data_type is object or not isinstance(data_type, type):
+        if data_type is object or data_type is None or isinstance(data_type, str):
             if data_type is object and _is_reminder_body(obj):
                 return _reminder_times(obj)
+            return obj  # untyped (or a string annotation): the JSON as is
+        try:
+            validate = _validator(data_type)
+        except TypeError:  # unhashable or odd annotation
             return obj
-        validate = _validator(data_type)
         if validate is None or obj is None:
             return obj
         return validate(obj)

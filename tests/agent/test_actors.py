@@ -3,9 +3,10 @@ ChatActor's bounded history whose events reach the analytics subscription."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from dapr.actor.runtime.runtime import ActorRuntime
 
@@ -21,12 +22,13 @@ pytestmark = pytest.mark.e2e
 
 
 async def create(task: Any, title: str, description: str) -> Task:
-    new_task = NewTask(title=title, description=description)
-    return Task.model_validate_json(await task.CreateTask(new_task.model_dump_json()))
+    created: Task = await task.CreateTask(NewTask(title=title, description=description))
+    return created
 
 
 async def read(task: Any) -> Task:
-    return Task.model_validate_json(await task.GetTask())
+    found: Task = await task.GetTask()
+    return found
 
 
 def active_actor_ids(actor_type: str) -> set[str]:
@@ -38,7 +40,7 @@ def active_actor_ids(actor_type: str) -> set[str]:
 async def test_task_state_survives_deactivation_and_restart(agent: LocalRuntime) -> None:
     task = agent.actor("TaskActor", "t-persist", TaskActorInterface)
     created = await create(task, "2025-01-15: review PR #42", "1h of reading")
-    await task.AssignTask(Assignment(assignee="alice@example.com").model_dump_json())
+    await task.AssignTask(Assignment(assignee="alice@example.com"))
     assert "t-persist" in active_actor_ids("TaskActor")
 
     await agent.advance(timedelta(hours=2))  # past the 1 h idle timeout: deactivated
@@ -59,7 +61,7 @@ async def test_task_state_survives_deactivation_and_restart(agent: LocalRuntime)
 async def test_deadline_reminder_marks_task_overdue(agent: LocalRuntime) -> None:
     task = agent.actor("TaskActor", "t-late", TaskActorInterface)
     await create(task, "Ship the release", "tag and publish")
-    await task.AssignTask(Assignment(assignee="bob@example.com").model_dump_json())
+    await task.AssignTask(Assignment(assignee="bob@example.com"))
     await task.SetDeadline(60)
 
     await agent.advance(timedelta(seconds=59))
@@ -107,7 +109,7 @@ async def test_chat_history_is_bounded_and_events_reach_the_subscription(
     assert messages[-1]["content"].startswith("I can help with tasks")
 
     bob = agent.actor("ChatActor", "bob", ChatActorInterface)
-    history = Conversation.model_validate_json(await bob.GetHistory())
+    history: Conversation = await bob.GetHistory()
     assert [m.role for m in history.messages] == ["user", "assistant"]
 
     await agent.idle()  # every conversation.updated event delivered
@@ -125,3 +127,23 @@ async def test_user_text_that_looks_like_dates_or_durations_is_kept(agent: Local
     resp = await call(agent, "chat/carol/history", method="GET")
     questions = [m["content"] for m in resp.json()["messages"] if m["role"] == "user"]
     assert questions == texts
+
+
+async def test_task_state_saved_as_a_json_string_by_earlier_versions_still_loads(
+    agent: LocalRuntime,
+) -> None:
+    legacy = Task(
+        task_id="t-legacy",
+        title="2024-01-01 standup",
+        description="1h",
+        created_at=datetime(2024, 1, 1, tzinfo=UTC),
+        updated_at=datetime(2024, 1, 1, tzinfo=UTC),
+    )
+    ops = [{"operation": "upsert", "request": {"key": "task", "value": legacy.model_dump_json()}}]
+    async with httpx.AsyncClient() as client:
+        resp = await client.put(f"{agent.http_url}/v1.0/actors/TaskActor/t-legacy/state", json=ops)
+        assert resp.status_code == 204, resp.text
+    task = agent.actor("TaskActor", "t-legacy", TaskActorInterface)
+    assert await read(task) == legacy
+    await task.UpdateStatus("done")  # saved back as a JSON object
+    assert (await agent.actor_state("TaskActor", "t-legacy", "task"))["status"] == "done"
