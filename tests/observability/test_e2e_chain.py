@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,21 +12,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from funchost.observability import configure_logging
 from funchost.testing import LocalRuntime
 
 pytestmark = pytest.mark.e2e
 SAMPLE = Path(__file__).parent / "sample" / "functions"
-
-
-@pytest.fixture
-def log_stream() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    handler = configure_logging("json", level="INFO", stream=stream)
-    try:
-        yield stream
-    finally:
-        logging.getLogger().removeHandler(handler)
 
 
 @pytest.fixture

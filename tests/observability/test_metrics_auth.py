@@ -3,7 +3,7 @@ an API token; everything else stays protected."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -11,8 +11,7 @@ import pytest
 
 from funchost import Settings, create_app, discover
 from funchost.observability.plugin import RECENT_PATH
-from funchost.sidecar import free_port, server
-from funchost.sidecar.server import Sidecar, SidecarConfig, SidecarThread
+from funchost.sidecar.server import SidecarThread
 
 SAMPLE = Path(__file__).parent / "sample" / "functions"
 
@@ -34,24 +33,9 @@ async def test_app_metrics_open_under_app_api_token() -> None:
 
 
 @pytest.fixture
-def guarded_sidecar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    spec = "funchost.sidecar.metrics:MetricsSubsystem"
-    if spec not in server.SUBSYSTEMS:
-        monkeypatch.setattr(server, "SUBSYSTEMS", [*server.SUBSYSTEMS, spec])
-    config = SidecarConfig(
-        app_id="metrics-auth",
-        http_port=free_port(),
-        grpc_port=0,
-        db_path=tmp_path / "sidecar.db",
-        resources_paths=[],
-        api_token="s3cret",
-    )
-    thread = SidecarThread(Sidecar(config))
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{config.http_port}"
-    finally:
-        thread.stop()
+def guarded_sidecar(start_sidecar: Callable[..., SidecarThread]) -> str:
+    thread = start_sidecar(app_id="metrics-auth", api_token="s3cret")
+    return thread.sidecar.http_url
 
 
 def test_sidecar_metrics_open_under_dapr_api_token(guarded_sidecar: str) -> None:

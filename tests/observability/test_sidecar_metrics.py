@@ -2,40 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
 import pytest
 from dapr.clients import DaprClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from funchost.sidecar import free_port, server
-from funchost.sidecar.server import Sidecar, SidecarConfig, SidecarThread
+from funchost.sidecar.server import SidecarThread
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def sidecar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SidecarThread]:
-    spec = "funchost.sidecar.metrics:MetricsSubsystem"
-    if spec not in server.SUBSYSTEMS:
-        monkeypatch.setattr(server, "SUBSYSTEMS", [*server.SUBSYSTEMS, spec])
-    config = SidecarConfig(
-        app_id="metrics-test",
-        http_port=free_port(),
-        grpc_port=0,
-        db_path=tmp_path / "sidecar.db",
-        resources_paths=[],
-    )
-    thread = SidecarThread(Sidecar(config))
-    thread.start()
-    for key, value in thread.sidecar.env().items():
-        monkeypatch.setenv(key, value)
-    try:
-        yield thread
-    finally:
-        thread.stop()
+def sidecar(start_sidecar: Callable[..., SidecarThread]) -> SidecarThread:
+    return start_sidecar()
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from dapr.ext.workflow._durabletask.internal.orchestrator_service_pb2_grpc impor
 )
 from google.protobuf import wrappers_pb2
 
-from funchost.observability import configure_logging, propagation
+from funchost.observability import propagation
 from funchost.testing import LocalRuntime
 
 pytestmark = pytest.mark.e2e
@@ -37,16 +36,6 @@ def no_in_process_memory(monkeypatch: pytest.MonkeyPatch) -> None:
 async def runtime(no_in_process_memory: None) -> AsyncIterator[LocalRuntime]:
     async with LocalRuntime(SAMPLE, resources=[]) as rt:
         yield rt
-
-
-@pytest.fixture
-def json_logs() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    handler = configure_logging("json", level="INFO", stream=stream)
-    try:
-        yield stream
-    finally:
-        logging.getLogger().removeHandler(handler)
 
 
 def records(stream: io.StringIO) -> list[dict[str, Any]]:
@@ -71,12 +60,12 @@ def trace_ids_in_history(events: list[Any]) -> dict[str, set[str]]:
 
 
 async def test_activities_continue_the_trace_of_the_handler_through_the_sidecar(
-    runtime: LocalRuntime, json_logs: io.StringIO
+    runtime: LocalRuntime, log_stream: io.StringIO
 ) -> None:
     await runtime.publish("pubsub", "start-doubler", {"id": "wf-x", "n": 5})
     await runtime.idle()
     assert await runtime.workflows.result("wf-x") == 20
-    logs = records(json_logs)
+    logs = records(log_stream)
     started = next(r for r in logs if r["msg"] == "starting doubler wf-x")
     doubled = [r for r in logs if str(r["msg"]).startswith("doubling")]
     assert len(doubled) == 2
@@ -89,7 +78,7 @@ async def test_activities_continue_the_trace_of_the_handler_through_the_sidecar(
 
 
 async def test_start_instance_parent_trace_context_field_reaches_the_activities(
-    runtime: LocalRuntime, json_logs: io.StringIO
+    runtime: LocalRuntime, log_stream: io.StringIO
 ) -> None:
     traceparent = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
     request = pb.CreateInstanceRequest(
@@ -101,12 +90,12 @@ async def test_start_instance_parent_trace_context_field_reaches_the_activities(
     with grpc.insecure_channel(runtime.grpc_address) as channel:
         TaskHubSidecarServiceStub(channel).StartInstance(request)
     assert await runtime.workflows.result("wf-field") == 4
-    doubled = [r for r in records(json_logs) if str(r["msg"]).startswith("doubling")]
+    doubled = [r for r in records(log_stream) if str(r["msg"]).startswith("doubling")]
     assert [r["trace_id"] for r in doubled] == [TRACE_ID, TRACE_ID]
 
 
 async def test_a_workflow_started_without_trace_context_gets_one_trace_of_its_own(
-    runtime: LocalRuntime, json_logs: io.StringIO
+    runtime: LocalRuntime, log_stream: io.StringIO
 ) -> None:
     instance = await runtime.workflows.start("doubler", input=2, instance_id="wf-plain")
     assert await runtime.workflows.result(instance) == 8
@@ -114,5 +103,5 @@ async def test_a_workflow_started_without_trace_context_gets_one_trace_of_its_ow
     (trace_id,) = traces["executionStarted"]
     assert len(trace_id) == 32 and trace_id != "0" * 32
     assert traces["taskScheduled"] == {trace_id}
-    doubled = [r for r in records(json_logs) if str(r["msg"]).startswith("doubling")]
+    doubled = [r for r in records(log_stream) if str(r["msg"]).startswith("doubling")]
     assert [r["trace_id"] for r in doubled] == [trace_id, trace_id]
