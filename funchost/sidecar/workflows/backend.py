@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS wf_activities (
 CREATE INDEX IF NOT EXISTS wf_activities_instance ON wf_activities (instance_id);
 """
 
-# `wf_instances` columns, named as the `Instance` fields they hold; `_UPDATED`: what changes.
+# `wf_instances` columns, named as the `Instance` fields they hold; `_UPDATED`: those that change.
 _FIELDS = (
     "instance_id",
     "name",
@@ -59,17 +59,8 @@ _FIELDS = (
     "scheduled_start",
     "suspended",
 )
-_UPDATED = (
-    "execution_id",
-    "status",
-    "input",
-    "output",
-    "custom_status",
-    "failure",
-    "updated",
-    "completed",
-    "suspended",
-)
+_FIXED = ("instance_id", "name", "created", "parent_id", "scheduled_start")
+_UPDATED = tuple(f for f in _FIELDS if f not in _FIXED)
 _COLUMNS = ", ".join(_FIELDS)
 
 
