@@ -1,14 +1,19 @@
 """@actor wiring through the SDK's `dapr.ext.fastapi.DaprActor` (``/dapr/config``, ``/actors``).
 
 The actor types are registered at start-up with the per-type settings of their @actor
-definition (idle timeout, scan interval, drain timeout, reentrancy). `DaprActor`'s own
-``/healthz`` route is removed: the host serves one.
+definition (idle timeout, scan interval, drain timeout, reentrancy) and its serializer (default:
+`FunchostJSONSerializer`, which keeps JSON verbatim). The runtime saves state and registers
+reminders through the SDK's `DaprActorGrpcClient` on one persistent channel
+(``FUNCHOST_ACTOR_CLIENT=grpc``, default) or the SDK's HTTP client (``http``). `actor_proxy()`
+builds an `ActorProxy` with the actor type's serializer. `DaprActor`'s own ``/healthz`` route is
+removed: the host serves one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from funchost.errors import FunchostError
@@ -84,11 +89,18 @@ def funchost_wire(app: FastAPI, registry: Registry, settings: Settings) -> None:
 ACTOR_CLIENTS = ("grpc", "http")
 
 
-def default_serializer() -> Any:
-    """The serializer `@actor` types and `actor_proxy` use unless told otherwise."""
-    from funchost.wiring._actor_json import FunchostJSONSerializer
+_DEFAULT_SERIALIZER: Any = None
+_PROXY_FACTORIES: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
-    return FunchostJSONSerializer()
+
+def default_serializer() -> Any:
+    """The serializer `@actor` types and `actor_proxy` use unless told otherwise (one instance)."""
+    global _DEFAULT_SERIALIZER
+    if _DEFAULT_SERIALIZER is None:
+        from funchost.wiring._actor_json import FunchostJSONSerializer
+
+        _DEFAULT_SERIALIZER = FunchostJSONSerializer()
+    return _DEFAULT_SERIALIZER
 
 
 def serializer_for(actor_type: str) -> Any:
@@ -102,15 +114,21 @@ def serializer_for(actor_type: str) -> Any:
 
 
 def actor_proxy(actor_type: str, actor_id: str, interface: Any, serializer: Any = None) -> Any:
-    """An SDK `ActorProxy` that (de)serializes like the actor type's `@actor` registration."""
+    """An SDK `ActorProxy` that (de)serializes like the actor type's `@actor` registration.
+
+    ``serializer`` overrides it (for an actor type hosted by another app with its own).
+    """
     from dapr.actor import ActorId, ActorProxy, ActorProxyFactory
 
-    factory = ActorProxyFactory(message_serializer=serializer or serializer_for(actor_type))
+    serializer = serializer or serializer_for(actor_type)
+    factory = _PROXY_FACTORIES.get(serializer)
+    if factory is None:  # one per serializer: its HTTP client probes the sidecar when built
+        factory = _PROXY_FACTORIES[serializer] = ActorProxyFactory(message_serializer=serializer)
     return ActorProxy.create(actor_type, ActorId(str(actor_id)), interface, factory)
 
 
 def make_actor_client(
-    kind: str, settings: Settings, message_serializer: Any, state_serializer: Any, channel: Any
+    kind: str, message_serializer: Any, state_serializer: Any, channel: Any = None
 ) -> Any:
     """The SDK actor client the runtime uses for state, reminders and timers.
 
@@ -157,11 +175,9 @@ async def funchost_startup(app: FastAPI, registry: Registry, settings: Settings)
         if kind == "http":
             # The SDK's HTTP actor client probes the sidecar with a blocking call: build it in
             # a thread so an in-process sidecar keeps running meanwhile.
-            client = await asyncio.to_thread(
-                make_actor_client, kind, settings, serializer, serializer, None
-            )
+            client = await asyncio.to_thread(make_actor_client, kind, serializer, serializer)
         else:
-            client = make_actor_client(kind, settings, serializer, serializer, channel)
+            client = make_actor_client(kind, serializer, serializer, channel)
         await ActorRuntime.register_actor(
             definition.target,
             message_serializer=serializer,

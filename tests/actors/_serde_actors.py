@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from funchost import actor
 
 REMINDERS: list[tuple[str, Any, Any]] = []
+TIMERS: list[Any] = []
 
 
 class Note(BaseModel):
@@ -45,6 +46,9 @@ class EchoInterface(ActorInterface):
     @actormethod(name="Remind")
     async def remind(self, seconds: int) -> None: ...
 
+    @actormethod(name="Tick")
+    async def tick(self, seconds: int) -> None: ...
+
 
 @actor(idle_timeout="1m")
 class EchoActor(Actor, EchoInterface, Remindable):
@@ -73,6 +77,14 @@ class EchoActor(Actor, EchoInterface, Remindable):
         await self.register_reminder(
             "ping", b"1h", timedelta(seconds=seconds), timedelta(seconds=0)
         )
+
+    async def tick(self, seconds: int) -> None:
+        await self.register_timer(
+            "tick", self.on_tick, "2024-01-01 standup", timedelta(seconds=seconds), timedelta(0)
+        )
+
+    async def on_tick(self, data: Any) -> None:
+        TIMERS.append(data)
 
     async def receive_reminder(
         self,

@@ -6,10 +6,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from _serde_actors import REMINDERS, EchoActor, EchoInterface, Note, Stamp
+from _serde_actors import REMINDERS, TIMERS, EchoActor, EchoInterface, Note, Stamp
 from dapr.serializers import DefaultJSONSerializer
 
-from funchost import create_app
+from funchost import Settings, create_app
 from funchost.testing import LocalRuntime
 from funchost.wiring._actor_json import FunchostJSONSerializer
 from funchost.wiring.actors import actor_proxy
@@ -55,9 +55,12 @@ def test_reminder_callback_body_keeps_the_sdk_contract() -> None:
     assert other["dueTime"] == "1h"  # not a reminder body: verbatim
 
 
-async def test_round_trip_through_an_actor_method_and_state() -> None:
+@pytest.mark.parametrize("client", ["grpc", "http"])
+async def test_round_trip_through_an_actor_method_and_state(client: str) -> None:
+    """Through both actor clients (FUNCHOST_ACTOR_CLIENT): method args, results, state, reminder."""
     REMINDERS.clear()
-    async with LocalRuntime(app=create_app([EchoActor])) as rt:
+    TIMERS.clear()
+    async with LocalRuntime(app=create_app([EchoActor], Settings(actor_client=client))) as rt:
         proxy = actor_proxy("EchoActor", "e1", EchoInterface)
         for value in TRICKY:
             assert await proxy.Echo(value) == value
@@ -71,4 +74,7 @@ async def test_round_trip_through_an_actor_method_and_state() -> None:
         assert await proxy.Stamp("1h") == {"text": "1h", "after": "1h30m0s0ms0μs"}
         await proxy.Remind(10)
         await rt.advance(timedelta(seconds=11))
+        await proxy.Tick(5)  # timer data comes back as registered (not base64, not a datetime)
+        await rt.advance(timedelta(seconds=6))
     assert [("ping", b"1h", timedelta(seconds=10))] == REMINDERS
+    assert TIMERS == ["2024-01-01 standup"]
