@@ -87,7 +87,7 @@ def _validator(data_type: Any) -> Callable[[Any], Any] | None:
     return TypeAdapter(data_type).validate_python
 
 
-def _is_reminder_body(obj: Any) -> bool:
+def _is_reminder_body(obj: Any) -> typing.TypeGuard[dict[str, Any]]:
     return (
         isinstance(obj, dict)
         and "dueTime" in obj

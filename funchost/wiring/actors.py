@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from funchost.errors import FunchostError
 from funchost.plugins import hookimpl
-from funchost.wiring._common import host_of
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -71,12 +70,11 @@ def funchost_wire(app: FastAPI, registry: Registry, settings: Settings) -> None:
     from dapr.ext.fastapi import DaprActor
     from fastapi import FastAPI as _FastAPI
 
-    host = host_of(app)
     # DaprActor includes its router (with its own /healthz) into the app it is given: give it
     # a scratch app and take its routes, minus /healthz, so the host's health route is the
     # only one.
     actor_app = DaprActor(_FastAPI())
-    host.actor_app = actor_app
+    app.state.funchost_actor_app = actor_app
     router = getattr(actor_app, "_router", None)
     if router is None:  # pragma: no cover - SDK layout changed; fall back to including it
         DaprActor(app)
@@ -168,7 +166,7 @@ async def funchost_startup(app: FastAPI, registry: Registry, settings: Settings)
 
         # like the HTTP client: DAPR_GRPC_ENDPOINT / DAPR_GRPC_PORT as exported by the host
         channel = create_aio_channel()
-    host_of(app).actor_channel = channel
+    app.state.funchost_actor_channel = channel
     ActorRuntime.set_actor_config(actor_config(registry.actors))
     for definition in registry.actors:
         serializer = definition.serializer or default_serializer()
@@ -200,7 +198,7 @@ async def funchost_shutdown(app: FastAPI, registry: Registry, settings: Settings
         for definition in registry.actors:
             managers.pop(definition.actor_type, None)
         ActorRuntime.get_actor_config().update_entities(list(managers))
-    channel = getattr(host_of(app), "actor_channel", None)
+    channel = getattr(app.state, "funchost_actor_channel", None)
     if channel is not None:
-        host_of(app).actor_channel = None
+        app.state.funchost_actor_channel = None
         await channel.close()

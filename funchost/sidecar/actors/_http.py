@@ -8,11 +8,11 @@ with one `send` costs a fraction of building Request/Response objects per call.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from starlette.routing import BaseRoute, Mount
+from starlette.types import Receive, Scope, Send
 
 from ..app_channel import AppUnavailable
 from ._turns import StackDepthExceeded
@@ -37,8 +37,6 @@ _METHODS = {
 }
 _STATE_METHODS = {True: frozenset({"GET"}), False: frozenset({"POST", "PUT"})}  # keyed: has key
 
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
 Reply = tuple[int, list[tuple[bytes, bytes]], bytes]
 
 
@@ -56,7 +54,7 @@ class ActorApi:
     def __init__(self, sub: ActorsSubsystem) -> None:
         self.sub = sub
 
-    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # pragma: no cover - only HTTP is routed here
             return
         path: str = scope["path"]
@@ -75,7 +73,7 @@ class ActorApi:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    async def _route(self, scope: dict[str, Any], receive: Receive, parts: list[str]) -> Reply:
+    async def _route(self, scope: Scope, receive: Receive, parts: list[str]) -> Reply:
         _, actor_type, actor_id, kind, *rest = parts
         name = rest[0] if rest else None
         verb: str = scope["method"]
@@ -105,7 +103,7 @@ class ActorApi:
         return _error(status, "ERR_ACTOR_INSTANCE_MISSING", sub.unknown_type_message(actor_type))
 
     async def invoke(
-        self, scope: dict[str, Any], actor_type: str, actor_id: str, method: str, body: bytes
+        self, scope: Scope, actor_type: str, actor_id: str, method: str, body: bytes
     ) -> Reply:
         if (resp := self.missing(actor_type, 500)) is not None:
             return resp

@@ -218,12 +218,12 @@ class ReminderService:
                     task = spawn(self._fire(rem))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
-                row = self.store.query_one(
+                first = self.store.query_one(
                     f"SELECT MIN(next_due) AS d FROM actor_reminders WHERE {where}"
                     " AND next_due > ?",
                     [*args, now],
                 )
-                nxt = row["d"] if row is not None else None
+                nxt = first["d"] if first is not None else None
                 if len(rows) >= 256:
                     nxt = now
             self._next_due = nxt
