@@ -21,6 +21,7 @@ from typing import Any
 from ..app_channel import AppResponse, AppUnavailable
 from ..clock import Clock
 from ..store import Store
+from ._background import BackgroundLoop
 from .durations import parse_period, parse_schedule
 
 log = logging.getLogger("funchost.sidecar.actors")
@@ -100,7 +101,7 @@ def _row(row: Any) -> Reminder:
     )
 
 
-class ReminderService:
+class ReminderService(BackgroundLoop):
     """Registers, persists and fires reminders for the hosted actor types."""
 
     def __init__(self, store: Store, clock: Clock, deliver: Deliver) -> None:
@@ -113,7 +114,6 @@ class ReminderService:
         self._retrying = 0
         self._next_due: float | None = None
         self._gen = 0
-        self._task: asyncio.Task[None] | None = None
         store.ensure_schema("actor_reminders", SCHEMA)
         row = store.query_one("SELECT MAX(generation) AS g FROM actor_reminders")
         self._gen = int(row["g"] or 0) if row is not None else 0
@@ -180,16 +180,6 @@ class ReminderService:
             return True
         nd = self._next_due
         return nd is not None and nd <= self.clock.time() and bool(self.hosted)
-
-    def start(self, spawn: Callable[[Any], asyncio.Task[Any]]) -> None:
-        if self._task is None:
-            self._task = spawn(self._loop())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
 
     def _hosted_sql(self) -> tuple[str, list[str]]:
         types = sorted(self.hosted)

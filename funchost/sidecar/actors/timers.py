@@ -15,6 +15,7 @@ from typing import Any
 
 from ..app_channel import AppResponse, AppUnavailable
 from ..clock import Clock
+from ._background import BackgroundLoop
 from .durations import Period, parse_schedule
 
 log = logging.getLogger("funchost.sidecar.actors")
@@ -36,7 +37,7 @@ class Timer:
     generation: int = field(default=0)
 
 
-class TimerService:
+class TimerService(BackgroundLoop):
     """Schedules and fires the timers of active actors."""
 
     def __init__(self, clock: Clock, deliver: Deliver) -> None:
@@ -46,7 +47,6 @@ class TimerService:
         self._wake = asyncio.Event()
         self._firing: set[Key] = set()
         self._gen = 0
-        self._task: asyncio.Task[None] | None = None
 
     def register(self, actor_type: str, actor_id: str, name: str, body: dict[str, Any]) -> None:
         """Create or replace a timer; raises DurationError on a bad dueTime/period/ttl."""
@@ -85,16 +85,6 @@ class TimerService:
             return True
         now = self.clock.time()
         return any(t.next_due <= now for t in self.timers.values())
-
-    def start(self, spawn: Callable[[Any], asyncio.Task[Any]]) -> None:
-        if self._task is None:
-            self._task = spawn(self._loop())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
 
     async def _loop(self) -> None:
         spawn = asyncio.get_running_loop().create_task
