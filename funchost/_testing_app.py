@@ -27,6 +27,16 @@ ASGIApp = Callable[
 log = logging.getLogger("funchost.testing")
 
 
+def stack_env(app_id: str, http_port: int, grpc_port: int, app_port: int | None) -> dict[str, str]:
+    """The environment the app and the test's SDK clients need to find the sidecar and the app."""
+    return {
+        "DAPR_HTTP_PORT": str(http_port),
+        "DAPR_GRPC_PORT": str(grpc_port),
+        "APP_ID": app_id,
+        "APP_PORT": str(app_port),
+    }
+
+
 class InflightCounter:
     """ASGI middleware counting HTTP requests the app is still handling."""
 

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._testing_app import stack_env
 from ._testing_proc import LoggedProcess
 
 if TYPE_CHECKING:
@@ -175,12 +176,8 @@ class ChildStack:
         self._now: float | None = None
 
     def env(self) -> dict[str, str]:
-        return {
-            "DAPR_HTTP_PORT": str(self.ports["http"]),
-            "DAPR_GRPC_PORT": str(self.ports["grpc"]),
-            "APP_ID": self.rt.app_id,
-            "APP_PORT": str(self.ports["app"]),
-        }
+        ports = self.ports
+        return stack_env(self.rt.app_id, ports["http"], ports["grpc"], ports["app"])
 
     @property
     def _base(self) -> str:

@@ -15,7 +15,7 @@ import shutil
 import time
 from typing import TYPE_CHECKING, Any
 
-from ._testing_app import AppServer, wait_for_host_startup
+from ._testing_app import AppServer, stack_env, wait_for_host_startup
 from ._testing_proc import LoggedProcess
 
 if TYPE_CHECKING:
@@ -57,12 +57,8 @@ class DaprdStack:
         self.ports: dict[str, int] = {}
 
     def env(self) -> dict[str, str]:
-        return {
-            "DAPR_HTTP_PORT": str(self.ports["http"]),
-            "DAPR_GRPC_PORT": str(self.ports["grpc"]),
-            "APP_ID": self.rt.app_id,
-            "APP_PORT": str(self.ports["app"]),
-        }
+        ports = self.ports
+        return stack_env(self.rt.app_id, ports["http"], ports["grpc"], ports["app"])
 
     def start(self) -> None:
         """Start daprd, then the app; retry on fresh ports when one was taken meanwhile."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._testing_app import AppServer, AppStartError, ASGIApp, wait_for_host_startup
+from ._testing_app import AppServer, AppStartError, ASGIApp, stack_env, wait_for_host_startup
 from ._testing_inspect import dead_letters, instrument, outbox, send_binding
 
 log = logging.getLogger("funchost.testing")
@@ -117,12 +117,8 @@ class EmbeddedStack:
 
     def env(self) -> dict[str, str]:
         """The environment the app (and the test's SDK clients) need."""
-        return {
-            "DAPR_HTTP_PORT": str(self.config.http_port),
-            "DAPR_GRPC_PORT": str(self.config.grpc_port),
-            "APP_ID": self.config.app_id,
-            "APP_PORT": str(self.config.app_port),
-        }
+        c = self.config
+        return stack_env(c.app_id, c.http_port, c.grpc_port, c.app_port)
 
     def start(self) -> None:
         """Start the sidecar, then the app; return once the sidecar discovered the app."""
