@@ -176,7 +176,8 @@ def make_sidecar(
             app_ready_timeout=10.0,
             **overrides,
         )
-        clock = VirtualClock()
+        # start one second past a whole minute, so cron counts over a window are exact
+        clock = VirtualClock(start=(time.time() // 60) * 60 + 1)
         sidecar = Sidecar(cfg, clock)
         thread = SidecarThread(sidecar)
         thread.start()

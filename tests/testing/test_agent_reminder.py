@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import json
 from datetime import timedelta
 
 import pytest
@@ -15,11 +14,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.funchost(path="../../functions")]
 
 async def test_deadline_reminder_marks_the_task_overdue(funchost_runtime: LocalRuntime) -> None:
     # discovery imported the agent's package; the test borrows its actor interface
-    interface = importlib.import_module("functions.task_actor").TaskActorInterface
-    task = funchost_runtime.actor("TaskActor", "t1", interface)
-    await task.CreateTask(json.dumps({"title": "write the docs"}))
+    agent = importlib.import_module("functions.task_actor")
+    models = importlib.import_module("functions.models")
+    task = funchost_runtime.actor("TaskActor", "t1", agent.TaskActorInterface)
+    await task.CreateTask(models.NewTask(title="write the docs"))
     await task.SetDeadline(3600)
     await funchost_runtime.advance(timedelta(minutes=59))
-    assert json.loads(await task.GetTask())["status"] == "pending"
+    assert (await task.GetTask()).status == "pending"
     await funchost_runtime.advance(timedelta(minutes=1))
-    assert json.loads(await task.GetTask())["status"] == "overdue"
+    assert (await task.GetTask()).status == "overdue"
