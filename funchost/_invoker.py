@@ -87,10 +87,17 @@ def payload_converter(annotation: Any) -> Callable[[Any], Any]:
                 {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()
             ]
             raise InvalidPayload(
-                f"payload does not match {_type_name(annotation)}: {exc}", errors
+                f"payload does not match {_type_name(annotation)}: "
+                + "; ".join(_describe(e) for e in errors),
+                errors,
             ) from exc
 
     return convert
+
+
+def _describe(error: dict[str, Any]) -> str:
+    where = ".".join(str(part) for part in error["loc"]) or "body"
+    return f"{where}: {error['msg']}"
 
 
 def _type_name(annotation: Any) -> str:

@@ -23,6 +23,13 @@ from .scope import current
 __all__ = ["ContextFilter", "JsonFormatter", "TextFormatter", "configure_logging", "resolve_format"]
 
 _HANDLER_MARK = "_funchost_handler"
+_CHATTY_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "WorkflowRuntime",
+    "durabletask-worker",
+    "durabletask-client",
+)
 # Attributes every LogRecord has; anything else passed with `extra=` is emitted as a field.
 _RESERVED = set(logging.makeLogRecord({}).__dict__) | {
     "message",
@@ -155,4 +162,9 @@ def configure_logging(
             root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(lvl if isinstance(lvl, int) else str(lvl).upper())
+    if root.level > logging.DEBUG:
+        # Per-request and per-turn chatter of the HTTP clients and the workflow SDK: their
+        # warnings and errors still come through; FUNCHOST_LOG_LEVEL=debug shows everything.
+        for name in _CHATTY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
     return handler

@@ -189,7 +189,11 @@ class _Observed:
 
 
 def _is_signal(error: BaseException) -> bool:
-    # Retry / Drop raised on purpose by a handler are outcomes, not failures.
+    # Retry / Drop (and a 4xx HTTPException of an @invoke handler) raised on purpose by a
+    # handler are outcomes, not failures.
+    if type(error).__name__ == "HTTPException":
+        code = getattr(error, "status_code", 500)
+        return isinstance(code, int) and code < 500
     return type(error).__name__ in ("Retry", "Drop") or getattr(error, "status", None) in (
         "RETRY",
         "DROP",

@@ -119,7 +119,10 @@ def funchost_wrap_handler(
                 return await handler(ctx, *args)
             except Exception as exc:
                 status = getattr(exc, "status", None)
-                if status == "DROP":
+                if _client_error(exc):
+                    # a 4xx the handler answered on purpose (404, 409...): an outcome
+                    inv.outcome, inv.error = "rejected", exc
+                elif status == "DROP":
                     inv.outcome, inv.error = drop, exc
                 elif status == "RETRY":
                     inv.outcome, inv.error = failure, exc
@@ -128,3 +131,9 @@ def funchost_wrap_handler(
                 raise
 
     return observed
+
+
+def _client_error(exc: BaseException) -> bool:
+    """An `HTTPException` with a 4xx status: the handler's answer, not a failure."""
+    code = getattr(exc, "status_code", None)
+    return isinstance(code, int) and 400 <= code < 500 and type(exc).__name__ == "HTTPException"

@@ -48,11 +48,18 @@ def _fresh(fn: Callable[..., Any]) -> Callable[..., Any]:
 def build_runtime(host: Host) -> Any:
     """A `WorkflowRuntime` with every @workflow and @activity of the registry registered."""
     from dapr.ext.workflow import WorkflowRuntime
+    from dapr.ext.workflow.logger import LoggerOptions
 
     s = host.settings
     from funchost.observability.workflows import observe_activity, observe_workflow
 
-    runtime = WorkflowRuntime(host=s.dapr_host, port=str(s.dapr_grpc_port))
+    # The SDK gives its loggers a handler of their own; a NullHandler leaves them to propagate
+    # to funchost's one root handler (structured, and printed once).
+    runtime = WorkflowRuntime(
+        host=s.dapr_host,
+        port=str(s.dapr_grpc_port),
+        logger_options=LoggerOptions(log_handler=logging.NullHandler()),
+    )
     for wf in host.registry.workflows:
         runtime.register_workflow(observe_workflow(host, wf, _fresh(wf.target)), name=wf.name)
     for act in host.registry.activities:
