@@ -164,14 +164,17 @@ def serve(
         f"{settings.dapr_http_endpoint} (gRPC {settings.dapr_grpc_address})",
         highlight=False,
     )
+    from funchost.shutdown import DrainingServer  # SIGTERM: refuse new work, drain, exit
+
     # log_config=None: uvicorn's own lines go through funchost's (JSON / rich) handler too
-    uvicorn.run(
+    config = uvicorn.Config(
         application,
         host=settings.host,
         port=settings.app_port,
         log_level=log_level,
         log_config=None,
     )
+    DrainingServer(config).run()
 
 
 def _resources(path: Path, extra: list[Path] | None) -> list[Path]:
@@ -306,7 +309,12 @@ def run(
                 console=err_console,
             )
         else:
-            uvicorn.run(application, host=host, port=port, log_level=log_level, log_config=None)
+            from funchost.shutdown import DrainingServer
+
+            config = uvicorn.Config(
+                application, host=host, port=port, log_level=log_level, log_config=None
+            )
+            DrainingServer(config).run()
     finally:
         thread.stop()
 

@@ -33,6 +33,7 @@ BUILTIN_PLUGINS = (
     "funchost.wiring.actors",
     "funchost.wiring.workflows",
     "funchost.observability.plugin",
+    "funchost._shutdown_plugin",
 )
 
 

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     state_store: str = Field("statestore", validation_alias=_env("STATE_STORE"))
     pubsub: str = Field("pubsub", validation_alias=_env("PUBSUB"))
     actor_client: str = Field("grpc", validation_alias=_env("ACTOR_CLIENT"))  # grpc | http
+    enable: str | None = Field(None, validation_alias=_env("ENABLE"))  # scale unit, see manifests
 
     @property
     def dapr_http_endpoint(self) -> str:
