@@ -58,6 +58,19 @@ AppIdOpt = Annotated[
     str | None, typer.Option("--app-id", help="Dapr app id.", envvar="FUNCHOST_APP_ID")
 ]
 LogOpt = Annotated[str, typer.Option("--log-level", help="Log level.", envvar="FUNCHOST_LOG_LEVEL")]
+EnableOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--enable",
+        help=(
+            "Serve only part of PATH (a scale unit), comma separated: unit names api (invoke), "
+            "workers (topic, binding, cron), actors, workflows (workflow + activity); trigger "
+            "kinds invoke, topic, binding, cron, actor, workflow, activity; or function names "
+            "(e.g. TaskActor). Empty, 'all' or '*' serves everything."
+        ),
+        envvar="FUNCHOST_ENABLE",
+    ),
+]
 
 
 def _rel(file: str) -> str:
@@ -142,11 +155,11 @@ def serve(
     app_id: AppIdOpt = None,
     plugins: PluginsOpt = True,
     log_level: LogOpt = "info",
+    enable: EnableOpt = None,
 ) -> None:
     """Serve PATH for a real daprd (DAPR_HTTP_PORT, DAPR_GRPC_PORT, APP_PORT, APP_API_TOKEN)."""
     import uvicorn
 
-    from funchost.app import create_app
     from funchost.settings import Settings
 
     _logging(log_level)
@@ -156,8 +169,10 @@ def serve(
         overrides["app_port"] = port
     if app_id:
         overrides["app_id"] = app_id
+    if enable is not None:
+        overrides["enable"] = enable
     settings = Settings(**overrides)
-    application = create_app(registry, settings)
+    application = _build(registry, settings)
     console.print(
         f"funchost: app '{settings.app_id}' ({len(registry)} functions) on "
         f"http://{settings.host}:{settings.app_port}; sidecar expected at "
@@ -175,6 +190,18 @@ def serve(
         log_config=None,
     )
     DrainingServer(config).run()
+
+
+def _build(registry: Any, settings: Any) -> Any:
+    from funchost.app import create_app
+
+    try:
+        return create_app(registry, settings)
+    except FunchostError as exc:
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(1) from exc
 
 
 def _resources(path: Path, extra: list[Path] | None) -> list[Path]:
@@ -233,6 +260,7 @@ def run(
     dapr_grpc_port: GrpcPortOpt = 50001,
     plugins: PluginsOpt = True,
     log_level: LogOpt = "info",
+    enable: EnableOpt = None,
     reload: Annotated[
         bool,
         typer.Option(
@@ -278,9 +306,10 @@ def run(
         raise typer.Exit(1) from exc
     try:
         os.environ.update(thread.sidecar.env())
-        settings = Settings(host=host, app_port=port, app_id=resolved_id)
+        extra: dict[str, Any] = {} if enable is None else {"enable": enable}
+        settings = Settings(host=host, app_port=port, app_id=resolved_id, **extra)
         with progress.step("building the app"):
-            application = create_app(registry, settings)
+            application = _build(registry, settings)
         sc = thread.sidecar
         console.print(
             f"funchost: app '{resolved_id}' ({len(registry)} functions) on http://{host}:{port}\n"

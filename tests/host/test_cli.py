@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -42,3 +43,53 @@ def test_check_ok_and_failure(tmp_path: Path) -> None:
     assert bad.exit_code == 1
     text = " ".join(bad.output.split())
     assert "fh_cli_bad.py:" in text and "day-of-month field '32' is invalid" in text
+
+
+def _served_routes(monkeypatch, args: list[str], env: dict[str, str] | None = None) -> Any:
+    """Run `funchost ARGS` with the server's run() replaced: the routes of the app it built."""
+    from funchost.shutdown import DrainingServer
+
+    built: list[set[str]] = []
+
+    def fake_run(self: DrainingServer, sockets: Any = None) -> None:
+        app = self.config.app
+        built.append({getattr(r, "path", "") for r in app.routes})
+
+    monkeypatch.setattr(DrainingServer, "run", fake_run)
+    result = runner.invoke(app, args, env=env)
+    return result, built
+
+
+def test_serve_enable_selects_a_unit(monkeypatch) -> None:
+    folder = str(SAMPLES / "all_kinds")
+    everything, built_all = _served_routes(monkeypatch, ["serve", folder, "--no-plugins"])
+    assert everything.exit_code == 0, everything.output
+    api, built_api = _served_routes(
+        monkeypatch, ["serve", folder, "--no-plugins", "--enable", "api"]
+    )
+    assert api.exit_code == 0, api.output
+    workers, built_env = _served_routes(
+        monkeypatch, ["serve", folder, "--no-plugins"], env={"FUNCHOST_ENABLE": "workers"}
+    )
+    assert workers.exit_code == 0, workers.output
+    all_routes, api_routes, worker_routes = built_all[0], built_api[0], built_env[0]
+    assert "/dapr/subscribe" in all_routes and "/dapr/config" in all_routes
+    assert api_routes < all_routes and worker_routes < all_routes
+    assert not any(p.startswith("/actors") for p in api_routes | worker_routes)
+    topic_route = "/events/pubsub/orders/on_order"
+    assert topic_route in worker_routes and topic_route not in api_routes
+
+
+def test_enable_rejects_an_unknown_name_and_documents_values(monkeypatch) -> None:
+    bad, built = _served_routes(
+        monkeypatch, ["serve", str(SAMPLES / "all_kinds"), "--no-plugins", "--enable", "apii"]
+    )
+    assert bad.exit_code == 1 and not built
+    assert "apii" in " ".join(bad.output.split())
+    for command in ("serve", "run"):
+        help_text = " ".join(
+            runner.invoke(app, [command, "--help"], env={"COLUMNS": "400"}).output.split()
+        )
+        assert "--enable" in help_text and "FUNCHOST_ENABLE" in help_text
+        for word in ("api", "workers", "actors", "workflows", "topic", "function names"):
+            assert word in help_text, (command, word)
