@@ -70,6 +70,14 @@ async def settle(sidecar: Any, inflight: Callable[[], int], timeout: float = 30.
             await asyncio.sleep(0)
 
 
+async def _app_quiet(inflight: Callable[[], int], timeout: float = 25.0) -> None:
+    """Wait (bounded) until the app handles no request."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while inflight() and loop.time() < deadline:
+        await asyncio.sleep(0.005)
+
+
 async def hard_kill(sidecar: Any) -> None:
     """On the sidecar loop: die as kill -9 would, without running any subsystem's stop().
 
@@ -183,11 +191,19 @@ class EmbeddedStack:
         self.thread = None
 
     def stop(self) -> None:
-        """Stop cleanly: the app first (its lifespan shutdown), then the sidecar."""
+        """Stop cleanly, as `funchost run` does: the sidecar stops dispatching, the app's requests
+        in flight finish, the sidecar deactivates actors on the app, the app exits (lifespan
+        shutdown), then the sidecar closes."""
+        thread = self.thread
+        if thread is not None and self.app is not None:
+            with contextlib.suppress(Exception):
+                thread.quiesce()
+                thread.call(_app_quiet(self.inflight), timeout=30.0)
+                thread.deactivate_actors()
         if self.app is not None:
             self.app.stop()
-        if self.thread is not None:
-            self.thread.stop()
+        if thread is not None:
+            thread.stop()
 
     def kill(self) -> None:
         """Kill the sidecar then the app abruptly (no flush, connections dropped)."""

@@ -10,7 +10,14 @@ Kubernetes sends SIGTERM to the app and its daprd sidecar at the same time and k
    `on_drain` callbacks run (e.g. stop the workflow worker: it finishes in-flight activities).
 2. In-flight work (HTTP handlers and actor turns via the middleware, anything wrapped with
    `Drain.track()` / `Drain.wrap()`) runs to completion, for at most `grace` seconds.
-3. uvicorn shuts down (lifespan shutdown stops the runtimes) and the process exits.
+3. `before_exit` runs (`funchost run`: the embedded sidecar deactivates the active actors on the
+   still-listening app; `DELETE /actors/{type}/{id}` passes the middleware while draining).
+4. uvicorn shuts down (lifespan shutdown stops the runtimes) and the process exits; the embedded
+   sidecar closes after it.
+
+Under `funchost run` the embedded sidecar also stops dispatching (deliveries, reminders, timers,
+jobs, crons, workflow timers) in step 1 (`on_drain(sidecar.quiesce)`), as daprd does next to an
+app in a pod; its API stays up until the app has exited, so draining handlers can save state.
 
 Wiring: `install_drain(app, grace)` in `create_app`, and `DrainingServer(config)` in place of
 `uvicorn.Server(config)` in the CLI.
@@ -185,7 +192,7 @@ class DrainMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if not self.drain.acquire("http"):
+        if not self.drain.acquire("http", refuse=not _is_deactivation(scope)):
             message = "funchost is shutting down: request refused, retry on another replica"
             await _refuse(send, message, self.drain.retry_after)
             return
@@ -193,6 +200,11 @@ class DrainMiddleware:
             await self.app(scope, receive, send)
         finally:
             self.drain.release("http")
+
+
+def _is_deactivation(scope: dict[str, Any]) -> bool:
+    """The sidecar deactivating an actor: part of the shutdown, never refused."""
+    return scope.get("method") == "DELETE" and str(scope.get("path", "")).startswith("/actors/")
 
 
 async def _refuse(send: Any, message: str, retry_after: int) -> None:
@@ -248,10 +260,18 @@ class DrainingServer(uvicorn.Server):
 
     The `Drain` comes from the argument or from `config.app.state.drain` (see `install_drain`);
     an app without one is wrapped in a `DrainMiddleware` here (grace: FUNCHOST_SHUTDOWN_GRACE).
+    `before_exit()` (sync, run in a worker thread) runs after the drain, while the app still
+    listens (e.g. the embedded sidecar's `deactivate_actors`).
     """
 
-    def __init__(self, config: uvicorn.Config, drain: Drain | None = None) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        drain: Drain | None = None,
+        before_exit: Callable[[], Any] | None = None,
+    ) -> None:
         super().__init__(config)
+        self.before_exit = before_exit
         found = drain or get_drain(config.app)
         if found is None:
             found = Drain(grace=grace_from_env())
@@ -291,4 +311,9 @@ class DrainingServer(uvicorn.Server):
                 self.drain.grace,
                 self.drain.snapshot(),
             )
+        if self.before_exit is not None:
+            try:
+                await asyncio.to_thread(self.before_exit)
+            except Exception:
+                log.exception("before_exit %r failed", self.before_exit)
         super().handle_exit(sig, None)

@@ -112,9 +112,13 @@ class BindingsSubsystem(Subsystem):
         self._wake = asyncio.Event()
         self.sidecar.spawn(self._cron_loop(self._wake))
 
-    async def stop(self) -> None:
+    async def quiesce(self) -> None:
+        """Fire no more cron bindings."""
         self._next = {}
         self._wake.set()
+
+    async def stop(self) -> None:
+        await self.quiesce()
         if self._http is not None:
             await self._http.close()
 

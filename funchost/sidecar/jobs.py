@@ -78,6 +78,10 @@ class JobsSubsystem(Subsystem):
     async def on_app_ready(self) -> None:
         self._wake.set()
 
+    async def quiesce(self) -> None:
+        """Fire no more jobs (their loop ends; due jobs fire on the next start)."""
+        self._wake.set()
+
     def busy(self) -> bool:
         if self._firing:
             return True
@@ -144,7 +148,7 @@ class JobsSubsystem(Subsystem):
     # -- firing ----------------------------------------------------------------------------------
     async def _loop(self) -> None:
         clock = self.sidecar.clock
-        while not self.sidecar.stopping:
+        while not self.sidecar.quiesced:
             self._wake.clear()
             deadline = clock.time() + 3600
             if self.sidecar.app.ready.is_set():

@@ -426,6 +426,9 @@ class PubSubSubsystem(Subsystem):
     async def _worker(self, sub: ActiveSubscription) -> None:
         while True:
             msg = await sub.queue.get()
+            if self.sidecar.quiesced:  # shutting down: it stays in the outbox for the next run
+                self._tracked.discard(msg.id)
+                return
             sub.inflight += 1
             try:
                 await self._deliver(sub, msg)

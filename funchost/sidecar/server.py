@@ -104,6 +104,9 @@ class Subsystem:
     async def on_app_ready(self) -> None:
         """The app answers on its port: read its configuration (subscriptions, actors...)."""
 
+    async def quiesce(self) -> None:
+        """Stop dispatching new work to the app (its API stays up); called before `stop()`."""
+
     async def stop(self) -> None:
         """Stop background work; called in reverse start order."""
 
@@ -130,6 +133,7 @@ class Sidecar:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.started = asyncio.Event()
         self.stopping = False
+        self.quiesced = False
         self.loop: asyncio.AbstractEventLoop | None = None
         if isinstance(self.clock, VirtualClock):
             self.clock.settle = self.idle
@@ -280,8 +284,32 @@ class Sidecar:
         busy = [s.name for s in self.subsystems.values() if s.busy()]
         raise TimeoutError(f"sidecar still busy after {timeout:.0f}s: {busy}")
 
+    async def quiesce(self) -> None:
+        """Shutdown step 1: stop dispatching new work to the app; the Dapr API stays up.
+
+        No new deliveries, reminders, timers, jobs, cron bindings or workflow timers reach the
+        app, so it can drain its in-flight handlers (which may still save state and publish).
+        Then `deactivate_actors()` while the app still listens, then the app exits, then `stop()`.
+        """
+        if self.quiesced:
+            return
+        self.quiesced = True
+        for sub in reversed(list(self.subsystems.values())):
+            try:
+                await sub.quiesce()
+            except Exception:
+                log.exception("%s: quiesce failed", sub.name)
+
+    async def deactivate_actors(self) -> None:
+        """Shutdown step 2: deactivate every active actor on the (still listening) app."""
+        actors = self.subsystems.get("actors")
+        deactivate_all = getattr(actors, "deactivate_all", None)
+        if deactivate_all is not None:
+            await deactivate_all()
+
     async def stop(self, grace: float = 5.0) -> None:
         """Stop subsystems (reverse order), servers, background tasks; close the store."""
+        await self.quiesce()
         self.stopping = True
         if self._app_task is not None:
             self._app_task.cancel()
@@ -357,6 +385,16 @@ class SidecarThread:
         assert self.loop is not None, "sidecar thread not started"
         fut = asyncio.run_coroutine_threadsafe(coro, self.loop)
         return await asyncio.wrap_future(fut)
+
+    def quiesce(self, timeout: float = 15.0) -> None:
+        """`Sidecar.quiesce()` from another thread: no new work goes to the app."""
+        if self.loop is not None and self.loop.is_running():
+            self.call(self.sidecar.quiesce(), timeout=timeout)
+
+    def deactivate_actors(self, timeout: float = 60.0) -> None:
+        """`Sidecar.deactivate_actors()` from another thread (the app must still listen)."""
+        if self.loop is not None and self.loop.is_running():
+            self.call(self.sidecar.deactivate_actors(), timeout=timeout)
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the sidecar cleanly and join the thread."""

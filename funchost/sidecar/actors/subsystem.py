@@ -110,7 +110,7 @@ class ActorsSubsystem(Subsystem):
             self._check_state_store()
             log.info("actors: hosting %s", ", ".join(config.entities))
         self.reminders.set_hosted(frozenset(config.types))
-        if config.types:
+        if config.types and not self.sidecar.quiesced:
             self.reminders.start(self.sidecar.spawn)
             self.timers.start(self.sidecar.spawn)
             if self._idle_task is None:
@@ -136,14 +136,25 @@ class ActorsSubsystem(Subsystem):
         self.config_error = None
         self.state = ComponentActorState(backend, self.sidecar.config.app_id)
 
-    async def stop(self) -> None:
-        """Stop timers, reminders and the idle scan, then deactivate every active actor."""
+    async def quiesce(self) -> None:
+        """Stop timers, reminders and the idle scan (calls from the app still work)."""
         await self.timers.stop()
         await self.reminders.stop()
         if self._idle_task is not None:
             self._idle_task.cancel()
             await asyncio.gather(self._idle_task, return_exceptions=True)
             self._idle_task = None
+
+    async def stop(self) -> None:
+        """Quiesce, deactivate every active actor still active, close the app connections."""
+        await self.quiesce()
+        await self.deactivate_all()
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+    async def deactivate_all(self) -> None:
+        """Deactivate every active actor on the app (`DELETE /actors/...`), within drain_timeout."""
         if self.actors and self.sidecar.app.ready.is_set():
             entries = list(self.actors.values())
             try:
@@ -153,9 +164,6 @@ class ActorsSubsystem(Subsystem):
                 )
             except TimeoutError:
                 log.warning("actors: drain timed out after %ss", self.config.drain_timeout)
-        if self._http is not None:
-            self._http.close()
-            self._http = None
 
     def busy(self) -> bool:
         return bool(

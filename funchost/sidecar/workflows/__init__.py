@@ -54,6 +54,10 @@ class WorkflowsSubsystem(Subsystem):
             self.sidecar.spawn(self.engine.run_watchdog()),
         ]
 
+    async def quiesce(self) -> None:
+        """Fire no more workflow timers (the app's worker stops itself when it drains)."""
+        await self.stop()
+
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
