@@ -340,13 +340,13 @@ def run(
         else:
             from funchost.shutdown import DrainingServer
 
-            config = uvicorn.Config(
+            uv_config = uvicorn.Config(
                 application, host=host, port=port, log_level=log_level, log_config=None
             )
             # Shutdown like daprd next to an app: the sidecar stops dispatching, the app drains
             # (the sidecar API still answers), the sidecar deactivates actors on the listening
             # app, the app exits, then the sidecar closes (finally).
-            server = DrainingServer(config, before_exit=thread.deactivate_actors)
+            server = DrainingServer(uv_config, before_exit=thread.deactivate_actors)
             server.drain.on_drain(thread.quiesce)
             server.run()
     finally:
