@@ -127,3 +127,20 @@ async def test_drain_on_stop_deactivates_active_actors(make_env) -> None:
     await h.proxy("d2").Increment(1)
     h.stop_sidecar()
     assert sorted(e[1] for e in h.rec.of("deactivate")) == ["d1", "d2"]
+
+
+async def test_a_call_during_app_discovery_waits_for_the_actor_types(harness) -> None:
+    # The sidecar is up but the app is not listening yet: a call must not fail with
+    # "not hosted" because /dapr/config has not been read; it waits for discovery.
+    harness.start_sidecar()
+    base = f"http://127.0.0.1:{harness.sidecar.config.http_port}/v1.0/actors/CounterActor"
+    async with httpx.AsyncClient(timeout=30) as client:
+        early = asyncio.ensure_future(client.post(f"{base}/early/method/Increment", json=3))
+        await asyncio.sleep(0.3)
+        assert not early.done()
+        harness.start_app()
+        resp = await early
+        assert resp.status_code == 200 and resp.json() == 3
+        unknown = await client.post(f"{base.replace('CounterActor', 'Nope')}/x/method/Get")
+        assert unknown.status_code == 500
+        assert unknown.json()["errorCode"] == "ERR_ACTOR_INSTANCE_MISSING"

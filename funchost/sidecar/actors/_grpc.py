@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 REENTRANCY_KEY = "Dapr-Reentrancy-Id"
 
 
-def _hosted(sub: ActorsSubsystem, actor_type: str) -> None:
+async def _hosted(sub: ActorsSubsystem, actor_type: str) -> None:
+    await sub.await_types(actor_type)
     if sub.config_error:
         raise DaprApiError(500, "ERR_ACTOR_RUNTIME_NOT_FOUND", sub.config_error)
     if actor_type not in sub.config.types:
@@ -38,7 +39,7 @@ def _b64(data: bytes) -> str | None:
 
 
 async def invoke_actor(sub: ActorsSubsystem, request: Any) -> Any:
-    _hosted(sub, request.actor_type)
+    await _hosted(sub, request.actor_type)
     meta = {k.lower(): v for k, v in request.metadata.items()}
     try:
         resp = await sub.invoke(
@@ -57,13 +58,13 @@ async def invoke_actor(sub: ActorsSubsystem, request: Any) -> Any:
 
 
 async def get_actor_state(sub: ActorsSubsystem, request: Any) -> Any:
-    _hosted(sub, request.actor_type)
+    await _hosted(sub, request.actor_type)
     found = sub.state.get(request.actor_type, request.actor_id, request.key)
     return api_v1.GetActorStateResponse(data=found.value if found is not None else b"")
 
 
 async def execute_actor_state_transaction(sub: ActorsSubsystem, request: Any) -> Any:
-    _hosted(sub, request.actor_type)
+    await _hosted(sub, request.actor_type)
     ops: list[StateOp] = []
     for op in request.operations:
         kind = op.operationType.lower()
@@ -110,7 +111,7 @@ def _malformed(what: str, exc: Exception) -> DaprApiError:
 
 
 async def register_actor_reminder(sub: ActorsSubsystem, request: Any) -> Any:
-    _hosted(sub, request.actor_type)
+    await _hosted(sub, request.actor_type)
     try:
         sub.reminders.register(request.actor_type, request.actor_id, request.name, _times(request))
     except DurationError as exc:
@@ -144,7 +145,7 @@ async def get_actor_reminder(sub: ActorsSubsystem, request: Any) -> Any:
 
 
 async def register_actor_timer(sub: ActorsSubsystem, request: Any) -> Any:
-    _hosted(sub, request.actor_type)
+    await _hosted(sub, request.actor_type)
     body = {**_times(request), "callback": request.callback}
     try:
         sub.activate(request.actor_type, request.actor_id)

@@ -83,6 +83,7 @@ class ActorApi:
         if verb not in allowed:
             return _error(405, "ERR_METHOD_NOT_ALLOWED", f"{verb} is not allowed here")
         body = await _read_body(receive) if verb in ("POST", "PUT", "PATCH", "DELETE") else b""
+        await self.sub.await_types(actor_type)
         if kind == "state":
             if name is not None:
                 return self.get_state(actor_type, actor_id, name)

@@ -9,6 +9,7 @@ sidecar calls `DELETE /actors/{type}/{id}` on the app; `stop()` drains every act
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -71,6 +72,9 @@ class ActorsSubsystem(Subsystem):
         self._inflight = 0
         self._deactivating = 0
         self._idle_wake = asyncio.Event()
+        # set once the app's /dapr/config was read (or could not be): calls that arrive during
+        # start-up wait for it instead of failing with "not hosted"
+        self._configured = asyncio.Event()
         self._idle_task: asyncio.Task[None] | None = None
         self.config_error: str | None = None
         self._http: FastHttpPool | None = None
@@ -83,6 +87,29 @@ class ActorsSubsystem(Subsystem):
 
     async def on_app_ready(self) -> None:
         """Read the app's actor types and settings from `GET /dapr/config`."""
+        try:
+            await self._read_app_config()
+        finally:
+            self._configured.set()
+
+    async def await_types(self, actor_type: str) -> None:
+        """Wait (bounded) for the app's actor types while the app is being discovered.
+
+        An actor call can reach the sidecar before it has read the app's `/dapr/config` (the
+        app serves requests as soon as it listens); it waits for that instead of failing.
+        """
+        if (
+            actor_type in self.config.types
+            or self._configured.is_set()
+            or self.sidecar.config.app_port is None
+        ):
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                self._configured.wait(), timeout=self.sidecar.config.app_ready_timeout
+            )
+
+    async def _read_app_config(self) -> None:
         try:
             resp = await self.sidecar.app.request("GET", "/dapr/config", timeout=10.0)
         except AppUnavailable as exc:
