@@ -288,6 +288,11 @@ def options_from(
     components: Iterable[Path] = (),
 ) -> ManifestOptions:
     """`ManifestOptions` from CLI-style values (`--units api,workers`, `--pubsub NAME=kafka`)."""
+    addresses: dict[str, Any] = {}
+    if redis_address:
+        addresses["redis_address"] = redis_address
+    if kafka_brokers:
+        addresses["kafka_brokers"] = kafka_brokers
     return ManifestOptions(
         app_id=app_id,
         image=image or f"{app_id}:latest",
@@ -301,8 +306,7 @@ def options_from(
         max_replicas=max_replicas,
         keda=keda,
         brokers=tuple(sorted(brokers_from_components(components).items())),
-        **({"redis_address": redis_address} if redis_address else {}),
-        **({"kafka_brokers": kafka_brokers} if kafka_brokers else {}),
+        **addresses,
     )
 
 

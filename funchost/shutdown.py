@@ -36,7 +36,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import uvicorn
 
@@ -276,7 +276,7 @@ class DrainingServer(uvicorn.Server):
         if found is None:
             found = Drain(grace=grace_from_env())
             if not isinstance(config.app, str):
-                config.app = DrainMiddleware(config.app, found)
+                config.app = DrainMiddleware(cast(Any, config.app), found)
         self.drain = found
         if config.timeout_graceful_shutdown is None:
             # Draining already waited for in-flight work; whatever is left after the grace

@@ -14,6 +14,7 @@ import itertools
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 
 class Clock:
@@ -84,9 +85,10 @@ class VirtualClock(Clock):
         if wake is None:
             await fut
             return
-        waiter = asyncio.ensure_future(wake.wait())
+        waiter: asyncio.Future[Any] = asyncio.ensure_future(wake.wait())
+        either: set[asyncio.Future[Any]] = {fut, waiter}
         try:
-            await asyncio.wait({fut, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
         finally:
             waiter.cancel()
             if not fut.done():

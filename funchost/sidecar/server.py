@@ -14,7 +14,7 @@ import importlib
 import logging
 import socket
 import threading
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +63,14 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn for the sidecar's HTTP API: signals belong to whoever runs the sidecar."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 @dataclass
@@ -221,8 +229,7 @@ class Sidecar:
             loop="none",
             timeout_keep_alive=30,
         )
-        self._http = uvicorn.Server(uv_config)
-        self._http.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._http = _EmbeddedServer(uv_config)
         self._http_task = asyncio.create_task(self._http.serve())
         while not self._http.started:
             if self._http_task.done():
