@@ -138,6 +138,10 @@ def timeline_from_history(events: Iterable[Any]) -> list[TimelineEntry]:
             detail = "waits forever" if fire.year >= 9999 else f"fires at {fire:%Y-%m-%d %H:%M:%S}Z"
             scheduled[("timer", ev.eventId)] = (payload.name, when)
         elif kind == "timerFired":
+            # daprd (and the embedded sidecar) stamp the TimerFired message when the timer is
+            # created; it fires at fireAt
+            if payload.HasField("fireAt"):
+                when = max(when, _ts(payload.fireAt))
             name, took = _since(scheduled.get(("timer", payload.timerId)), when)
             detail = f"timer #{payload.timerId}"
         elif kind in ("eventRaised", "eventSent"):
@@ -176,7 +180,8 @@ def render_timeline(
     table = Table(title=title or None, show_edge=False, header_style="bold", pad_edge=False)
     for column in ("since start", "time (UTC)", "event", "name", "detail", "took"):
         table.add_column(column, justify="right" if column in ("since start", "took") else "left")
-    start = entries[0].time if entries else None
+    # the client stamps executionStarted before the first turn begins: start at the earliest
+    start = min(e.time for e in entries) if entries else None
     for entry in entries:
         if entry.is_turn and not turns:
             continue

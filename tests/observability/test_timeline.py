@@ -105,3 +105,23 @@ def test_rendered_timeline_reads_in_order() -> None:
     assert "240ms" in text and "60.0m" in text  # activity and timer durations
     assert "smtp down" in text and "COMPLETED" in text
     assert "11 events, 2 turns" in text
+
+
+def test_timer_fired_at_fire_time_and_no_negative_offsets() -> None:
+    """As recorded: TimerFired stamped at creation, executionStarted before the first turn."""
+    fire_at = Timestamp()
+    fire_at.FromDatetime(T0 + timedelta(seconds=15))
+    history = [
+        ev(-1, 0.001, workflowStarted=h.WorkflowStartedEvent()),
+        ev(-1, 0, executionStarted=h.ExecutionStartedEvent(name="wf")),
+        ev(0, 0.002, timerCreated=h.TimerCreatedEvent(name="wait", fireAt=fire_at)),
+        ev(-1, 0.002, timerFired=h.TimerFiredEvent(timerId=0, fireAt=fire_at)),
+    ]
+    rows = timeline_from_history(history)
+    fired = rows[-1]
+    assert fired.kind == "timerFired" and fired.time == T0 + timedelta(seconds=15)
+    assert fired.took is not None and abs(fired.took - 14.998) < 1e-6
+    out = io.StringIO()
+    render_timeline(rows, Console(file=out, width=160, color_system=None))
+    text = out.getvalue()
+    assert "+-" not in text and "+0:00:00.000" in text and "+0:00:15.000" in text
