@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -71,6 +71,26 @@ EnableOpt = Annotated[
         envvar="FUNCHOST_ENABLE",
     ),
 ]
+
+
+def _require_free_port(host: str, port: int, flag: str) -> None:
+    """Exit 1 with one line when nothing can listen on host:port (checked before starting)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            err_console.print(
+                f"[bold red]error:[/] app port {port} on {host} is not available "
+                f"({exc.strerror or exc}): stop what listens there or pass {flag} "
+                "with another port",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(1) from None
 
 
 def _rel(file: str) -> str:
@@ -172,6 +192,7 @@ def serve(
     if enable is not None:
         overrides["enable"] = enable
     settings = Settings(**overrides)
+    _require_free_port(settings.host, settings.app_port, "--port")
     application = _build(registry, settings)
     console.print(
         f"funchost: app '{settings.app_id}' ({len(registry)} functions) on "
@@ -218,6 +239,37 @@ def _resources(path: Path, extra: list[Path] | None) -> list[Path]:
         if p.resolve() not in found:
             found.append(p.resolve())
     return found
+
+
+def _check_components(registry: Any, components: Any, resources: list[Path]) -> None:
+    """Exit 1 on a @topic whose pub/sub is not loaded; warn on an @binding without a component.
+
+    An input binding without its component can still be fed with `funchost send binding`
+    (e.g. a Kafka binding defined only for Kubernetes), so it is a warning, not an error.
+    """
+    where = ", ".join(map(str, resources)) or "(no resources folder: built-in defaults only)"
+    for d in registry.topics:
+        comp = components.get(d.pubsub)
+        if comp is None or comp.kind != "pubsub":
+            err_console.print(
+                f"[bold red]error:[/] {_rel(d.file)}:{d.line}: @topic {d.name!r} subscribes "
+                f"through pub/sub {d.pubsub!r}, but no pubsub component of that name is loaded "
+                f"from {where}: add one (e.g. components/{d.pubsub}.yaml) or pass "
+                "--resources-path",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(1)
+    for b in registry.bindings:
+        comp = components.get(b.binding)
+        if comp is None or comp.kind != "bindings":
+            err_console.print(
+                f"[yellow]warning:[/] {_rel(b.file)}:{b.line}: @binding {b.name!r}: no bindings "
+                f"component {b.binding!r} is loaded from {where}; only `funchost send binding "
+                f"{b.binding} DATA` triggers it",
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 ResourcesOpt = Annotated[
@@ -285,6 +337,7 @@ def run(
     folder = path.resolve() if path.is_dir() else path.resolve().parent
     resolved_id = app_id or os.environ.get("APP_ID") or folder.name or "funchost"
     resources = _resources(path, resources_path)
+    _require_free_port(host, port, "--port")
     state_dir.mkdir(parents=True, exist_ok=True)
     db = state_dir.resolve() / f"{resolved_id}.db"
     config = SidecarConfig(
@@ -302,9 +355,14 @@ def run(
             thread = SidecarThread(Sidecar(config))
             thread.start()
     except Exception as exc:
-        err_console.print(f"[bold red]error:[/] the embedded sidecar did not start: {exc}")
+        err_console.print(
+            f"[bold red]error:[/] the embedded sidecar did not start: {exc}",
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(1) from exc
     try:
+        _check_components(registry, thread.sidecar.get("components"), resources)
         os.environ.update(thread.sidecar.env())
         extra: dict[str, Any] = {} if enable is None else {"enable": enable}
         settings = Settings(host=host, app_port=port, app_id=resolved_id, **extra)
@@ -427,11 +485,16 @@ def send_binding_cmd(
     sidecar_url: SidecarUrlOpt = "http://127.0.0.1:3500",
 ) -> None:
     """Deliver DATA to the app as input binding NAME (as the component would)."""
+    import httpx
+
     from funchost.sidecar.runner import send_binding
 
-    status, body = send_binding(
-        sidecar_url, name, data, _pairs(metadata), os.environ.get("DAPR_API_TOKEN") or None
-    )
+    try:
+        status, body = send_binding(
+            sidecar_url, name, data, _pairs(metadata), os.environ.get("DAPR_API_TOKEN") or None
+        )
+    except httpx.HTTPError as exc:
+        _unreachable(sidecar_url, exc)
     console.print(f"{status} {body.decode(errors='replace')}", highlight=False)
     if status >= 300:
         raise typer.Exit(1)
@@ -448,11 +511,26 @@ def outbox(
     """List what functions sent to output bindings (the embedded sidecar's outbox)."""
     import json
 
+    import httpx
+
     from funchost.sidecar.runner import list_outbox
 
     target: str | Path = db if db is not None else (sidecar_url or "http://127.0.0.1:3500")
-    entries = list_outbox(target, binding, os.environ.get("DAPR_API_TOKEN") or None)
+    try:
+        entries = list_outbox(target, binding, os.environ.get("DAPR_API_TOKEN") or None)
+    except httpx.HTTPError as exc:
+        _unreachable(str(target), exc)
     typer.echo(json.dumps(entries, indent=2, default=str))
+
+
+def _unreachable(url: str, exc: Exception) -> NoReturn:
+    err_console.print(
+        f"[bold red]error:[/] no sidecar answers at {url} ({exc}): start the app with "
+        "`funchost run PATH`, or pass --sidecar with its HTTP URL",
+        highlight=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(1) from None
 
 
 def _load_extensions() -> None:

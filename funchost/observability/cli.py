@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -122,7 +124,31 @@ def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else ""
 
 
+def _rpc_errors(command: Callable[..., None]) -> Callable[..., None]:
+    """One line instead of a gRPC traceback when no sidecar answers (or it refuses the call)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        import grpc
+
+        try:
+            command(*args, **kwargs)
+        except grpc.RpcError as exc:
+            address = ":".join(_address(kwargs.get("address")))
+            details = exc.details() if hasattr(exc, "details") else str(exc)
+            Console(stderr=True).print(
+                f"[red]error:[/] workflow {command.__name__[3:]} via {address}: {details} "
+                "(is `funchost run` up? pass --address with its gRPC address)",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
 @workflow_app.command("list")
+@_rpc_errors
 def wf_list(
     address: AddressOpt = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many.")] = 100,
@@ -176,6 +202,7 @@ def _state_json(state: Any) -> dict[str, Any]:
 
 
 @workflow_app.command("show")
+@_rpc_errors
 def wf_show(
     instance_id: Annotated[str, typer.Argument(help="Workflow instance id.")],
     address: AddressOpt = None,

@@ -241,6 +241,16 @@ def _yaml_files(paths: list[Path]) -> list[Path]:
     return files
 
 
+def _yaml_error(source: str, exc: yaml.YAMLError) -> str:
+    """One line: file:line:column: not valid YAML: the parser's problem."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    detail = f"{problem} ({context})" if context else problem
+    return f"{where}: not valid YAML: {' '.join(str(detail).split())}"
+
+
 def load_resources(paths: list[Path], app_id: str, defaults: bool = True) -> Resources:
     """Load every resource file in `paths` for `app_id`; add built-in defaults when asked."""
     res = Resources()
@@ -249,7 +259,7 @@ def load_resources(paths: list[Path], app_id: str, defaults: bool = True) -> Res
         try:
             docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
         except yaml.YAMLError as exc:
-            raise ComponentError(f"{source}: not valid YAML: {exc}") from None
+            raise ComponentError(_yaml_error(source, exc)) from None
         for doc in docs:
             if doc is None:
                 continue

@@ -65,6 +65,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _port_in_use(api: str, port: int) -> str:
+    return (
+        f"sidecar {api} port {port} on 127.0.0.1 is already in use: "
+        "stop what listens there or choose another port"
+    )
+
+
+def _bind_http(port: int) -> socket.socket:
+    """A listening-ready socket on 127.0.0.1:port (0 = pick); OSError naming the port if taken."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(_port_in_use("HTTP", port)) from exc
+    sock.set_inheritable(True)
+    return sock
+
+
 class _EmbeddedServer(uvicorn.Server):
     """uvicorn for the sidecar's HTTP API: signals belong to whoever runs the sidecar."""
 
@@ -212,9 +232,12 @@ class Sidecar:
         )
         for sub in self.subsystems.values():
             sub.add_grpc(self._grpc)
-        bound = self._grpc.add_insecure_port(f"127.0.0.1:{self.config.grpc_port}")
+        try:
+            bound = self._grpc.add_insecure_port(f"127.0.0.1:{self.config.grpc_port}")
+        except RuntimeError:  # grpc.aio raises instead of returning 0
+            bound = 0
         if bound == 0:
-            raise OSError(f"gRPC port {self.config.grpc_port} on 127.0.0.1 is not available")
+            raise OSError(_port_in_use("gRPC", self.config.grpc_port))
         self.config.grpc_port = bound
         await self._grpc.start()
 
@@ -229,12 +252,16 @@ class Sidecar:
             loop="none",
             timeout_keep_alive=30,
         )
+        # Bind here, not in uvicorn: on a taken port uvicorn calls sys.exit() inside its task,
+        # which would kill this loop's thread silently instead of failing start().
+        sock = _bind_http(self.config.http_port)
+        self.config.http_port = int(sock.getsockname()[1])
         self._http = _EmbeddedServer(uv_config)
-        self._http_task = asyncio.create_task(self._http.serve())
+        self._http_task = asyncio.create_task(self._http.serve(sockets=[sock]))
         while not self._http.started:
             if self._http_task.done():
                 self._http_task.result()
-                raise OSError(f"HTTP port {self.config.http_port} on 127.0.0.1 is not available")
+                raise OSError(_port_in_use("HTTP", self.config.http_port))
             await asyncio.sleep(0.01)
 
         for sub in self.subsystems.values():
