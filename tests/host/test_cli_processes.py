@@ -75,9 +75,12 @@ def test_run_serves_through_the_embedded_sidecar(tmp_path: Path) -> None:
     )
     try:
         url = f"http://127.0.0.1:{http_port}/v1.0/invoke/all_kinds/method/tasks/3"
-        assert _wait_invoke(url).json() == {"id": 3}
+        try:
+            assert _wait_invoke(url).json() == {"id": 3}
+        except TimeoutError:
+            raise AssertionError(f"no answer from {url}; output:\n{_interrupt(proc)}") from None
     finally:
-        out = _interrupt(proc)
+        out = _interrupt(proc) if proc.returncode is None else ""
     assert proc.returncode in (0, -signal.SIGINT, 130), out
     assert (tmp_path / ".funchost" / "all_kinds.db").exists()
     assert f"gRPC 127.0.0.1:{grpc_port}" in out
