@@ -244,8 +244,8 @@ def _resources(path: Path, extra: list[Path] | None) -> list[Path]:
 def _check_components(registry: Any, components: Any, resources: list[Path]) -> None:
     """Exit 1 on a @topic whose pub/sub is not loaded; warn on an @binding without a component.
 
-    An input binding without its component can still be fed with `funchost send binding`
-    (e.g. a Kafka binding defined only for Kubernetes), so it is a warning, not an error.
+    An input binding whose component exists only elsewhere (e.g. Kafka on Kubernetes) is common
+    while the rest of the folder is developed locally, so it is a warning, not an error.
     """
     where = ", ".join(map(str, resources)) or "(no resources folder: built-in defaults only)"
     for d in registry.topics:
@@ -265,8 +265,9 @@ def _check_components(registry: Any, components: Any, resources: list[Path]) -> 
         if comp is None or comp.kind != "bindings":
             err_console.print(
                 f"[yellow]warning:[/] {_rel(b.file)}:{b.line}: @binding {b.name!r}: no bindings "
-                f"component {b.binding!r} is loaded from {where}; only `funchost send binding "
-                f"{b.binding} DATA` triggers it",
+                f"component {b.binding!r} is loaded from {where}, so nothing triggers it: add "
+                f"one (any bindings.* type, e.g. bindings.kafka) to feed it with `funchost send "
+                f"binding {b.binding} DATA`",
                 highlight=False,
                 soft_wrap=True,
             )
