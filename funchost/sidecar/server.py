@@ -72,7 +72,7 @@ def _port_in_use(api: str, port: int) -> str:
     )
 
 
-def _bind_http(port: int) -> socket.socket:
+def _bind_loopback(port: int, api: str = "HTTP") -> socket.socket:
     """A listening-ready socket on 127.0.0.1:port (0 = pick); OSError naming the port if taken."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -80,7 +80,7 @@ def _bind_http(port: int) -> socket.socket:
         sock.bind(("127.0.0.1", port))
     except OSError as exc:
         sock.close()
-        raise OSError(_port_in_use("HTTP", port)) from exc
+        raise OSError(_port_in_use(api, port)) from exc
     sock.set_inheritable(True)
     return sock
 
@@ -232,6 +232,8 @@ class Sidecar:
         )
         for sub in self.subsystems.values():
             sub.add_grpc(self._grpc)
+        if self.config.grpc_port:
+            _bind_loopback(self.config.grpc_port, "gRPC").close()  # fail before gRPC logs a C error
         try:
             bound = self._grpc.add_insecure_port(f"127.0.0.1:{self.config.grpc_port}")
         except RuntimeError:  # grpc.aio raises instead of returning 0
@@ -254,7 +256,7 @@ class Sidecar:
         )
         # Bind here, not in uvicorn: on a taken port uvicorn calls sys.exit() inside its task,
         # which would kill this loop's thread silently instead of failing start().
-        sock = _bind_http(self.config.http_port)
+        sock = _bind_loopback(self.config.http_port)
         self.config.http_port = int(sock.getsockname()[1])
         self._http = _EmbeddedServer(uv_config)
         self._http_task = asyncio.create_task(self._http.serve(sockets=[sock]))
