@@ -242,7 +242,8 @@ def _resources(path: Path, extra: list[Path] | None) -> list[Path]:
 
 
 def _check_components(registry: Any, components: Any, resources: list[Path]) -> None:
-    """Exit 1 on a @topic whose pub/sub is not loaded; warn on an @binding without a component.
+    """Exit 1 on a @topic whose pub/sub is not loaded; warn on an @binding or a per-replica
+    @cron without its component.
 
     An input binding whose component exists only elsewhere (e.g. Kafka on Kubernetes) is common
     while the rest of the folder is developed locally, so it is a warning, not an error.
@@ -260,6 +261,17 @@ def _check_components(registry: Any, components: Any, resources: list[Path]) -> 
                 soft_wrap=True,
             )
             raise typer.Exit(1)
+    for c in registry.crons:
+        comp = components.get(c.name)
+        if c.per_replica and (comp is None or comp.type != "bindings.cron"):
+            err_console.print(
+                f"[yellow]warning:[/] {_rel(c.file)}:{c.line}: @cron {c.name!r} (per_replica) "
+                f"never fires: no bindings.cron component {c.name!r} is loaded from {where}; add "
+                f"one with metadata schedule {c.job_schedule!r} (`funchost manifests` renders it "
+                "in cron-bindings.yaml)",
+                highlight=False,
+                soft_wrap=True,
+            )
     for b in registry.bindings:
         comp = components.get(b.binding)
         if comp is None or comp.kind != "bindings":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -104,3 +105,35 @@ def test_commands_for_a_running_app_when_none_runs() -> None:
     text = " ".join(result.output.split())
     assert result.exit_code == 1, text
     assert f"workflow list via 127.0.0.1:{port}" in text and "--address" in text
+
+
+@pytest.fixture
+def restored_environ() -> Iterator[None]:
+    """`funchost run` exports the sidecar's env (APP_ID, DAPR_*_PORT) into this process."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.mark.usefixtures("restored_environ")
+def test_per_replica_cron_without_its_component_warns(tmp_path: Path, monkeypatch) -> None:
+    from funchost.shutdown import DrainingServer
+
+    monkeypatch.setattr(DrainingServer, "run", lambda self, sockets=None: None)  # serve nothing
+    (tmp_path / "fh_err_cron.py").write_text(
+        'from funchost import cron\n\n\n@cron("@daily", per_replica=True)\nasync def nightly():\n'
+        "    pass\n"
+    )
+    code, text = _run(tmp_path, app_port=free_port(), http_port=free_port(), grpc_port=free_port())
+    assert code == 0, text
+    assert "fh_err_cron.py:4: @cron 'nightly' (per_replica) never fires" in text
+    assert "schedule '@daily'" in text
+    (tmp_path / "components").mkdir()
+    (tmp_path / "components" / "nightly.yaml").write_text(
+        "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: nightly\nspec:\n"
+        "  type: bindings.cron\n  version: v1\n  metadata:\n    - name: schedule\n"
+        "      value: '@daily'\n"
+    )
+    code, text = _run(tmp_path, app_port=free_port(), http_port=free_port(), grpc_port=free_port())
+    assert code == 0 and "never fires" not in text, text
