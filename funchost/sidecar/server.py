@@ -149,7 +149,7 @@ class Sidecar:
     def __init__(self, config: SidecarConfig, clock: Clock | None = None) -> None:
         self.config = config
         self.clock = clock or Clock()
-        self.store = Store(config.db_path)
+        self.store = Store(config.db_path, exclusive=True)
         self.app = AppChannel(
             config.app_port, host=config.app_host, app_api_token=config.app_api_token
         )

@@ -8,21 +8,56 @@ whole machine could lose the last transactions, which is also daprd's stance wit
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+
+class StoreInUse(RuntimeError):
+    """Another live process owns the database (two sidecars on one file would double-deliver)."""
+
+
+def _own(path: str) -> IO[str]:
+    """Take the database's owner lock (`<db>.lock`, flock): released on close or any death."""
+    lock_path = path + ".lock"
+    handle = open(lock_path, "a+")  # noqa: SIM115 - held open for the store's lifetime
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip() or "unknown"
+        handle.close()
+        raise StoreInUse(
+            f"{path} is in use by another funchost sidecar (pid {owner}): stop it, or give "
+            "this one its own database (--state-dir)"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
 
 
 class Store:
-    """A thin wrapper around one SQLite connection with explicit transactions."""
+    """A thin wrapper around one SQLite connection with explicit transactions.
 
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    `exclusive=True` (the sidecar) takes an owner lock on the file, so a second sidecar on the
+    same database fails at start-up instead of delivering everything twice; readers (e.g.
+    `funchost outbox` on a database file) open it without the lock.
+    """
+
+    def __init__(self, path: str | Path = ":memory:", *, exclusive: bool = False) -> None:
         self.path = str(path)
+        self._owner: IO[str] | None = None
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            if exclusive:
+                self._owner = _own(self.path)
         self.conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=30.0
         )
@@ -83,5 +118,9 @@ class Store:
             return self.conn.execute(sql, params).fetchone()
 
     def close(self) -> None:
-        with self._lock, suppress(sqlite3.Error):
-            self.conn.close()
+        with self._lock:
+            with suppress(sqlite3.Error):
+                self.conn.close()
+            if self._owner is not None:
+                self._owner.close()  # releases the flock
+                self._owner = None
