@@ -111,10 +111,18 @@ def _load(path: Path, plugins: bool) -> Any:
     from funchost.discovery import discover
 
     try:
-        return discover(path, plugins=plugins)
+        registry = discover(path, plugins=plugins)
     except FunchostError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
+    if not len(registry):
+        err_console.print(
+            f"[yellow]warning:[/] no functions found in {path}: decorate functions with "
+            "@topic, @binding, @cron, @invoke, @actor, @workflow or @activity",
+            highlight=False,
+            soft_wrap=True,
+        )
+    return registry
 
 
 @app.command("list")

@@ -45,6 +45,13 @@ def test_check_ok_and_failure(tmp_path: Path) -> None:
     assert "fh_cli_bad.py:" in text and "day-of-month field '32' is invalid" in text
 
 
+def test_a_folder_without_functions_is_warned_about(tmp_path: Path) -> None:
+    (tmp_path / "helpers.py").write_text("def add(a, b):\n    return a + b\n")
+    result = runner.invoke(app, ["list", str(tmp_path), "--no-plugins"])
+    assert result.exit_code == 0
+    assert "no functions found in" in " ".join(result.output.split())
+
+
 def _served_routes(monkeypatch, args: list[str], env: dict[str, str] | None = None) -> Any:
     """Run `funchost ARGS` with the server's run() replaced: the routes of the app it built."""
     from funchost.shutdown import DrainingServer
