@@ -53,20 +53,25 @@ def _reply(status: str, reason: str = "") -> Response:
     return Response(_BODIES[status], media_type=JSON)
 
 
-async def run_one(handler: Any, ctx: FunctionContext, name: str) -> str:
-    """Call ``handler`` and map the outcome to a Dapr status string."""
+async def _outcome(handler: Any, ctx: FunctionContext, name: str) -> tuple[str, str]:
+    """Call ``handler``; the Dapr status string and the reason sent with it (may be empty)."""
     try:
         await handler(ctx)
     except InvalidPayload as exc:
         log.warning("%s: event %s dropped: %s", name, ctx.event_id, exc.reason)
-        return DROP
+        return DROP, exc.reason
     except HandlerSignal as exc:
         log.info("%s: event %s -> %s %s", name, ctx.event_id, exc.status, exc.reason)
-        return exc.status
+        return exc.status, exc.reason
     except Exception:
         log.exception("%s: event %s failed, asking for a retry", name, ctx.event_id)
-        return RETRY
-    return SUCCESS
+        return RETRY, ""
+    return SUCCESS, ""
+
+
+async def run_one(handler: Any, ctx: FunctionContext, name: str) -> str:
+    """Call ``handler`` and map the outcome to a Dapr status string."""
+    return (await _outcome(handler, ctx, name))[0]
 
 
 def topic_endpoint(host: Host, definition: TopicDef) -> Any:
@@ -78,18 +83,7 @@ def topic_endpoint(host: Host, definition: TopicDef) -> Any:
         headers = request.headers
         event, data = parse_delivery(await request.body(), headers)
         ctx = FunctionContext(host, definition, event=event, data=data, metadata=headers)
-        try:
-            await handler(ctx)
-        except InvalidPayload as exc:
-            log.warning("%s: event %s dropped: %s", name, ctx.event_id, exc.reason)
-            return _reply(DROP, exc.reason)
-        except HandlerSignal as exc:
-            log.info("%s: event %s -> %s %s", name, ctx.event_id, exc.status, exc.reason)
-            return _reply(exc.status, exc.reason)
-        except Exception:
-            log.exception("%s: event %s failed, asking for a retry", name, ctx.event_id)
-            return _reply(RETRY)
-        return _reply(SUCCESS)
+        return _reply(*await _outcome(handler, ctx, name))
 
     return endpoint
 
