@@ -34,12 +34,15 @@ class Message:
     raw: bool
     retries: int = 0
     _event: dict[str, Any] | None = field(default=None, repr=False)
+    _raw_event: dict[str, Any] | None = field(default=None, repr=False)
     ref: str = ""  # the broker's id when the message lives in Redis (else the outbox row id)
 
     def event(self, raw_subscriber: bool) -> dict[str, Any]:
         """The CloudEvent the subscriber sees (parsed once and cached)."""
         if raw_subscriber:
-            return from_raw_payload(self.body, self.topic, self.pubsub)
+            if self._raw_event is None:
+                self._raw_event = from_raw_payload(self.body, self.topic, self.pubsub)
+            return self._raw_event
         if self._event is None:
             try:
                 parsed = json.loads(self.body)
