@@ -6,9 +6,12 @@ import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
+
+if TYPE_CHECKING:
+    from ._fast_http import FastHttpPool
 
 
 @dataclass
@@ -44,6 +47,7 @@ class AppChannel:
         self.app_api_token = app_api_token
         self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
+        self._pool: FastHttpPool | None = None
         self.ready = asyncio.Event()
 
     @property
@@ -94,6 +98,31 @@ class AppChannel:
         except (aiohttp.ClientConnectionError, TimeoutError, OSError) as exc:
             raise AppUnavailable(f"app at {url} unreachable: {exc!r}") from exc
 
+    async def fast_request(
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout: float | None = None,
+    ) -> AppResponse:
+        """One request on the lean keep-alive pool (the hot paths: event delivery, actor calls).
+
+        Raises AppUnavailable like `request`; the pool follows a changed app host/port.
+        """
+        if self.port is None:
+            raise AppUnavailable("no app port configured (--app-port)")
+        pool = self._pool
+        if pool is None or (pool.host, pool.port) != (self.host, self.port):
+            from ._fast_http import FastHttpPool
+
+            if pool is not None:
+                pool.close()
+            pool = self._pool = FastHttpPool(self.host, self.port, self.app_api_token, self.timeout)
+        if not path.startswith("/"):
+            path = "/" + path
+        return await pool.request(method, path, body, headers, timeout)
+
     async def wait_ready(self, timeout: float = 60.0, path: str = "/healthz") -> bool:
         """Poll the app until it answers anything on `path`; set `ready` when it does."""
         if self.port is None:
@@ -109,6 +138,9 @@ class AppChannel:
         return False
 
     async def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None

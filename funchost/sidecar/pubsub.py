@@ -22,7 +22,6 @@ from starlette.routing import BaseRoute
 
 from ._durations import format_rfc3339
 from ._errors import DaprApiError
-from ._fast_http import FastHttpPool
 from ._pubsub_delivery import (
     ActiveSubscription,
     Message,
@@ -90,7 +89,6 @@ class PubSubSubsystem(Subsystem):
         self._seq = itertools.count()
         self._wake = asyncio.Event()
         self._retry_task: asyncio.Task[None] | None = None
-        self._http: FastHttpPool | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -111,8 +109,6 @@ class PubSubSubsystem(Subsystem):
         for sub in self.subs.values():
             for task in sub.workers:
                 task.cancel()
-        if self._http is not None:
-            self._http.close()
         for streams in self.redis.values():
             await streams.close()
         if self._pending or self._done:
@@ -461,14 +457,7 @@ class PubSubSubsystem(Subsystem):
     async def _post(
         self, path: str, body: bytes, headers: dict[str, str], timeout: float | None = None
     ) -> Any:
-        app = self.sidecar.app
-        if app.port is None:
-            raise AppUnavailable("no app port configured (--app-port)")
-        if self._http is None or (self._http.host, self._http.port) != (app.host, app.port):
-            self._http = FastHttpPool(app.host, app.port, app.app_api_token, app.timeout)
-        if not path.startswith("/"):
-            path = "/" + path
-        return await self._http.request("POST", path, body, headers, timeout)
+        return await self.sidecar.app.fast_request("POST", path, body, headers, timeout)
 
     async def _bulk_worker(self, sub: ActiveSubscription) -> None:
         max_count = max(1, int(sub.sdef.bulk.get("maxMessagesCount") or 100))

@@ -20,7 +20,6 @@ from urllib.parse import quote
 
 from starlette.routing import BaseRoute
 
-from .._fast_http import FastHttpPool
 from ..app_channel import AppResponse, AppUnavailable
 from ..server import Subsystem
 from . import _grpc
@@ -77,7 +76,6 @@ class ActorsSubsystem(Subsystem):
         self._configured = asyncio.Event()
         self._idle_task: asyncio.Task[None] | None = None
         self.config_error: str | None = None
-        self._http: FastHttpPool | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:
@@ -173,12 +171,9 @@ class ActorsSubsystem(Subsystem):
             self._idle_task = None
 
     async def stop(self) -> None:
-        """Quiesce, deactivate every active actor still active, close the app connections."""
+        """Quiesce, then deactivate every actor still active (the app channel closes its pool)."""
         await self.quiesce()
         await self.deactivate_all()
-        if self._http is not None:
-            self._http.close()
-            self._http = None
 
     async def deactivate_all(self) -> None:
         """Deactivate every active actor on the app (`DELETE /actors/...`), within drain_timeout."""
@@ -319,16 +314,8 @@ class ActorsSubsystem(Subsystem):
             return await self._put(path, body, hdrs)
 
     async def _put(self, path: str, body: bytes, headers: dict[str, str]) -> AppResponse:
-        """PUT to the app on a kept-alive connection (the lean pool pub/sub delivery uses)."""
-        app = self.sidecar.app
-        if app.port is None:
-            raise AppUnavailable("no app port configured (--app-port)")
-        pool = self._http
-        if pool is None or (pool.host, pool.port) != (app.host, app.port):
-            if pool is not None:
-                pool.close()
-            pool = self._http = FastHttpPool(app.host, app.port, app.app_api_token, app.timeout)
-        return await pool.request("PUT", path, body, headers)
+        """PUT to the app on the kept-alive pool pub/sub delivery uses too."""
+        return await self.sidecar.app.fast_request("PUT", path, body, headers)
 
     async def _deliver(
         self, kind: str, actor_type: str, actor_id: str, name: str, body: bytes
