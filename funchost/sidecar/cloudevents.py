@@ -29,11 +29,13 @@ def new_traceparent() -> str:
 
 
 def is_json_content_type(content_type: str) -> bool:
+    """True for `application/json`, `text/json` and any `+json` type (parameters ignored)."""
     ct = content_type.split(";", 1)[0].strip().lower()
     return ct == "application/json" or ct.endswith("+json") or ct == "text/json"
 
 
 def is_binary_content_type(content_type: str) -> bool:
+    """True for `application/octet-stream` (parameters ignored)."""
     return content_type.split(";", 1)[0].strip().lower() == "application/octet-stream"
 
 

@@ -33,6 +33,8 @@ def _environment() -> Any:
 
 @dataclass
 class CompiledRule:
+    """A routing rule: its CEL `match` text, the target `path` and the compiled program."""
+
     match: str
     path: str
     program: Any
