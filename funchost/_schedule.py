@@ -53,16 +53,6 @@ def parse_duration(text: str | int | float | timedelta) -> timedelta:
     return timedelta(seconds=total)
 
 
-def format_duration(value: timedelta) -> str:
-    """Format a duration as a Go duration string Dapr understands (``"1h0m30s"``)."""
-    total_ms = round(value.total_seconds() * 1000)
-    hours, rest = divmod(total_ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds, millis = divmod(rest, 1000)
-    text = f"{hours}h{minutes}m{seconds}s"
-    return f"{text}{millis}ms" if millis else text
-
-
 def _field_error(fields: list[str], names: tuple[tuple[str, str], ...], six: bool) -> str:
     for index, (name, allowed) in enumerate(names):
         probe = ["*"] * len(names)
