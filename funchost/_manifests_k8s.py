@@ -30,7 +30,7 @@ class Unit:
         return bool(self.registry.invokes)
 
 
-def pod_labels(unit: Unit, opts: ManifestOptions) -> dict[str, str]:
+def pod_labels(unit: Unit) -> dict[str, str]:
     """The selector labels of the unit's pods (`app=<deployment>`, as in the capstone)."""
     return {"app": unit.deployment}
 
@@ -76,7 +76,7 @@ def deployment(unit: Unit, opts: ManifestOptions) -> Doc:
             f"{name}:{path}" for name, path in opts.sidecar_volumes
         )
         volumes += [{"name": name, "emptyDir": {}} for name, _ in opts.sidecar_volumes]
-    labels = {**pod_labels(unit, opts), COMPONENT: unit.name}
+    labels = {**pod_labels(unit), COMPONENT: unit.name}
     http_get = {"path": "/healthz", "port": "http"}
     container: Doc = {
         "name": "app",
@@ -114,7 +114,7 @@ def deployment(unit: Unit, opts: ManifestOptions) -> Doc:
         "spec": {
             "replicas": opts.replicas,
             "revisionHistoryLimit": 5,
-            "selector": {"matchLabels": pod_labels(unit, opts)},
+            "selector": {"matchLabels": pod_labels(unit)},
             "strategy": {
                 "type": "RollingUpdate",
                 "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
@@ -148,7 +148,7 @@ def disruption_budget(unit: Unit, opts: ManifestOptions) -> Doc:
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
         "metadata": meta(unit.deployment, opts, {COMPONENT: unit.name}),
-        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": pod_labels(unit, opts)}},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": pod_labels(unit)}},
     }
 
 
@@ -262,7 +262,7 @@ def service(units: list[Unit], opts: ManifestOptions) -> Doc | None:
         "metadata": meta(dns_name(opts.app_id), opts),
         "spec": {
             "type": "ClusterIP",
-            "selector": pod_labels(api[0], opts),
+            "selector": pod_labels(api[0]),
             "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
         },
     }
