@@ -21,7 +21,7 @@ import grpc
 from starlette.routing import BaseRoute
 
 from ._durations import format_rfc3339
-from ._errors import DaprApiError
+from ._errors import DaprApiError, not_found
 from ._pubsub_delivery import (
     ActiveSubscription,
     Message,
@@ -205,21 +205,17 @@ class PubSubSubsystem(Subsystem):
             raise DaprApiError(
                 400,
                 "ERR_PUBSUB_NOT_CONFIGURED",
-                "no pubsub is configured",
+                f"no pubsub is configured (publishing to {pubsub}/{topic}): add a pubsub "
+                "Component to a resources folder",
                 grpc.StatusCode.FAILED_PRECONDITION,
             )
         if pubsub not in self.pubsubs:
-            raise DaprApiError(
-                404,
-                "ERR_PUBSUB_NOT_FOUND",
-                f"pubsub {pubsub} is not found: define a pubsub Component named {pubsub!r}",
-                grpc.StatusCode.INVALID_ARGUMENT,
-            )
+            raise not_found("pubsub", pubsub, "ERR_PUBSUB_NOT_FOUND", 404)
         if not topic:
             raise DaprApiError(
                 404,
                 "ERR_TOPIC_NAME_EMPTY",
-                f"topic is empty in pubsub {pubsub}",
+                f"topic is empty in pubsub {pubsub}: pass the name of the topic",
                 grpc.StatusCode.INVALID_ARGUMENT,
             )
 
@@ -578,7 +574,8 @@ class PubSubSubsystem(Subsystem):
             raise DaprApiError(
                 409,
                 "ERR_PUBSUB_SUBSCRIBE",
-                f"topic {sdef.topic} on pubsub {sdef.pubsubname} already has a subscription",
+                f"topic {sdef.topic} on pubsub {sdef.pubsubname} already has a subscription "
+                "(the app's or another stream's): close that stream, or subscribe to another topic",
                 grpc.StatusCode.ALREADY_EXISTS,
             )
         sub = ActiveSubscription(sdef, self.resiliency.component_retry(sdef.pubsubname))
