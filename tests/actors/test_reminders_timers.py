@@ -102,3 +102,16 @@ async def test_timer_is_dropped_on_deactivation(make_env) -> None:
     assert h.rec.of("deactivate") == [("deactivate", "tt")]
     h.advance(100)
     assert fires(h, "timer") == []
+
+
+async def test_more_reminders_due_at_once_than_one_batch_all_fire_once(make_env) -> None:
+    h = make_env()
+    base = f"http://127.0.0.1:{h.sidecar.config.http_port}/v1.0/actors/CounterActor"
+    async with httpx.AsyncClient() as client:
+        for i in range(300):  # more than the loop's batch of 256, all due at the same instant
+            body = {"dueTime": "5s", "data": "YQ=="}  # base64("a")
+            resp = await client.put(f"{base}/many-{i}/reminders/once", json=body)
+            assert resp.status_code == 204
+    h.advance(10)
+    assert sorted(f[1] for f in fires(h)) == sorted(f"many-{i}" for i in range(300))
+    assert h.actors.reminders.count() == 0

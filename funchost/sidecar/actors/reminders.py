@@ -192,6 +192,7 @@ class ReminderService(BackgroundLoop):
             self._wake.clear()
             now = self.clock.time()
             nxt: float | None = None
+            spawned = 0
             if self.hosted:
                 where, args = self._hosted_sql()
                 rows = self.store.query(
@@ -199,11 +200,13 @@ class ReminderService(BackgroundLoop):
                     " ORDER BY next_due LIMIT 256",
                     [*args, now],
                 )
+                spawned = 0
                 for row in rows:
                     rem = _row(row)
                     key = (rem.actor_type, rem.actor_id, rem.name)
                     if key in self._firing:
                         continue
+                    spawned += 1
                     self._firing.add(key)
                     task = spawn(self._fire(rem))
                     tasks.add(task)
@@ -218,7 +221,10 @@ class ReminderService(BackgroundLoop):
                     nxt = now
             self._next_due = nxt
             if nxt is not None and nxt <= now:
-                await asyncio.sleep(0)
+                if spawned:
+                    await asyncio.sleep(0)  # a full batch went out: fetch the next one
+                else:
+                    await self._wake.wait()  # all due ones are firing: wait for one to end
                 continue
             await self.clock.sleep_until(nxt if nxt is not None else now + 3600, wake=self._wake)
 
