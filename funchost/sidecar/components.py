@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from .server import Subsystem
+from .subsystem import Runtime, Subsystem
 
 log = logging.getLogger("funchost.sidecar.components")
 
@@ -313,7 +313,7 @@ class ResourcesSubsystem(Subsystem):
 
     name = "components"
 
-    def __init__(self, sidecar: Any) -> None:
+    def __init__(self, sidecar: Runtime) -> None:
         super().__init__(sidecar)
         cfg = sidecar.config
         self.resources = load_resources(list(cfg.resources_paths), cfg.app_id)

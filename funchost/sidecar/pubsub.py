@@ -33,9 +33,9 @@ from ._pubsub_delivery import (
 from ._pubsub_http import parse_subscribe, pubsub_routes
 from .app_channel import AppUnavailable
 from .cloudevents import dumps, envelope
-from .components import SubscriptionDef
+from .components import ResourcesSubsystem, SubscriptionDef
 from .routing import RuleError
-from .server import Subsystem
+from .subsystem import Runtime, Subsystem
 
 log = logging.getLogger("funchost.sidecar.pubsub")
 
@@ -63,9 +63,8 @@ class PubSubSubsystem(Subsystem):
 
     name = "pubsub"
 
-    def __init__(self, sidecar: Any) -> None:
+    def __init__(self, sidecar: Runtime, resources: ResourcesSubsystem) -> None:
         super().__init__(sidecar)
-        resources = sidecar.get("components")
         self.pubsubs = {c.name for c in resources.of_kind("pubsub")}
         self.redis: dict[str, Any] = {}
         for comp in resources.of_kind("pubsub"):

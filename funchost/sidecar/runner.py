@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from .clock import Clock
-from .server import Sidecar, SidecarConfig
+from .config import SidecarConfig
+from .server import Sidecar
 
 log = logging.getLogger("funchost.sidecar")
 
@@ -47,7 +48,7 @@ async def _serve(config: SidecarConfig, clock: Clock | None, ready: Any = None) 
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # non-main thread
             loop.add_signal_handler(sig, stop.set)
-    sidecar.request_shutdown = stop.set  # type: ignore[attr-defined]
+    sidecar.on_shutdown = stop.set
     await sidecar.start()
     if ready is not None:
         ready(sidecar)

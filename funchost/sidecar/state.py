@@ -1,6 +1,6 @@
 """The state building block: stores from components, the `/v1.0/state` HTTP API.
 
-Other subsystems reach a store's backend with `sidecar.get("state").backend(name)` (actors use
+Other subsystems reach a store's backend with `sidecar.state.backend(name)` (actors use
 `.actor_backend()`, the store flagged `actorStateStore: "true"`). The gRPC handlers live in
 grpc_api.py and call the same `save/get/delete/transact` methods.
 """
@@ -28,9 +28,10 @@ from ._state_backend import (
     StoredValue,
     ttl_from_metadata,
 )
+from .components import ResourcesSubsystem
 from .http_api import api, json_body, json_response, query_metadata
-from .server import Subsystem
 from .store import Store
+from .subsystem import Runtime, Subsystem
 
 __all__ = ["FIRST_WRITE", "LAST_WRITE", "StateItem", "StateSubsystem", "StoredValue"]
 
@@ -60,12 +61,13 @@ class StateSubsystem(Subsystem):
 
     name = "state"
 
-    def __init__(self, sidecar: Any) -> None:
+    def __init__(self, sidecar: Runtime, resources: ResourcesSubsystem) -> None:
         super().__init__(sidecar)
+        self.resources = resources
         self.backends: dict[str, SqliteStateBackend] = {}
         self._memory: Store | None = None
         clock_time: Callable[[], float] = sidecar.clock.time
-        for comp in sidecar.get("components").of_kind("state"):
+        for comp in resources.of_kind("state"):
             if comp.type == "state.redis":
                 from ._state_redis import RedisStateBackend
 
@@ -102,7 +104,7 @@ class StateSubsystem(Subsystem):
 
     def actor_backend(self) -> SqliteStateBackend | None:
         """The backend of the actor state store, or None when no store is flagged."""
-        comp = self.sidecar.get("components").actor_state_store()
+        comp = self.resources.actor_state_store()
         return self.backends.get(comp.name) if comp is not None else None
 
     # -- operations (shared by HTTP and gRPC) -----------------------------------------------

@@ -1,4 +1,4 @@
-"""The unary actor RPCs of `dapr.proto.runtime.v1.Dapr` (served through grpc_api's delegation).
+"""The unary actor RPCs of `dapr.proto.runtime.v1.Dapr`; `grpc_api.DaprService` calls each.
 
 Conversions follow daprd: reminder `data` bytes are stored as a JSON base64 string (what the HTTP
 API stores for the SDK's body), timer `data` bytes likewise; an app error in `InvokeActor` comes
