@@ -12,8 +12,8 @@ import json
 import logging
 from typing import Any
 
-from ._state_redis import redis_client
-from .components import Component
+from .component import Component
+from .state.redis import redis_client
 
 log = logging.getLogger("funchost.sidecar.pubsub")
 

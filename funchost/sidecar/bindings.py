@@ -28,7 +28,8 @@ from . import outbox
 from ._errors import DaprApiError
 from ._schedules import Schedule
 from .app_channel import AppResponse, AppUnavailable
-from .components import Component, ComponentError, ResourcesSubsystem
+from .component import Component, ComponentError
+from .components import ResourcesSubsystem
 from .http_api import api, json_body, json_response, query_metadata
 from .subsystem import Runtime, Subsystem
 

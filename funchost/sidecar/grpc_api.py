@@ -20,7 +20,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ._errors import DaprApiError
-from ._state_backend import StateItem
 from .actors import ActorsSubsystem
 from .actors import grpc_api as actors_grpc
 from .bindings import BindingsSubsystem
@@ -29,7 +28,8 @@ from .invoke import InvokeSubsystem
 from .jobs import JobsSubsystem
 from .pubsub import PubSubSubsystem
 from .secrets import SecretsSubsystem
-from .state import StateSubsystem
+from .state.backend import StateItem
+from .state.subsystem import StateSubsystem
 from .subsystem import Runtime, Subsystem
 
 log = logging.getLogger("funchost.sidecar.grpc")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._durations import parse_duration
-from .components import ComponentError
+from .component import ComponentError
 
 
 @dataclass(frozen=True)

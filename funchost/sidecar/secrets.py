@@ -19,7 +19,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ._errors import DaprApiError, not_found
-from .components import Component, ComponentError, ResourcesSubsystem
+from .component import Component, ComponentError
+from .components import ResourcesSubsystem
 from .http_api import api, json_response, query_metadata
 from .subsystem import Runtime, Subsystem
 

@@ -37,7 +37,7 @@ from .metrics import MetricsSubsystem
 from .pubsub import PubSubSubsystem
 from .secrets import SecretsSubsystem
 from .security import ApiTokenMiddleware, grpc_token_interceptors
-from .state import StateSubsystem
+from .state.subsystem import StateSubsystem
 from .store import Store
 from .subsystem import Subsystem
 from .workflows import WorkflowsSubsystem

@@ -21,7 +21,7 @@ from urllib.parse import quote
 from starlette.routing import BaseRoute
 
 from ..app_channel import AppResponse, AppUnavailable
-from ..state import StateSubsystem
+from ..state.subsystem import StateSubsystem
 from ..subsystem import Runtime, Subsystem
 from ._turns import TurnLock
 from .config import ActorsConfig, TypeConfig, parse_config

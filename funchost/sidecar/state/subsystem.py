@@ -1,4 +1,4 @@
-"""The state building block: stores from components, the `/v1.0/state` HTTP API.
+"""The state subsystem: stores from components (registry.py), the `/v1.0/state` HTTP API.
 
 Other subsystems reach a store's backend with `sidecar.state.backend(name)` (actors use
 `.actor_backend()`, the store flagged `actorStateStore: "true"`). The gRPC handlers live in
@@ -16,22 +16,23 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ._durations import format_rfc3339
-from ._errors import DaprApiError, not_found
-from ._state_backend import (
+from .._durations import format_rfc3339
+from .._errors import DaprApiError, not_found
+from ..components import ResourcesSubsystem
+from ..http_api import api, json_body, json_response, query_metadata
+from ..subsystem import Runtime, Subsystem
+from .backend import (
     FIRST_WRITE,
     LAST_WRITE,
+    BackendContext,
     EtagInvalid,
     EtagMismatch,
-    SqliteStateBackend,
+    StateBackend,
     StateItem,
     StoredValue,
     ttl_from_metadata,
 )
-from .components import ResourcesSubsystem
-from .http_api import api, json_body, json_response, query_metadata
-from .store import Store
-from .subsystem import Runtime, Subsystem
+from .registry import STATE_BACKENDS
 
 __all__ = ["FIRST_WRITE", "LAST_WRITE", "StateItem", "StateSubsystem", "StoredValue"]
 
@@ -64,31 +65,17 @@ class StateSubsystem(Subsystem):
     def __init__(self, sidecar: Runtime, resources: ResourcesSubsystem) -> None:
         super().__init__(sidecar)
         self.resources = resources
-        self.backends: dict[str, SqliteStateBackend] = {}
-        self._memory: Store | None = None
-        clock_time: Callable[[], float] = sidecar.clock.time
-        for comp in resources.of_kind("state"):
-            if comp.type == "state.redis":
-                from ._state_redis import RedisStateBackend
-
-                self.backends[comp.name] = RedisStateBackend(  # type: ignore[assignment]
-                    comp, sidecar.config.app_id, clock_time
-                )
-                continue
-            if comp.type == "state.in-memory":
-                if self._memory is None:
-                    self._memory = Store(":memory:")
-                store = self._memory
-            else:
-                store = sidecar.store
-            self.backends[comp.name] = SqliteStateBackend(store, comp.name, clock_time)
+        ctx = BackendContext(sidecar.store, sidecar.config.app_id, sidecar.clock.time)
+        self.backends: dict[str, StateBackend] = {
+            comp.name: STATE_BACKENDS[comp.type](comp, ctx) for comp in resources.of_kind("state")
+        }
 
     async def start(self) -> None:
         for backend in self.backends.values():
             backend.purge_expired()  # rows whose TTL passed while the sidecar was down
 
     # -- lookups used by other subsystems ---------------------------------------------------
-    def backend(self, name: str) -> SqliteStateBackend:
+    def backend(self, name: str) -> StateBackend:
         """The backend of state store `name` (DaprApiError ERR_STATE_STORE_NOT_FOUND if none)."""
         if not self.backends:
             raise DaprApiError(
@@ -102,7 +89,7 @@ class StateSubsystem(Subsystem):
         except KeyError:
             raise not_found("state store", name, "ERR_STATE_STORE_NOT_FOUND") from None
 
-    def actor_backend(self) -> SqliteStateBackend | None:
+    def actor_backend(self) -> StateBackend | None:
         """The backend of the actor state store, or None when no store is flagged."""
         comp = self.resources.actor_state_store()
         return self.backends.get(comp.name) if comp is not None else None

@@ -1,73 +1,43 @@
-"""A state store on SQLite: integer etags per key, first-write/last-write, TTL, transactions.
+"""`state.sqlite`: integer etags per key, first-write/last-write, TTL, transactions.
 
-`state.sqlite` keeps one table per store in the sidecar database (`state_<name>`), so a write is
-durable once acknowledged; `state.in-memory` uses the same code on a private in-memory database.
+One table per store in the sidecar database (`state_<name>`), so a write is durable once
+acknowledged; `state.in-memory` (memory.py) uses the same code on a private in-memory database.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
-from .store import Store
-
-FIRST_WRITE = "first-write"
-LAST_WRITE = "last-write"
-
-
-class EtagMismatch(Exception):
-    """The etag given does not match the stored version (or first-write found a value)."""
-
-
-class EtagInvalid(Exception):
-    """The etag given is not one this store issued (not an integer)."""
-
-
-@dataclass
-class StateItem:
-    """One value to write (`value=None` with op "delete")."""
-
-    key: str
-    value: bytes | None = None
-    etag: str | None = None
-    concurrency: str = LAST_WRITE
-    ttl: float | None = None
-    metadata: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class StoredValue:
-    """A value read back: bytes, its etag, and its expiry (epoch seconds) if it has a TTL."""
-
-    value: bytes
-    etag: str
-    expires: float | None = None
-
-
-def ttl_from_metadata(metadata: dict[str, str]) -> float | None:
-    """`ttlInSeconds` metadata as seconds (None when absent or -1 = never expire)."""
-    raw = metadata.get("ttlInSeconds")
-    if raw is None or raw == "":
-        return None
-    try:
-        ttl = float(raw)
-    except ValueError:
-        raise ValueError(f"metadata ttlInSeconds {raw!r} is not a number") from None
-    return None if ttl < 0 else ttl
+from ..component import Component
+from ..store import Store
+from .backend import (
+    FIRST_WRITE,
+    BackendContext,
+    EtagInvalid,
+    EtagMismatch,
+    StateItem,
+    StoredValue,
+)
 
 
 def _table(name: str) -> str:
     return "state_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
+def create(comp: Component, ctx: BackendContext) -> SqliteStateBackend:
+    """The `state.sqlite` store `comp`, in the sidecar's database."""
+    return SqliteStateBackend(ctx.store, comp.name, ctx.clock_time)
+
+
 class SqliteStateBackend:
     """Key/value rows with versions; every method runs in one transaction."""
 
-    def __init__(self, store: Store, name: str, clock_time: object) -> None:
+    def __init__(self, store: Store, name: str, clock_time: Callable[[], float]) -> None:
         self.store = store
         self.name = name
         self.table = _table(name)
-        self._now = clock_time  # callable returning epoch seconds
+        self._now = clock_time
         store.ensure_schema(
             self.table,
             f"CREATE TABLE IF NOT EXISTS {self.table} ("
@@ -76,7 +46,7 @@ class SqliteStateBackend:
         )
 
     def now(self) -> float:
-        return float(self._now())  # type: ignore[operator]
+        return float(self._now())
 
     def get(self, key: str) -> StoredValue | None:
         row = self.store.query_one(

@@ -8,10 +8,18 @@ script. TTLs follow Redis's real clock (not the sidecar's virtual clock).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from ._state_backend import FIRST_WRITE, EtagInvalid, EtagMismatch, StateItem, StoredValue
-from .components import Component, ComponentError
+from ..component import Component, ComponentError
+from .backend import (
+    FIRST_WRITE,
+    BackendContext,
+    EtagInvalid,
+    EtagMismatch,
+    StateItem,
+    StoredValue,
+)
 
 # ARGV per operation: op, etag, first_write, data, ttl  (5 values per key in KEYS)
 _TX = """
@@ -70,10 +78,15 @@ def redis_client(comp: Component, asyncio: bool = False) -> Any:
     )
 
 
-class RedisStateBackend:
-    """Same interface as `SqliteStateBackend`, on Redis."""
+def create(comp: Component, ctx: BackendContext) -> RedisStateBackend:
+    """The `state.redis` store `comp` (fails naming redisHost when Redis does not answer)."""
+    return RedisStateBackend(comp, ctx.app_id, ctx.clock_time)
 
-    def __init__(self, comp: Component, app_id: str, clock_time: Any) -> None:
+
+class RedisStateBackend:
+    """A `StateBackend` on Redis."""
+
+    def __init__(self, comp: Component, app_id: str, clock_time: Callable[[], float]) -> None:
         self.name = comp.name
         self._now = clock_time
         self.client = redis_client(comp)
