@@ -1,9 +1,10 @@
-"""One Dapr `Component` as the sidecar sees it, and `ComponentError` (a leaf module: backends
-import it without importing the resources loader)."""
+"""One Dapr `Component` and one subscription (`SubscriptionDef`) as the sidecar sees them, and
+`ComponentError`: a leaf module, so backends import it without importing the resources loader."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 #: `bindings.*` types the sidecar implements; any other binding goes to the local outbox.
 BINDING_TYPES = frozenset({"bindings.cron", "bindings.localstorage", "bindings.http"})
@@ -49,3 +50,34 @@ class Component:
     def flag(self, key: str, default: bool = False) -> bool:
         value = self.meta(key)
         return default if value is None else value.strip().lower() in ("true", "1", "yes", "y")
+
+
+@dataclass
+class SubscriptionDef:
+    """A declarative or programmatic subscription of this app."""
+
+    pubsubname: str
+    topic: str
+    route: str = ""
+    rules: list[tuple[str, str]] = field(default_factory=list)
+    default: str = ""
+    dead_letter_topic: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    bulk: dict[str, Any] = field(default_factory=dict)
+    source: str = "app"
+
+    @property
+    def bulk_enabled(self) -> bool:
+        return bool(self.bulk.get("enabled"))
+
+    def to_metadata(self) -> dict[str, Any]:
+        """The shape `/v1.0/metadata` lists subscriptions in."""
+        return {
+            "pubsubname": self.pubsubname,
+            "topic": self.topic,
+            "deadLetterTopic": self.dead_letter_topic,
+            "metadata": self.metadata,
+            "rules": [{"match": m, "path": p} for m, p in self.rules]
+            + [{"match": "", "path": self.default or self.route}],
+            "type": "DECLARATIVE" if self.source != "app" else "PROGRAMMATIC",
+        }

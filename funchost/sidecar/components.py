@@ -17,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from .component import BINDING_TYPES, Component, ComponentError
+from .component import BINDING_TYPES, Component, ComponentError, SubscriptionDef
+from .pubsub.registry import BROKERS
 from .state.registry import STATE_BACKENDS
 from .subsystem import Runtime, Subsystem
 
@@ -27,8 +28,7 @@ log = logging.getLogger("funchost.sidecar.components")
 #: output binding recorded in the local outbox (see outbox.py) and an input binding fed locally.
 SUPPORTED_TYPES = {
     *STATE_BACKENDS,
-    "pubsub.in-memory",
-    "pubsub.redis",
+    *BROKERS,
     *BINDING_TYPES,
     "secretstores.local.env",
     "secretstores.local.file",
@@ -38,37 +38,6 @@ KINDS = ("state", "pubsub", "bindings", "secretstores")
 DEFAULT_STATESTORE = "statestore"
 DEFAULT_PUBSUB = "pubsub"
 DEFAULT_SECRETSTORE = "localsecretstore"
-
-
-@dataclass
-class SubscriptionDef:
-    """A declarative or programmatic subscription of this app."""
-
-    pubsubname: str
-    topic: str
-    route: str = ""
-    rules: list[tuple[str, str]] = field(default_factory=list)
-    default: str = ""
-    dead_letter_topic: str = ""
-    metadata: dict[str, str] = field(default_factory=dict)
-    bulk: dict[str, Any] = field(default_factory=dict)
-    source: str = "app"
-
-    @property
-    def bulk_enabled(self) -> bool:
-        return bool(self.bulk.get("enabled"))
-
-    def to_metadata(self) -> dict[str, Any]:
-        """The shape `/v1.0/metadata` lists subscriptions in."""
-        return {
-            "pubsubname": self.pubsubname,
-            "topic": self.topic,
-            "deadLetterTopic": self.dead_letter_topic,
-            "metadata": self.metadata,
-            "rules": [{"match": m, "path": p} for m, p in self.rules]
-            + [{"match": "", "path": self.default or self.route}],
-            "type": "DECLARATIVE" if self.source != "app" else "PROGRAMMATIC",
-        }
 
 
 @dataclass

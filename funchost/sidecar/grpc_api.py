@@ -26,7 +26,7 @@ from .bindings import BindingsSubsystem
 from .core import CoreSubsystem
 from .invoke import InvokeSubsystem
 from .jobs import JobsSubsystem
-from .pubsub import PubSubSubsystem
+from .pubsub.subsystem import PubSubSubsystem
 from .secrets import SecretsSubsystem
 from .state.backend import StateItem
 from .state.subsystem import StateSubsystem
@@ -188,7 +188,7 @@ class DaprService:
     BulkPublishEventAlpha1 = BulkPublishEvent
 
     async def SubscribeTopicEventsAlpha1(self, request_iterator: Any, context: Any) -> Any:
-        from ._pubsub_stream import serve_stream
+        from .pubsub.stream import serve_stream
 
         async for response in serve_stream(self.pubsub, request_iterator, context):
             yield response

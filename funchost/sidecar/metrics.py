@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from .pubsub import PubSubSubsystem
+from .pubsub.subsystem import PubSubSubsystem
 from .subsystem import Runtime, Subsystem
 
 log = logging.getLogger("funchost.sidecar.metrics")

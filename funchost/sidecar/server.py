@@ -34,7 +34,7 @@ from .grpc_api import DaprApis, DaprService, GrpcApiSubsystem
 from .invoke import InvokeSubsystem
 from .jobs import JobsSubsystem
 from .metrics import MetricsSubsystem
-from .pubsub import PubSubSubsystem
+from .pubsub.subsystem import PubSubSubsystem
 from .secrets import SecretsSubsystem
 from .security import ApiTokenMiddleware, grpc_token_interceptors
 from .state.subsystem import StateSubsystem

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from .app_channel import AppResponse
-from .cloudevents import BULK_EVENT_TYPE, from_raw_payload
-from .components import SubscriptionDef
-from .resiliency import RetryPolicy
-from .routing import Router
+from ..app_channel import AppResponse
+from ..cloudevents import BULK_EVENT_TYPE, from_raw_payload
+from ..component import SubscriptionDef
+from ..resiliency import RetryPolicy
+from ..routing import Router
 
 
 class Outcome(Enum):

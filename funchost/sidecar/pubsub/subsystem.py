@@ -1,11 +1,10 @@
-"""Pub/sub: durable publish (outbox row committed before the ack) and delivery to the app.
+"""Pub/sub: durable publish through the component's broker, and delivery to the app.
 
-Flow: publish -> envelope -> row in `pubsub_outbox` (group commit: every publish waiting in the
-same loop turn shares one transaction) -> ack -> the subscription's queue -> one of its
-`CONCURRENCY` workers POSTs the CloudEvent -> SUCCESS deletes the row (batched), RETRY waits per
-the Resiliency policy on the sidecar clock, DROP / exhausted retries move the row to the
-dead-letter topic (same transaction) or drop it. Rows still present at start are delivered once
-the app's subscriptions are known: at-least-once across crashes.
+Flow: publish -> envelope -> the broker stores it (outbox.py: a committed row; redis.py: XADD)
+-> ack -> the subscription's queue -> one of its `CONCURRENCY` workers POSTs the CloudEvent ->
+SUCCESS settles it with the broker, RETRY waits per the Resiliency policy on the sidecar clock,
+DROP / exhausted retries move it to the dead-letter topic or drop it. Messages still stored at
+start are delivered once the app's subscriptions are known: at-least-once across crashes.
 """
 
 from __future__ import annotations
@@ -20,9 +19,16 @@ from typing import Any
 import grpc
 from starlette.routing import BaseRoute
 
-from ._durations import format_rfc3339
-from ._errors import DaprApiError, not_found
-from ._pubsub_delivery import (
+from .._durations import format_rfc3339
+from .._errors import DaprApiError, not_found
+from ..app_channel import AppUnavailable
+from ..cloudevents import dumps, envelope
+from ..component import SubscriptionDef
+from ..components import ResourcesSubsystem
+from ..routing import RuleError
+from ..subsystem import Runtime, Subsystem
+from .broker import Broker, BrokerContext, Row
+from .delivery import (
     ActiveSubscription,
     Message,
     Outcome,
@@ -30,32 +36,14 @@ from ._pubsub_delivery import (
     classify,
     classify_bulk,
 )
-from ._pubsub_http import parse_subscribe, pubsub_routes
-from .app_channel import AppUnavailable
-from .cloudevents import dumps, envelope
-from .components import ResourcesSubsystem, SubscriptionDef
-from .routing import RuleError
-from .subsystem import Runtime, Subsystem
+from .http_api import parse_subscribe, pubsub_routes
+from .registry import BROKERS
 
 log = logging.getLogger("funchost.sidecar.pubsub")
 
 #: Deliveries in flight per subscription (daprd: unlimited unless --app-max-concurrency).
 CONCURRENCY = 32
 BULK_CONCURRENCY = 4
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS pubsub_outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    pubsub TEXT NOT NULL,
-    topic TEXT NOT NULL,
-    body BLOB NOT NULL,
-    metadata TEXT NOT NULL,
-    raw INTEGER NOT NULL DEFAULT 0,
-    created REAL NOT NULL
-);
-"""
-
-Row = tuple[str, str, bytes, dict[str, str], bool]
 
 
 class PubSubSubsystem(Subsystem):
@@ -65,29 +53,55 @@ class PubSubSubsystem(Subsystem):
 
     def __init__(self, sidecar: Runtime, resources: ResourcesSubsystem) -> None:
         super().__init__(sidecar)
-        self.pubsubs = {c.name for c in resources.of_kind("pubsub")}
-        self.redis: dict[str, Any] = {}
-        for comp in resources.of_kind("pubsub"):
-            if comp.type == "pubsub.redis":
-                from ._pubsub_redis import RedisStreams
-
-                self.redis[comp.name] = RedisStreams(comp, sidecar.config.app_id)
-        self._redis_ids = itertools.count(-1, -1)
-        self._redis_busy = 0
+        ctx = BrokerContext(
+            store=sidecar.store,
+            clock=sidecar.clock,
+            app_id=sidecar.config.app_id,
+            spawn=sidecar.spawn,
+            route=self._route,
+            enqueue=self._enqueue,
+            forget=self._tracked_discard,
+        )
+        #: the broker of each pub/sub component, by component name
+        self.brokers: dict[str, Broker] = {
+            comp.name: BROKERS[comp.type](comp, ctx) for comp in resources.of_kind("pubsub")
+        }
+        self.pubsubs = set(self.brokers)
         self.resiliency = resources.resiliency
         self.declared = list(resources.resources.subscriptions)
         self.subs: dict[tuple[str, str], ActiveSubscription] = {}
-        self.store = sidecar.store
-        self.store.ensure_schema("pubsub", _SCHEMA)
-        self._pending: list[tuple[list[Row], asyncio.Future[list[int]] | None]] = []
-        self._done: list[int] = []
-        self._flush_scheduled = False
         self._routing = False
         self._tracked: set[int] = set()
         self._retries: list[tuple[float, int, Message]] = []
         self._seq = itertools.count()
         self._wake = asyncio.Event()
         self._retry_task: asyncio.Task[None] | None = None
+
+    def _unique_brokers(self) -> list[Broker]:
+        """Each broker once (components of one type may share one, e.g. the outbox)."""
+        return list({id(b): b for b in self.brokers.values()}.values())
+
+    def _tracked_discard(self, msg_id: int) -> None:
+        self._tracked.discard(msg_id)
+
+    def _enqueue(self, sub: ActiveSubscription, msg: Message) -> None:
+        self._tracked.add(msg.id)
+        sub.queue.put_nowait(msg)
+
+    def _start_reader(self, sub: ActiveSubscription) -> None:
+        reader = self.brokers[sub.sdef.pubsubname].reader(sub)
+        if reader is not None:
+            sub.workers.append(self.sidecar.spawn(reader))
+
+    def _flush(self) -> None:
+        for broker in self._unique_brokers():
+            broker.flush()
+
+    def _load_backlog(self, key: tuple[str, str] | None = None) -> None:
+        """Route every undelivered stored message (of one pubsub/topic when `key` is given)."""
+        brokers = [self.brokers[key[0]]] if key is not None else self._unique_brokers()
+        for broker in brokers:
+            broker.backlog(key)
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -108,13 +122,11 @@ class PubSubSubsystem(Subsystem):
         for sub in self.subs.values():
             for task in sub.workers:
                 task.cancel()
-        for streams in self.redis.values():
-            await streams.close()
-        if self._pending or self._done:
-            self._flush()
+        for broker in self._unique_brokers():
+            await broker.close()
 
     def busy(self) -> bool:
-        if self._pending or self._done or self._redis_busy:
+        if any(broker.busy() for broker in self._unique_brokers()):
             return True
         if self._retries and self._retries[0][0] <= self.sidecar.clock.time():
             return True
@@ -170,33 +182,12 @@ class PubSubSubsystem(Subsystem):
             n = BULK_CONCURRENCY if sub.sdef.bulk_enabled else CONCURRENCY
             worker = self._bulk_worker if sub.sdef.bulk_enabled else self._worker
             sub.workers = [self.sidecar.spawn(worker(sub)) for _ in range(n)]
-            if sub.sdef.pubsubname in self.redis:
-                sub.workers.append(self.sidecar.spawn(self._redis_reader(sub)))
+            self._start_reader(sub)
         self._flush()
         self._retries.clear()
         self._tracked.clear()
         self._routing = True
         self._load_backlog()
-
-    def _load_backlog(self, key: tuple[str, str] | None = None) -> None:
-        """Route every undelivered outbox row (of one pubsub/topic when `key` is given)."""
-        sql = "SELECT id, pubsub, topic, body, metadata, raw FROM pubsub_outbox"
-        params: tuple[str, ...] = ()
-        if key is not None:
-            sql += " WHERE pubsub=? AND topic=?"
-            params = key
-        rows = self.store.query(sql + " ORDER BY id", params)
-        for r in rows:
-            self._route(
-                Message(
-                    r["id"],
-                    r["pubsub"],
-                    r["topic"],
-                    bytes(r["body"]),
-                    json.loads(r["metadata"]),
-                    bool(r["raw"]),
-                )
-            )
 
     # -- publish ------------------------------------------------------------------------------
     def _check(self, pubsub: str, topic: str) -> None:
@@ -259,20 +250,8 @@ class PubSubSubsystem(Subsystem):
         row = self._row(
             pubsub, topic, data, content_type, dict(metadata or {}), traceparent, tracestate
         )
-        if pubsub in self.redis:
-            await self._redis_publish(row)
-            return 0
-        ids = await self._commit([row])
+        ids = await self.brokers[pubsub].publish([row])
         return ids[0]
-
-    async def _redis_publish(self, row: Row) -> None:
-        pubsub, topic, body, meta, raw = row
-        try:
-            await self.redis[pubsub].publish(topic, body, meta, raw)
-        except Exception as exc:
-            raise DaprApiError(
-                500, "ERR_PUBSUB_PUBLISH_MESSAGE", f"error when publishing to {pubsub}: {exc}"
-            ) from None
 
     async def bulk_publish(
         self,
@@ -288,68 +267,10 @@ class PubSubSubsystem(Subsystem):
             merged = {**(metadata or {}), **meta}
             rows.append(self._row(pubsub, topic, data, ctype, merged))
         try:
-            if pubsub in self.redis:
-                for row in rows:
-                    await self._redis_publish(row)
-                return []
-            await self._commit(rows)
-        except Exception as exc:  # pragma: no cover - SQLite failure
+            await self.brokers[pubsub].publish(rows)
+        except Exception as exc:  # the broker refused them
             return [(e[0], str(exc)) for e in entries]
         return []
-
-    def _commit(self, rows: list[Row]) -> asyncio.Future[list[int]]:
-        fut: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
-        self._pending.append((rows, fut))
-        self._schedule_flush()
-        return fut
-
-    def _schedule_flush(self) -> None:
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
-
-    def _flush(self) -> None:
-        """Commit pending publishes and finished deliveries in one transaction, then route."""
-        self._flush_scheduled = False
-        batch, self._pending = self._pending, []
-        done, self._done = self._done, []
-        if not batch and not done:
-            return
-        now = self.sidecar.clock.time()
-        results: list[list[Message]] = []
-        try:
-            with self.store.tx() as conn:
-                for rows, _fut in batch:
-                    msgs = []
-                    for pubsub, topic, body, meta, raw in rows:
-                        cur = conn.execute(
-                            "INSERT INTO pubsub_outbox(pubsub, topic, body, metadata, raw, created)"
-                            " VALUES (?,?,?,?,?,?)",
-                            (pubsub, topic, body, json.dumps(meta), int(raw), now),
-                        )
-                        msgs.append(
-                            Message(int(cur.lastrowid or 0), pubsub, topic, body, meta, raw)
-                        )
-                    results.append(msgs)
-                if done:
-                    conn.executemany("DELETE FROM pubsub_outbox WHERE id=?", [(i,) for i in done])
-        except Exception as exc:
-            log.exception("committing pub/sub messages failed")
-            for _rows, fut in batch:
-                if fut is not None and not fut.done():
-                    fut.set_exception(
-                        DaprApiError(
-                            500, "ERR_PUBSUB_PUBLISH_MESSAGE", f"error when publishing: {exc}"
-                        )
-                    )
-            return
-        for i in done:
-            self._tracked.discard(i)
-        for (_rows, fut), msgs in zip(batch, results, strict=True):
-            if fut is not None and not fut.done():
-                fut.set_result([m.id for m in msgs])
-            for msg in msgs:
-                self._route(msg)
 
     def _route(self, msg: Message) -> None:
         if msg.id in self._tracked:
@@ -366,52 +287,8 @@ class PubSubSubsystem(Subsystem):
         self._tracked.add(msg.id)
         sub.queue.put_nowait(msg)
 
-    def _finish(self, msg: Message) -> None:
-        if msg.ref:
-            self._redis_busy += 1
-            self.sidecar.spawn(self._redis_ack(msg))
-            return
-        self._done.append(msg.id)
-        self._schedule_flush()
-
-    async def _redis_ack(self, msg: Message, dead_letter: str = "") -> None:
-        try:
-            streams = self.redis[msg.pubsub]
-            if dead_letter:
-                await streams.publish(dead_letter, msg.body, msg.metadata, msg.raw)
-            await streams.ack(msg.topic, [msg.ref])
-        except Exception:
-            log.exception(
-                "redis: settling message %s on %s/%s failed", msg.ref, msg.pubsub, msg.topic
-            )
-        finally:
-            self._redis_busy -= 1
-            self._tracked.discard(msg.id)
-
-    async def _redis_reader(self, sub: ActiveSubscription) -> None:
-        """Feed a subscription from its Redis stream: own pending entries first, then new ones."""
-        streams = self.redis[sub.sdef.pubsubname]
-        after: str | None = "0"  # own pending entries first (a crash left them unacknowledged)
-        while True:
-            try:
-                while sub.queue.qsize() > 1000:
-                    await asyncio.sleep(0.01)
-                entries = await streams.read(sub.sdef.topic, after)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("redis: reading %s/%s failed: %s", *sub.key, exc)
-                await asyncio.sleep(1.0)
-                continue
-            for ref, body, meta, raw in entries:
-                msg = Message(
-                    next(self._redis_ids), sub.sdef.pubsubname, sub.sdef.topic, body, meta, raw
-                )
-                msg.ref = ref
-                self._tracked.add(msg.id)
-                sub.queue.put_nowait(msg)
-            if after is not None:
-                after = entries[-1][0] if entries else None  # then only new entries
+    def _finish(self, msg: Message, dead_letter: str = "") -> None:
+        self.brokers[msg.pubsub].settle(msg, dead_letter)
 
     # -- delivery -----------------------------------------------------------------------------
     async def _worker(self, sub: ActiveSubscription) -> None:
@@ -534,16 +411,11 @@ class PubSubSubsystem(Subsystem):
             log.warning(
                 "event %s on %s/%s: %s; sent to dead-letter topic %s", msg.id, *sub.key, reason, dlq
             )
-            if msg.ref:
-                self._redis_busy += 1
-                self.sidecar.spawn(self._redis_ack(msg, dead_letter=dlq))
-                return
-            self._pending.append(([(msg.pubsub, dlq, msg.body, msg.metadata, msg.raw)], None))
         else:
             log.error(
                 "event %s on %s/%s: %s; dropped (no dead-letter topic)", msg.id, *sub.key, reason
             )
-        self._finish(msg)
+        self._finish(msg, dlq)
 
     async def _retry_loop(self) -> None:
         clock = self.sidecar.clock
@@ -580,8 +452,7 @@ class PubSubSubsystem(Subsystem):
         sub = ActiveSubscription(sdef, self.resiliency.component_retry(sdef.pubsubname))
         sub.stream = stream
         sub.workers = [self.sidecar.spawn(self._worker(sub)) for _ in range(CONCURRENCY)]
-        if sdef.pubsubname in self.redis:
-            sub.workers.append(self.sidecar.spawn(self._redis_reader(sub)))
+        self._start_reader(sub)
         self.subs[key] = sub
         self._load_backlog(key)
         return sub

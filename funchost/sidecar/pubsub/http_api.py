@@ -10,10 +10,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ._errors import DaprApiError
-from .cloudevents import is_json_content_type
-from .components import SubscriptionDef
-from .http_api import api, json_body, json_response, query_metadata
+from .._errors import DaprApiError
+from ..cloudevents import is_json_content_type
+from ..component import SubscriptionDef
+from ..http_api import api, json_body, json_response, query_metadata
 
 log = logging.getLogger("funchost.sidecar.pubsub")
 

@@ -18,10 +18,10 @@ from typing import Any
 import grpc
 from dapr.proto import api_v1
 
-from ._errors import DaprApiError
-from ._pubsub_delivery import Message, Outcome
-from .cloudevents import is_json_content_type
-from .components import SubscriptionDef
+from .._errors import DaprApiError
+from ..cloudevents import is_json_content_type
+from ..component import SubscriptionDef
+from .delivery import Message, Outcome
 
 _CORE = {
     "id", "source", "type", "specversion", "datacontenttype", "data", "data_base64",
