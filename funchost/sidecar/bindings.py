@@ -26,12 +26,12 @@ from starlette.routing import BaseRoute, Route
 
 from . import outbox
 from ._errors import DaprApiError
-from ._schedules import Schedule
 from .app_channel import AppResponse, AppUnavailable
 from .component import Component, ComponentError
 from .components import ResourcesSubsystem
 from .http_api import api, json_body, json_response, query_metadata
 from .subsystem import Runtime, Subsystem
+from .timeformats import Schedule
 
 log = logging.getLogger("funchost.sidecar.bindings")
 
@@ -143,7 +143,7 @@ class BindingsSubsystem(Subsystem):
             await clock.sleep_until(deadline, wake=wake)
 
     async def _fire_cron(self, name: str, due: float) -> None:
-        from ._durations import format_rfc3339
+        from .timeformats import format_rfc3339
 
         meta = {"readTimeUTC": format_rfc3339(due), "timeZone": "UTC"}
         try:

@@ -23,12 +23,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ._durations import parse_duration, parse_instant_or_delay
 from ._errors import DaprApiError
-from ._schedules import Schedule
 from .app_channel import AppUnavailable
 from .http_api import api, json_body, json_response
 from .subsystem import Runtime, Subsystem
+from .timeformats import Schedule, parse_duration, parse_instant_or_delay
 
 log = logging.getLogger("funchost.sidecar.jobs")
 

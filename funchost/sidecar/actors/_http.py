@@ -15,8 +15,8 @@ from starlette.routing import BaseRoute, Mount
 from starlette.types import Receive, Scope, Send
 
 from ..app_channel import AppUnavailable
+from ..timeformats import DurationError
 from ._turns import StackDepthExceeded
-from .durations import DurationError
 from .state import StateOpError, parse_ops
 
 if TYPE_CHECKING:

@@ -16,8 +16,8 @@ from google.protobuf import empty_pb2
 
 from .._errors import DaprApiError
 from ..app_channel import AppUnavailable
+from ..timeformats import DurationError
 from ._turns import StackDepthExceeded
-from .durations import DurationError
 from .state import StateOp
 
 if TYPE_CHECKING:

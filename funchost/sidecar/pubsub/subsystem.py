@@ -19,7 +19,6 @@ from typing import Any
 import grpc
 from starlette.routing import BaseRoute
 
-from .._durations import format_rfc3339
 from .._errors import DaprApiError, not_found
 from ..app_channel import AppUnavailable
 from ..cloudevents import dumps, envelope
@@ -27,6 +26,7 @@ from ..component import SubscriptionDef
 from ..components import ResourcesSubsystem
 from ..routing import RuleError
 from ..subsystem import Runtime, Subsystem
+from ..timeformats import format_rfc3339
 from .broker import Broker, BrokerContext, Row
 from .delivery import (
     ActiveSubscription,

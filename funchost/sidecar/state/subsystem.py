@@ -16,11 +16,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from .._durations import format_rfc3339
 from .._errors import DaprApiError, not_found
 from ..components import ResourcesSubsystem
 from ..http_api import api, json_body, json_response, query_metadata
 from ..subsystem import Runtime, Subsystem
+from ..timeformats import format_rfc3339
 from .backend import (
     FIRST_WRITE,
     LAST_WRITE,
