@@ -17,8 +17,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from funchost.sidecar import free_port
-from funchost.sidecar._fast_http import FastHttpPool
 from funchost.sidecar.app_channel import AppResponse, AppUnavailable
+from funchost.sidecar.app_channel.fast_http import FastHttpPool
 from funchost.sidecar.cloudevents import envelope
 from funchost.sidecar.pubsub.delivery import Outcome, classify, classify_bulk
 from funchost.sidecar.resiliency import RetryPolicy

@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute
 from ..app_channel import AppResponse, AppUnavailable
 from ..state.subsystem import StateSubsystem
 from ..subsystem import Runtime, Subsystem
+from ._http import actor_routes
 from ._turns import TurnLock
 from .config import ActorsConfig, TypeConfig, parse_config
 from .reminders import ReminderService
@@ -80,8 +81,6 @@ class ActorsSubsystem(Subsystem):
 
     # -- lifecycle ---------------------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:
-        from ._http import actor_routes
-
         return actor_routes(self)
 
     async def on_app_ready(self) -> None:

@@ -1,35 +1,16 @@
-"""The sidecar -> app HTTP channel (what daprd calls "the app channel")."""
+"""The sidecar -> app HTTP channel (what daprd calls "the app channel"): aiohttp for general
+calls, the lean `FastHttpPool` (fast_http.py) for the pub/sub hot path."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-if TYPE_CHECKING:
-    from ._fast_http import FastHttpPool
-
-
-@dataclass
-class AppResponse:
-    """What the app answered: status, headers and the raw body."""
-
-    status: int
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: bytes = b""
-
-    def json(self) -> Any:
-        import json
-
-        return json.loads(self.body) if self.body else None
-
-
-class AppUnavailable(Exception):
-    """The app could not be reached (connection refused, reset, timed out)."""
+from .fast_http import FastHttpPool
+from .response import AppResponse, AppUnavailable
 
 
 class AppChannel:
@@ -114,8 +95,6 @@ class AppChannel:
             raise AppUnavailable("no app port configured (--app-port)")
         pool = self._pool
         if pool is None or (pool.host, pool.port) != (self.host, self.port):
-            from ._fast_http import FastHttpPool
-
             if pool is not None:
                 pool.close()
             pool = self._pool = FastHttpPool(self.host, self.port, self.app_api_token, self.timeout)
