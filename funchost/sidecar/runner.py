@@ -19,11 +19,13 @@ import json
 import logging
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .clock import Clock
 from .config import SidecarConfig
-from .server import Sidecar
+
+if TYPE_CHECKING:
+    from .clock import Clock
+    from .server import Sidecar
 
 log = logging.getLogger("funchost.sidecar")
 
@@ -42,6 +44,8 @@ def default_resources_paths(functions_dir: str | Path) -> list[Path]:
 
 
 async def _serve(config: SidecarConfig, clock: Clock | None, ready: Any = None) -> None:
+    from .server import Sidecar  # here, not at import: the CLI imports this module
+
     sidecar = Sidecar(config, clock)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
