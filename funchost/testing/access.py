@@ -8,7 +8,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._testing_runtime import LocalRuntime
+    from funchost.testing.runtime import LocalRuntime
 
 
 def decode_value(raw: bytes) -> Any:

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from ._testing_access import StateAccess, Workflows, encode_value
-from ._testing_inspect import BindingReply
+from funchost.testing.access import StateAccess, Workflows, encode_value
+from funchost.testing.inspection import BindingReply
 
 ENV_KEYS = ("DAPR_HTTP_PORT", "DAPR_GRPC_PORT", "APP_ID", "APP_PORT")
 
@@ -154,14 +154,14 @@ class LocalRuntime:
 
     def _make_stack(self) -> Any:
         if self.sidecar_kind == "daprd":
-            from ._testing_daprd import DaprdStack
+            from funchost.testing.daprd import DaprdStack
 
             return DaprdStack(self)
         if self.mode == "subprocess":
-            from ._testing_child import ChildStack
+            from funchost.testing.subprocess_stack import ChildStack
 
             return ChildStack(self)
-        from ._testing_embedded import EmbeddedStack, StackConfig
+        from funchost.testing.embedded import EmbeddedStack, StackConfig
 
         return EmbeddedStack(
             StackConfig(
@@ -350,7 +350,7 @@ class LocalRuntime:
 
     async def actor_state(self, actor_type: str, actor_id: str, key: str) -> Any:
         """An actor's saved state value (JSON-decoded), or None when absent."""
-        from ._testing_access import decode_value
+        from funchost.testing.access import decode_value
 
         url = f"{self.http_url}/v1.0/actors/{actor_type}/{actor_id}/state/{key}"
         resp = await self._http_client().get(url)
