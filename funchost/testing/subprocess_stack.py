@@ -2,8 +2,7 @@
 
 The child (`python -m funchost.testing.subprocess_stack SPEC_JSON`) runs an `EmbeddedStack` and
 serves a few test-only control routes on the sidecar's HTTP port (`/v1.0-funchost-testing/...`:
-status, idle,
-advance, dead letters, outbox, input bindings). `ChildStack` is the parent side.
+status, idle, advance, dead letters, outbox, input bindings). `ChildStack` is the parent side.
 """
 
 from __future__ import annotations
