@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from funchost._manifests_dapr import Doc, dns_name, meta
+from funchost.manifests.dapr import Doc, dns_name, meta
 from funchost.registry import Registry
 
 if TYPE_CHECKING:
-    from funchost.manifests import ManifestOptions
+    from funchost.manifests.render import ManifestOptions
 
 PART_OF = "app.kubernetes.io/part-of"
 COMPONENT = "app.kubernetes.io/component"

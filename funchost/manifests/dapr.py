@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from funchost.registry import Registry
 
 if TYPE_CHECKING:
-    from funchost.manifests import ManifestOptions
+    from funchost.manifests.render import ManifestOptions
 
 Doc = dict[str, Any]
 

@@ -26,18 +26,18 @@ from typing import Any
 
 import yaml
 
-from funchost import _manifests_dapr as dapr
-from funchost import _manifests_k8s as k8s
-from funchost._manifests_brokers import Broker, brokers_from_components
-from funchost._manifests_units import UNITS, parse_units, select_enabled
 from funchost.errors import ConfigError
+from funchost.manifests import dapr
+from funchost.manifests import kubernetes as k8s
+from funchost.manifests.brokers import Broker, brokers_from_components
 from funchost.registry import Registry
+from funchost.units import UNITS, parse_units, select_enabled
 
 __all__ = [
     "HEADER",
     "ManifestOptions",
     "check",
-    "register",
+    "options_from",
     "render",
     "select_enabled",
     "write",
@@ -264,13 +264,6 @@ def _pairs(values: Iterable[str], what: str, sep: str) -> tuple[tuple[str, str],
     return tuple(pairs)
 
 
-def register(app: Any) -> None:
-    """Add the `manifests` command to the funchost typer app."""
-    from funchost._manifests_cli import manifests_command
-
-    app.command("manifests")(manifests_command)
-
-
 def options_from(
     *,
     app_id: str,
@@ -308,16 +301,3 @@ def options_from(
         brokers=tuple(sorted(brokers_from_components(components).items())),
         **addresses,
     )
-
-
-def main() -> None:
-    """`python -m funchost.manifests PATH --out DIR` (the same as `funchost manifests`)."""
-    import typer
-
-    app = typer.Typer(add_completion=False)
-    register(app)
-    app()
-
-
-if __name__ == "__main__":
-    main()
