@@ -90,10 +90,11 @@ def list_cmd(
     table = Table(title=f"{len(registry)} function(s) in {path}")
     for column in ("kind", "name", "trigger", "module:line"):
         table.add_column(column, overflow="fold")
-    from funchost.registry import KINDS
+    from funchost.triggers import kinds
 
+    order = list(kinds())
     ordered = sorted(
-        registry, key=lambda d: (KINDS.index(d.kind) if d.kind in KINDS else 99, d.file, d.line)
+        registry, key=lambda d: (order.index(d.kind) if d.kind in order else 99, d.file, d.line)
     )
     for d in ordered:
         table.add_row(d.kind, d.name, escape(d.trigger), escape(f"{rel(d.file)}:{d.line}"))

@@ -62,9 +62,12 @@ def load(path: Path, plugins: bool) -> Any:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
     if not len(registry):
+        from funchost.triggers import kinds
+
+        decorators = [f"@{kind}" for kind in kinds()]
         err_console.print(
             f"[yellow]warning:[/] no functions found in {path}: decorate functions with "
-            "@topic, @binding, @cron, @invoke, @actor, @workflow or @activity",
+            f"{', '.join(decorators[:-1])} or {decorators[-1]}",
             highlight=False,
             soft_wrap=True,
         )

@@ -26,8 +26,8 @@ class Unit:
 
     @property
     def serves_http_api(self) -> bool:
-        """True when the unit serves @invoke routes (it backs the app's Service)."""
-        return bool(self.registry.invokes)
+        """True when the unit serves the app's HTTP API, e.g. @invoke (it backs the Service)."""
+        return any(d.public_api for d in self.registry)
 
 
 def pod_labels(unit: Unit) -> dict[str, str]:

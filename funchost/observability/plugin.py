@@ -35,9 +35,6 @@ __all__ = ["RECENT_PATH", "observer_of"]
 #: The app route listing the last invocations (newest first), read by `funchost status`.
 RECENT_PATH = "/_funchost/recent"
 
-_HTTP_KINDS = ("topic", "binding", "cron", "invoke")
-_RETRIED = ("topic", "binding")
-
 
 def observer_of(app_or_host: Any) -> Observer | None:
     """The `Observer` of an app (FastAPI app or its `Host`), if the plugin configured one."""
@@ -88,11 +85,11 @@ def funchost_wrap_handler(
 ) -> Callable[..., Awaitable[Any]] | None:
     """Run each call of an HTTP-triggered function inside an observed invocation."""
     kind = definition.kind
-    if kind not in _HTTP_KINDS:
+    if not definition.http:
         return None
     name = definition.name
     drop = "dead_letter" if getattr(definition, "dead_letter_topic", None) else "drop"
-    failure = "retry" if kind in _RETRIED else "error"
+    failure = "retry" if definition.retried else "error"
 
     async def observed(ctx: Any, *args: Any) -> Any:
         observer: Observer | None = getattr(getattr(ctx, "host", None), "observer", None)
