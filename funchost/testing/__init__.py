@@ -35,13 +35,9 @@ from funchost.testing.plugin import (
 
 if TYPE_CHECKING:
     from funchost.testing.access import WorkflowTimeout
+    from funchost.testing.base import NeedsEmbeddedSidecar, NeedsVirtualClock, UnsupportedHere
     from funchost.testing.inspection import BindingReply
-    from funchost.testing.runtime import (
-        LocalRuntime,
-        NeedsEmbeddedSidecar,
-        NeedsVirtualClock,
-        UnsupportedHere,
-    )
+    from funchost.testing.runtime import LocalRuntime
 
 __all__ = [
     "BindingReply",
@@ -59,9 +55,9 @@ __all__ = [
 
 _LAZY = {
     "LocalRuntime": "funchost.testing.runtime",
-    "NeedsVirtualClock": "funchost.testing.runtime",
-    "NeedsEmbeddedSidecar": "funchost.testing.runtime",
-    "UnsupportedHere": "funchost.testing.runtime",
+    "NeedsVirtualClock": "funchost.testing.base",
+    "NeedsEmbeddedSidecar": "funchost.testing.base",
+    "UnsupportedHere": "funchost.testing.base",
     "BindingReply": "funchost.testing.inspection",
     "WorkflowTimeout": "funchost.testing.access",
 }

@@ -154,7 +154,7 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     """A test using a helper its sidecar cannot serve (advance() under daprd) is skipped."""
     outcome = yield
     excinfo = outcome.excinfo
-    runtime_module = sys.modules.get("funchost.testing.runtime")
+    runtime_module = sys.modules.get("funchost.testing.base")
     if excinfo is None or runtime_module is None:
         return
     if isinstance(excinfo[1], runtime_module.UnsupportedHere):

@@ -21,7 +21,7 @@ from funchost.testing.appserver import stack_env
 from funchost.testing.process import LoggedProcess
 
 if TYPE_CHECKING:
-    from funchost.testing.runtime import LocalRuntime
+    from funchost.testing.base import RuntimeView
 
 PREFIX = "/v1.0-funchost-testing"
 
@@ -119,8 +119,8 @@ def _control_subsystem(stack: Any) -> Any:
 
 def main(argv: list[str] | None = None) -> None:
     """Child entry point: start the stack, serve until SIGTERM."""
+    from funchost.testing.apps import functions_app_factory, load_app
     from funchost.testing.embedded import EmbeddedStack, StackConfig
-    from funchost.testing.runtime import functions_app_factory, load_app
 
     spec = json.loads((argv or sys.argv[1:])[0])
     if spec.get("functions_path"):
@@ -167,7 +167,7 @@ def _pythonpath() -> str:
 class ChildStack:
     """Runs the sidecar + app in a child process; crash = SIGKILL."""
 
-    def __init__(self, runtime: LocalRuntime) -> None:
+    def __init__(self, runtime: RuntimeView) -> None:
         self.rt = runtime
         self.process = LoggedProcess(
             "the funchost child process", runtime.db_path.parent / "funchost-child.log"
