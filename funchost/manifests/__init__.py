@@ -10,9 +10,9 @@ pub/sub Components), `command` (the CLI command). Scale units themselves are `fu
 from __future__ import annotations
 
 from funchost.manifests.command import register
+from funchost.manifests.options import ManifestOptions
 from funchost.manifests.render import (
     HEADER,
-    ManifestOptions,
     check,
     options_from,
     render,

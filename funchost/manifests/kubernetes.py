@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from funchost.manifests.dapr import Doc, dns_name, meta
+from funchost.manifests.names import Doc, dns_name
+from funchost.manifests.options import meta
 from funchost.registry import Registry
 
 if TYPE_CHECKING:
-    from funchost.manifests.render import ManifestOptions
+    from funchost.manifests.options import ManifestOptions
 
 PART_OF = "app.kubernetes.io/part-of"
 COMPONENT = "app.kubernetes.io/component"
