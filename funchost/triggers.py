@@ -37,8 +37,8 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar, overload
 
-from funchost._schedule import normalize_schedule, parse_duration
 from funchost.errors import DefinitionError
+from funchost.timeformats import normalize_schedule, parse_duration
 
 __all__ = [
     "ActivityDef",
