@@ -20,11 +20,11 @@ kind           fields (besides ``name``, ``target``, ``module``, ``qualname``, `
 ``activity``   (the name is the registered activity name)
 =============  ==============================================================================
 
-Each definition class also carries its kind's facts as class attributes (``kind``, ``unit``,
-``unit_whole``, ``http``, ``retried``, ``public_api``) and methods (``routes()``,
+Each definition class also carries its kind's facts as class attributes (``kind``, ``wiring``,
+``unit``, ``unit_whole``, ``http``, ``retried``, ``public_api``) and methods (``routes()``,
 ``unit_group``, ``every_unit``): the registry, scale units, ``funchost list``, the manifests and
 observability read them, so a new kind is its definition class + decorator, its wiring module
-(a built-in plugin) and its tests. `kinds()` lists the kinds in declaration order.
+(named by ``wiring``) and its tests. `kinds()` lists the kinds in declaration order.
 """
 
 from __future__ import annotations
@@ -93,6 +93,8 @@ class Definition:
     retried: ClassVar[bool] = False
     #: Serves the app's own HTTP API (the unit backs the Kubernetes Service).
     public_api: ClassVar[bool] = False
+    #: The plugin modules wiring this kind into the app (registered as built-in plugins).
+    wiring: ClassVar[tuple[str, ...]] = ()
 
     name: str
     target: Any = field(compare=False, repr=False)
@@ -157,6 +159,7 @@ class TopicDef(Definition):
     """``@topic``: a programmatic pub/sub subscription."""
 
     kind: ClassVar[str] = "topic"
+    wiring: ClassVar[tuple[str, ...]] = ("funchost.wiring.pubsub",)
     unit: ClassVar[str] = "workers"
     http: ClassVar[bool] = True
     retried: ClassVar[bool] = True
@@ -195,6 +198,7 @@ class BindingDef(Definition):
     """``@binding``: an input binding component delivering to ``route``."""
 
     kind: ClassVar[str] = "binding"
+    wiring: ClassVar[tuple[str, ...]] = ("funchost.wiring.bindings",)
     unit: ClassVar[str] = "workers"
     http: ClassVar[bool] = True
     retried: ClassVar[bool] = True
@@ -211,6 +215,7 @@ class CronDef(Definition):
     """``@cron``: a Dapr job (once per tick cluster-wide) or a per-replica ``bindings.cron``."""
 
     kind: ClassVar[str] = "cron"
+    wiring: ClassVar[tuple[str, ...]] = ("funchost.wiring.jobs", "funchost.wiring.bindings")
     unit: ClassVar[str] = "workers"
     http: ClassVar[bool] = True
     schedule: str
@@ -233,6 +238,7 @@ class InvokeDef(Definition):
     """``@invoke``: a service-invocation / HTTP method with optional ``{path}`` params."""
 
     kind: ClassVar[str] = "invoke"
+    wiring: ClassVar[tuple[str, ...]] = ("funchost.wiring.invoke",)
     unit: ClassVar[str] = "api"
     http: ClassVar[bool] = True
     public_api: ClassVar[bool] = True
@@ -254,6 +260,7 @@ class ActorDef(Definition):
     """``@actor``: a `dapr.actor.Actor` subclass registered with the actor runtime."""
 
     kind: ClassVar[str] = "actor"
+    wiring: ClassVar[tuple[str, ...]] = ("funchost.wiring.actors",)
     unit: ClassVar[str] = "actors"
     actor_type: str
     idle_timeout: timedelta | None = None
@@ -276,6 +283,7 @@ class WorkflowDef(Definition):
     """``@workflow``: a generator orchestrator for the Dapr workflow runtime."""
 
     kind: ClassVar[str] = "workflow"
+    wiring: ClassVar[tuple[str, ...]] = ("funchost.wiring.workflows",)
     unit: ClassVar[str] = "workflows"
     unit_whole: ClassVar[bool] = True
 
@@ -289,6 +297,7 @@ class ActivityDef(Definition):
     """``@activity``: a workflow activity (sync or async)."""
 
     kind: ClassVar[str] = "activity"
+    wiring: ClassVar[tuple[str, ...]] = ("funchost.wiring.workflows",)
     unit: ClassVar[str] = "workflows"
     unit_whole: ClassVar[bool] = True
 

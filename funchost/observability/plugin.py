@@ -1,4 +1,4 @@
-"""The built-in observability plugin (registered in `funchost.plugins.BUILTIN_PLUGINS`).
+"""The built-in observability plugin (registered by `funchost.plugins.builtin_plugins`).
 
 - `funchost_configure_app`: one `Observer` per app (`app.state.observer`, `host.observer`),
   `GET /metrics`, `GET /_funchost/recent` (last invocations), and the ASGI middleware that

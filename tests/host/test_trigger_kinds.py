@@ -1,8 +1,8 @@
 """A trigger kind's facts live on its definition class: a new kind is seen everywhere else.
 
 The test declares a `webhook` kind the way a contributor would (a `Definition` subclass with its
-facts), and checks that the registry, `funchost list`, scale units (`FUNCHOST_ENABLE`, `--units`),
-the manifests and observability all know it without being edited.
+facts), and checks that the plugin list (its wiring), the registry, scale units (`FUNCHOST_ENABLE`,
+`--units`), the manifests and observability all know it without being edited.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from funchost import invoke, topic, triggers, workflow
 from funchost.errors import RegistryError
 from funchost.manifests.kubernetes import Unit
 from funchost.observability.middleware import RouteTarget, routes_from_definitions
+from funchost.plugins import builtin_plugins
 from funchost.registry import Registry
 from funchost.triggers import Definition, kinds
 from funchost.units import select_enabled, unit_kinds
@@ -30,6 +31,7 @@ def webhook_kind(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[Definition]]:
     @dataclass(frozen=True, kw_only=True)
     class WebhookDef(Definition):
         kind: ClassVar[str] = "webhook"
+        wiring: ClassVar[tuple[str, ...]] = ("my_plugin.webhooks",)
         unit: ClassVar[str] = "api"
         http: ClassVar[bool] = True
         retried: ClassVar[bool] = True
@@ -50,8 +52,22 @@ def test_the_built_in_kinds_in_declaration_order() -> None:
     ]  # fmt: skip
 
 
+def test_the_built_in_plugins_are_the_kinds_wiring_then_the_rest() -> None:
+    assert builtin_plugins() == (
+        "funchost.wiring.pubsub",
+        "funchost.wiring.bindings",
+        "funchost.wiring.jobs",
+        "funchost.wiring.invoke",
+        "funchost.wiring.actors",
+        "funchost.wiring.workflows",
+        "funchost.observability.plugin",
+        "funchost._shutdown_plugin",
+    )
+
+
 def test_a_new_kind_is_known_to_units_and_the_registry(webhook_kind: type[Definition]) -> None:
     assert "webhook" in kinds()
+    assert builtin_plugins().index("my_plugin.webhooks") == 6  # after the wiring before it
     assert unit_kinds("webhook") == ("webhook",)
     assert unit_kinds("api") == ("invoke", "webhook")
 
