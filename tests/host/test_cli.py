@@ -53,8 +53,12 @@ def test_a_folder_without_functions_is_warned_about(tmp_path: Path) -> None:
 
 
 def _served_routes(monkeypatch, args: list[str], env: dict[str, str] | None = None) -> Any:
-    """Run `funchost ARGS` with the server's run() replaced: the routes of the app it built."""
+    """Run `funchost ARGS` with the server's run() replaced: the routes of the app it built.
+
+    The app port is a free one (`--port`), so this passes while `funchost run` holds 8000.
+    """
     from funchost.shutdown import DrainingServer
+    from funchost.sidecar import free_port
 
     built: list[set[str]] = []
 
@@ -63,7 +67,7 @@ def _served_routes(monkeypatch, args: list[str], env: dict[str, str] | None = No
         built.append({getattr(r, "path", "") for r in app.routes})
 
     monkeypatch.setattr(DrainingServer, "run", fake_run)
-    result = runner.invoke(app, args, env=env)
+    result = runner.invoke(app, [*args, "--port", str(free_port())], env=env)
     return result, built
 
 
