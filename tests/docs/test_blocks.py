@@ -2,7 +2,10 @@
 
 The tests that run groups of blocks (the README's walkthrough, the example projects) say which
 blocks they run; the blocks that stand alone run here: a module of functions passes
-`funchost check`, YAML and JSON parse, the deploy command renders exactly what `k8s/` holds.
+`funchost check`, YAML and JSON parse, the deploy command renders exactly what `k8s/` holds,
+and a shell block made only of commands that are safe here (`funchost new/check/list/...`,
+`cd`, `ls`, `cat`, `python -m pytest`) runs as a script in a copy of the task agent's folders,
+its `# ...` output comments checked.
 """
 
 from __future__ import annotations
@@ -17,9 +20,22 @@ import pytest
 import yaml
 
 from . import test_doc_projects, test_readme_walkthrough
-from ._markdown import REPO, Block, all_blocks, child_env
+from ._markdown import REPO, Block, all_blocks, child_env, copy_project, matches, shown_output
+from .test_readme_walkthrough import commands
 
 MANIFESTS = "funchost manifests"
+SAFE = (
+    "funchost new ",
+    "funchost check ",
+    "funchost list ",
+    "funchost --version",
+    "funchost --help",
+    "cd ",
+    "ls",
+    "cat ",
+    "python -m pytest",
+    "pytest",
+)
 
 
 def _standalone(block: Block) -> str | None:
@@ -30,7 +46,13 @@ def _standalone(block: Block) -> str | None:
         return "functions"
     if block.lang in ("bash", "sh") and block.text.lstrip().startswith(MANIFESTS):
         return "manifests"
+    if block.lang in ("bash", "sh") and all(_safe(c.text) for c in commands(block)):
+        return "shell"
     return None
+
+
+def _safe(command: str) -> bool:
+    return all(part.strip().startswith(SAFE) for part in command.split("&&"))
 
 
 def _run_elsewhere() -> set[str]:
@@ -66,6 +88,26 @@ def test_standalone_block(block: Block, tmp_path: Path) -> None:
         _check_functions(block, tmp_path)
     elif kind == "manifests":
         _render_and_compare(block, tmp_path)
+    elif kind == "shell":
+        _run_script(block, tmp_path)
+
+
+def _run_script(block: Block, tmp_path: Path) -> None:
+    """Run the block with `bash -e` in a copy of functions/, components/ and bindings/."""
+    project = copy_project(tmp_path / "project", "functions", "components", "bindings")
+    result = subprocess.run(
+        ["bash", "-e", "-c", block.text],
+        cwd=project,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"{block.id} failed:\n{output}"
+    for command in commands(block):
+        fragments = shown_output(command.shown)
+        assert not fragments or matches(fragments, output), (block.id, command.text, output)
 
 
 def _check_functions(block: Block, tmp_path: Path) -> None:
