@@ -244,6 +244,8 @@ class Walkthrough:
                     break
                 time.sleep(1)
             where = f"{block.id}: {command.text.splitlines()[0]}"
+            if status != 0 or (fragments and not matches(fragments, output)):
+                print("\n".join(self.shell.transcript[-30:]))  # the terminal, shown on failure
             assert status == 0, f"{where} exited with {status}:\n{output}"
             assert not fragments or matches(fragments, output), (
                 f"{where} printed\n{output}\nthe README shows\n" + "\n".join(command.shown)
@@ -255,9 +257,6 @@ def reader(tmp_path: Path) -> Iterator[Walkthrough]:
     walk = Walkthrough(tmp_path / "agent")
     try:
         yield walk
-    except BaseException:
-        print("\n".join(walk.shell.transcript[-40:]))
-        raise
     finally:
         walk.close()
 
