@@ -8,6 +8,7 @@ source file) becomes its plain text. `docs/architecture.md` joins the navigation
 
 from __future__ import annotations
 
+import posixpath
 import re
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,9 @@ def _page_for(target: Path) -> str | None:
     return None
 
 
-def _rewrite(text: str, source: Path) -> str:
+def _rewrite(text: str, source: Path, page_dir: str = "") -> str:
+    """Rewrite the links of `source`, a page in folder `page_dir` of the site."""
+
     def repl(match: re.Match[str]) -> str:
         text, path, anchor = match.groups()
         target = (source.parent / path).resolve()
@@ -44,7 +47,7 @@ def _rewrite(text: str, source: Path) -> str:
             return match.group(0)  # a link between pages of docs/: MkDocs checks it
         page = _page_for(target)
         if page is not None:
-            return f"[{text}]({page}{anchor or ''})"
+            return f"[{text}]({posixpath.relpath(page, page_dir or '.')}{anchor or ''})"
         if target.exists():
             return text  # a repository file the site has no page for (LICENSE, a .py file)
         return match.group(0)  # a broken link: left for the strict build to report
@@ -73,4 +76,6 @@ def on_files(files: Files, config: Any) -> Files:
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str:
     """Rewrite repository-relative links in the pages of docs/ too."""
     source = ROOT / "docs" / page.file.src_uri
-    return _rewrite(markdown, source) if source.exists() else markdown
+    if not source.exists():
+        return markdown
+    return _rewrite(markdown, source, posixpath.dirname(page.file.src_uri))
