@@ -235,14 +235,12 @@ class Walkthrough:
             deadline = time.monotonic() + patience
             while True:
                 status, output = self.shell.run(text, timeout=patience)
-                retry = "curl" in text and status == CONNECT_FAILED
-                if not retry and status == 0 and (not fragments or matches(fragments, output)):
+                shown = status == 0 and (not fragments or matches(fragments, output))
+                unreachable = "curl" in text and status == CONNECT_FAILED  # nothing received
+                may_repeat = unreachable or (command.reads_only and status == 0)
+                if shown or not may_repeat or time.monotonic() > deadline:
                     break
-                if not retry and not (command.reads_only and status == 0):
-                    break
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(1)
+                time.sleep(1)  # as a reader would, before trying again
             where = f"{block.id}: {command.text.splitlines()[0]}"
             if status != 0 or (fragments and not matches(fragments, output)):
                 print("\n".join(self.shell.transcript[-30:]))  # the terminal, shown on failure
