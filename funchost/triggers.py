@@ -677,10 +677,12 @@ def _simple(kind: type[Definition], decorator: str) -> Any:
 
 
 workflow = _simple(WorkflowDef, "workflow")
+"""Register a workflow (a generator taking ``(ctx, input)``, as in dapr.ext.workflow)."""
 workflow.__doc__ = (
     """Register a workflow (a generator taking ``(ctx, input)``, as in dapr.ext.workflow)."""
 )
 workflow.__name__ = "workflow"
 activity = _simple(ActivityDef, "activity")
+"""Register a workflow activity ``(ctx, input)``; sync or async."""
 activity.__doc__ = """Register a workflow activity ``(ctx, input)``; sync or async."""
 activity.__name__ = "activity"
