@@ -35,6 +35,8 @@ EXTENSIONS = (
     "funchost.manifests:register",
     "funchost.sidecar.runner:register",
     "funchost.observability.cli:register",
+    "funchost.observability.ready:register",
+    "funchost.scaffold:register",
 )
 
 PathArg = Annotated[
@@ -71,6 +73,24 @@ EnableOpt = Annotated[
         envvar="FUNCHOST_ENABLE",
     ),
 ]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"funchost {version('funchost')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", callback=_version),
+    ] = False,
+) -> None:
+    """Run a folder of decorated Python functions as a Dapr app."""
 
 
 def _require_free_port(host: str, port: int, flag: str) -> None:
@@ -342,6 +362,14 @@ def run(
             envvar="FUNCHOST_RELOAD",
         ),
     ] = False,
+    ready_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--ready-file",
+            help="Write this file (JSON) once the app and its sidecar are ready; removed on exit.",
+            envvar="FUNCHOST_READY_FILE",
+        ),
+    ] = None,
 ) -> None:
     """Run PATH with the embedded sidecar: no Docker, no daprd. Ctrl-C stops both."""
     import uvicorn
@@ -352,7 +380,9 @@ def run(
     from funchost.sidecar import Sidecar, SidecarConfig, SidecarThread
 
     _logging(log_level)
-    progress = StartupProgress(err_console)
+    progress = StartupProgress(err_console, since_process_start=True)
+    if ready_file is not None:
+        ready_file.unlink(missing_ok=True)  # a stale one (kill -9) must not say ready
     with progress.step("discovering functions"):
         registry = _load(path, plugins)
     folder = path.resolve() if path.is_dir() else path.resolve().parent
@@ -399,7 +429,7 @@ def run(
         )
         progress.in_background(
             "waiting for the app's health and wiring it to the sidecar",
-            lambda: thread.call(thread.sidecar.wait_app_ready(), timeout=120.0),
+            lambda: _wait_ready(thread, progress, ready_file, f"http://{host}:{port}"),
         )
         if reload:
             from funchost.observability.reload import serve_with_reload
@@ -430,6 +460,27 @@ def run(
             server.run()
     finally:
         thread.stop()
+        if ready_file is not None:
+            ready_file.unlink(missing_ok=True)
+
+
+def _wait_ready(thread: Any, progress: Any, ready_file: Path | None, app_url: str) -> None:
+    """Wait for the sidecar to find the app; then write the ready file (atomically)."""
+    thread.call(thread.sidecar.wait_app_ready(), timeout=120.0)
+    if ready_file is not None:
+        from funchost.observability.ready import write_ready_file
+
+        sc = thread.sidecar
+        write_ready_file(
+            ready_file,
+            {
+                "pid": os.getpid(),
+                "app_url": app_url,
+                "sidecar_http": sc.http_url,
+                "sidecar_grpc": sc.grpc_address,
+                "ready_in_seconds": round(progress.elapsed(), 3),
+            },
+        )
 
 
 @app.command()
