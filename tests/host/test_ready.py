@@ -77,7 +77,8 @@ def test_run_ready_file_and_wait(tmp_path: Path) -> None:
         waited = subprocess.run(
             [
                 *(sys.executable, "-m", "funchost", "wait", "--port", str(app_port)),
-                *("--dapr-http-port", str(http_port), "--ready-file", str(ready), "--timeout", "90"),
+                *("--dapr-http-port", str(http_port), "--ready-file", str(ready)),
+                *("--timeout", "90"),
             ],
             capture_output=True,
             text=True,
