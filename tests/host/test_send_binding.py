@@ -17,10 +17,7 @@ QUEUE = (
     "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: queue\nspec:\n"
     "  type: bindings.kafka\n  version: v1\n  metadata: []\n"
 )
-HANDLER = (
-    "from funchost import invoke\n\n\n@invoke\nasync def fh_send_ping():\n"
-    "    return 'pong'\n"
-)
+HANDLER = "from funchost import invoke\n\n\n@invoke\nasync def fh_send_ping():\n    return 'pong'\n"
 
 
 async def test_send_to_a_binding_without_a_handler(tmp_path: Path) -> None:
