@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from funchost.cli import app
@@ -60,7 +61,16 @@ def test_new_project_has_every_part_and_is_lint_clean(tmp_path: Path, template: 
     assert set(written) == {p for p in project.rglob("*") if p.is_file()}
     text = "".join(p.read_text() for p in written)
     assert "__NAME__" not in text and "__VERSION__" not in text and "-tpl" not in text
-    assert "appID: my-app" in (project / "dapr.yaml").read_text()
+    run_file = yaml.safe_load((project / "dapr.yaml").read_text())
+    assert run_file["version"] == 1 and run_file["common"]["resourcesPath"] == "./components"
+    (entry,) = run_file["apps"]
+    assert entry["appID"] == "my-app" and entry["appPort"] == 8000
+    assert entry["command"] == ["funchost", "serve", "functions/"]
+    if shutil.which("hadolint") is not None:
+        done = subprocess.run(
+            ["hadolint", "Dockerfile"], cwd=project, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
     if shutil.which("ruff") is None:
         pytest.skip("ruff is not installed (pip install -e '.[test]')")
     lint = subprocess.run(
