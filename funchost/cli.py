@@ -380,7 +380,8 @@ def run(
     from funchost.sidecar import Sidecar, SidecarConfig, SidecarThread
 
     _logging(log_level)
-    progress = StartupProgress(err_console, since_process_start=True)
+    # launched as `funchost` / `python -m funchost`: "ready in" counts the imports too
+    progress = StartupProgress(err_console, since_process_start=_AS_COMMAND)
     if ready_file is not None:
         ready_file.unlink(missing_ok=True)  # a stale one (kill -9) must not say ready
     with progress.step("discovering functions"):
@@ -635,6 +636,11 @@ def _load_extensions() -> None:
 _load_extensions()
 
 
+_AS_COMMAND = False  # main() ran: this process is the command (not a test's CliRunner)
+
+
 def main() -> None:
     """Console entry point (``funchost``)."""
+    global _AS_COMMAND
+    _AS_COMMAND = True
     app()
