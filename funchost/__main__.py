@@ -1,4 +1,4 @@
-"""``python -m funchost``: the same command line as ``funchost``."""
+"""`python -m funchost ...`: the same as the `funchost` command."""
 
 from funchost.cli import main
 
