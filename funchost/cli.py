@@ -38,6 +38,24 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"funchost {version('funchost')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", callback=_version),
+    ] = False,
+) -> None:
+    """Run a folder of decorated Python functions as a Dapr app."""
+
+
 PathArg = Annotated[
     Path, typer.Argument(help="Folder (or .py file) of functions.", envvar="FUNCHOST_PATH")
 ]
@@ -220,6 +238,14 @@ def run(
             envvar="FUNCHOST_RELOAD",
         ),
     ] = False,
+    ready_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--ready-file",
+            help="Write this file (JSON) once the app and its sidecar are ready; removed on exit.",
+            envvar="FUNCHOST_READY_FILE",
+        ),
+    ] = None,
 ) -> None:
     """Run PATH with the embedded sidecar: no Docker, no daprd. Ctrl-C stops both."""
     from funchost.commands.run import run as run_impl
@@ -237,6 +263,8 @@ def run(
         log_level=log_level,
         enable=enable,
         reload=reload,
+        ready_file=ready_file,
+        from_process_start=_AS_COMMAND,
     )
 
 
@@ -305,14 +333,23 @@ def _add_commands() -> None:
     # These modules declare typer commands and import their implementations lazily.
     from funchost.manifests.command import register as register_manifests
     from funchost.observability.cli import register as register_observability
+    from funchost.observability.ready import register as register_wait
+    from funchost.scaffold import register as register_new
 
     register_manifests(app)
     register_observability(app)
+    register_wait(app)
+    register_new(app)
 
 
 _add_commands()
 
 
+_AS_COMMAND = False  # main() ran: this process is the command (not a test's CliRunner)
+
+
 def main() -> None:
     """Console entry point (``funchost``)."""
+    global _AS_COMMAND
+    _AS_COMMAND = True
     app()

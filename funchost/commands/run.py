@@ -32,8 +32,14 @@ def run(
     log_level: str,
     enable: str | None,
     reload: bool,
+    ready_file: Path | None = None,
+    from_process_start: bool = False,
 ) -> None:
-    """`funchost run`: PATH with the embedded sidecar, until Ctrl-C stops both."""
+    """`funchost run`: PATH with the embedded sidecar, until Ctrl-C stops both.
+
+    ``ready_file`` is written (atomically) once the app and its sidecar are ready and removed on
+    exit; ``from_process_start`` (launched as the command): "ready in" counts the imports too.
+    """
     import uvicorn
 
     from funchost.app import create_app
@@ -42,7 +48,9 @@ def run(
     from funchost.sidecar import Sidecar, SidecarConfig, SidecarThread
 
     configure_logging(log_level)
-    progress = StartupProgress(err_console)
+    progress = StartupProgress(err_console, since_process_start=from_process_start)
+    if ready_file is not None:
+        ready_file.unlink(missing_ok=True)  # a stale one (kill -9) must not say ready
     with progress.step("discovering functions"):
         registry = load(path, plugins)
     folder = path.resolve() if path.is_dir() else path.resolve().parent
@@ -89,7 +97,7 @@ def run(
         )
         progress.in_background(
             "waiting for the app's health and wiring it to the sidecar",
-            lambda: thread.call(thread.sidecar.wait_app_ready(), timeout=120.0),
+            lambda: wait_ready(thread, progress, ready_file, f"http://{host}:{port}"),
         )
         if reload:
             from funchost.observability.reload import serve_with_reload
@@ -120,6 +128,27 @@ def run(
             server.run()
     finally:
         thread.stop()
+        if ready_file is not None:
+            ready_file.unlink(missing_ok=True)
+
+
+def wait_ready(thread: Any, progress: Any, ready_file: Path | None, app_url: str) -> None:
+    """Wait for the sidecar to find the app; then write the ready file (atomically)."""
+    thread.call(thread.sidecar.wait_app_ready(), timeout=120.0)
+    if ready_file is not None:
+        from funchost.observability.ready import write_ready_file
+
+        sc = thread.sidecar
+        write_ready_file(
+            ready_file,
+            {
+                "pid": os.getpid(),
+                "app_url": app_url,
+                "sidecar_http": sc.http_url,
+                "sidecar_grpc": sc.grpc_address,
+                "ready_in_seconds": round(progress.elapsed(), 3),
+            },
+        )
 
 
 def resources_of(path: Path, extra: list[Path] | None) -> list[Path]:

@@ -82,6 +82,15 @@ def send_binding_cmd(name: str, data: str, metadata: list[str] | None, sidecar_u
         )
     except httpx.HTTPError as exc:
         unreachable(sidecar_url, exc)
+    if status == 404 and b'"errorCode"' not in body:  # the app's 404, not the sidecar's
+        err_console.print(
+            f"[bold red]error:[/] the app has no handler for input binding {name!r} (it answered "
+            f"404 to POST /{name}): decorate a function with @binding({name!r}); `funchost list "
+            "PATH` shows the bindings the app handles",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
     console.print(f"{status} {body.decode(errors='replace')}", highlight=False)
     if status >= 300:
         raise typer.Exit(1)

@@ -268,7 +268,12 @@ class Sidecar:
         sock = _bind_loopback(self.config.http_port)
         self.config.http_port = int(sock.getsockname()[1])
         self._http = _EmbeddedServer(uv_config)
+        from ._quiet_uvicorn import SIDECAR_SERVER, quiet_sidecar_uvicorn
+
+        quiet_sidecar_uvicorn()  # the app's uvicorn prints the start/stop lines, once
+        token = SIDECAR_SERVER.set(True)
         self._http_task = asyncio.create_task(self._http.serve(sockets=[sock]))
+        SIDECAR_SERVER.reset(token)
         while not self._http.started:
             if self._http_task.done():
                 self._http_task.result()

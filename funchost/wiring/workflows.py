@@ -51,7 +51,13 @@ def build_runtime(host: Host) -> Any:
     from dapr.ext.workflow.logger import LoggerOptions
 
     s = host.settings
-    from funchost.observability.workflows import observe_activity, observe_workflow
+    from funchost.observability.workflows import (
+        observe_activity,
+        observe_workflow,
+        quiet_sdk_failure_lines,
+    )
+
+    quiet_sdk_failure_lines(host)  # each failed activity try is logged once, by the observer
 
     # The SDK gives its loggers a handler of their own; a NullHandler leaves them to propagate
     # to funchost's one root handler (structured, and printed once).
