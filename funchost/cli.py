@@ -35,6 +35,7 @@ EXTENSIONS = (
     "funchost.manifests:register",
     "funchost.sidecar.runner:register",
     "funchost.observability.cli:register",
+    "funchost.dashboard.cli:register",
 )
 
 PathArg = Annotated[
@@ -293,6 +294,18 @@ def _check_components(registry: Any, components: Any, resources: list[Path]) -> 
             )
 
 
+DashboardOpt = Annotated[
+    bool,
+    typer.Option(
+        "--dashboard/--no-dashboard",
+        help="Serve the web dashboard on 127.0.0.1 (FUNCHOST_DASHBOARD=0 turns it off).",
+        envvar="FUNCHOST_DASHBOARD",
+    ),
+]
+DashboardPortOpt = Annotated[
+    int,
+    typer.Option("--dashboard-port", help="Web dashboard port.", envvar="FUNCHOST_DASHBOARD_PORT"),
+]
 ResourcesOpt = Annotated[
     list[Path] | None,
     typer.Option(
@@ -342,6 +355,8 @@ def run(
             envvar="FUNCHOST_RELOAD",
         ),
     ] = False,
+    dashboard: DashboardOpt = True,
+    dashboard_port: DashboardPortOpt = 8080,
 ) -> None:
     """Run PATH with the embedded sidecar: no Docker, no daprd. Ctrl-C stops both."""
     import uvicorn
@@ -382,6 +397,7 @@ def run(
             soft_wrap=True,
         )
         raise typer.Exit(1) from exc
+    board: Any = None
     try:
         _check_components(registry, thread.sidecar.get("components"), resources)
         os.environ.update(thread.sidecar.env())
@@ -390,11 +406,15 @@ def run(
         with progress.step("building the app"):
             application = _build(registry, settings)
         sc = thread.sidecar
+        board, board_url = (
+            (None, "off") if not dashboard else _dashboard(sc, host, port, dashboard_port)
+        )
         console.print(
             f"funchost: app '{resolved_id}' ({len(registry)} functions) on http://{host}:{port}\n"
             f"  sidecar HTTP {sc.http_url}  gRPC {sc.grpc_address}\n"
             f"  resources: {', '.join(map(str, resources)) or '(built-in defaults)'}\n"
-            f"  database:  {db}",
+            f"  database:  {db}\n"
+            f"  dashboard: {board_url}",
             highlight=False,
         )
         progress.in_background(
@@ -429,7 +449,25 @@ def run(
             server.drain.on_drain(thread.quiesce)
             server.run()
     finally:
+        if board is not None:
+            board.stop()
         thread.stop()
+
+
+def _dashboard(sc: Any, host: str, port: int, dashboard_port: int) -> tuple[Any, str]:
+    """Serve the dashboard next to the app; a taken port is one warning line, not an error."""
+    from funchost.dashboard.cli import start_for_run
+
+    board, url = start_for_run(host, port, sc.http_url, sc.grpc_address, dashboard_port)
+    if board is None:
+        err_console.print(
+            f"[yellow]warning:[/] {url}: running without the dashboard "
+            "(pass --dashboard-port, or --no-dashboard to silence this)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return None, "off (port taken)"
+    return board, url
 
 
 @app.command()

@@ -34,6 +34,7 @@ from ._pubsub_http import parse_subscribe, pubsub_routes
 from .app_channel import AppUnavailable
 from .cloudevents import dumps, envelope
 from .components import SubscriptionDef
+from .introspection import record_dead_letter
 from .routing import RuleError
 from .server import Subsystem
 
@@ -531,6 +532,17 @@ class PubSubSubsystem(Subsystem):
 
     def _dead_letter(self, sub: ActiveSubscription, msg: Message, reason: str) -> None:
         dlq = sub.sdef.dead_letter_topic
+        record_dead_letter(
+            self.store,
+            pubsub=msg.pubsub,
+            topic=msg.topic,
+            dead_letter_topic=dlq,
+            body=msg.body,
+            metadata=msg.metadata,
+            raw=msg.raw,
+            reason=reason,
+            now=self.sidecar.clock.time(),
+        )  # for `funchost deadletters`
         if dlq:
             log.warning(
                 "event %s on %s/%s: %s; sent to dead-letter topic %s", msg.id, *sub.key, reason, dlq

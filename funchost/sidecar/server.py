@@ -46,6 +46,7 @@ SUBSYSTEMS: list[str] = [
     "funchost.sidecar.workflows:WorkflowsSubsystem",
     "funchost.sidecar.actors:ActorsSubsystem",
     "funchost.sidecar.metrics:MetricsSubsystem",
+    "funchost.sidecar.introspection:IntrospectionSubsystem",
 ]
 
 
