@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
+import sys
 from typing import Any
 
 import httpx
@@ -10,6 +13,7 @@ import pytest
 
 from funchost.discovery import discover
 from funchost.observability.cli import fetch_history
+from funchost.sidecar import free_port
 
 from ._support import REPO, RunningApp, wait_for
 
@@ -100,3 +104,41 @@ def test_an_unknown_instance_gets_a_message_not_a_trace(page: Any, agent: Runnin
     error.wait_for()
     assert re.search(r"no such instance exists: 'no-such-workflow'", error.inner_text())
     assert "Traceback" not in page.content()
+
+
+def test_funchost_dashboard_serves_a_running_app(agent: RunningApp) -> None:
+    """`funchost dashboard` alone, pointed at the agent's app and sidecar."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from funchost.cli import main; main()",
+            "dashboard",
+            "--app-url",
+            agent.app_url,
+            "--dapr-http-port",
+            str(agent.http_port),
+            "--dapr-grpc-port",
+            str(agent.grpc_port),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        overview = wait_for(
+            lambda: httpx.get(f"{url}/api/overview", timeout=5).json(), "funchost dashboard"
+        )
+        assert overview["app_id"] == "functions" and not overview["errors"]
+        listed = httpx.get(f"{url}/api/workflows", params={"status": "TERMINATED"}).json()
+        assert [w["runtimeStatus"] for w in listed["items"]] == ["TERMINATED"] * listed["total"]
+        assert '<script src="/static/app.js">' in httpx.get(url + "/").text
+        assert httpx.get(url + "/static/app.js").status_code == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert f"funchost dashboard on http://127.0.0.1:{port}" in out
