@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 from urllib.parse import quote
 
@@ -34,6 +37,9 @@ ACTIONS = {
     "raise": "raiseEvent",
 }
 _CHILD_DEPTH = 3
+#: Overview samples kept per function for its chart (one per read, at least 2 s apart).
+SAMPLES_KEPT = 60
+SAMPLE_EVERY = 2.0
 
 
 class SourceError(Exception):
@@ -67,6 +73,10 @@ class Sources:
     def __init__(self, targets: Targets) -> None:
         self.targets = targets
         self._client: httpx.AsyncClient | None = None
+        # (time, {function: (invocations, failures)}) at each overview read, for the charts
+        self.samples: deque[tuple[float, dict[str, tuple[float, float]]]] = deque(
+            maxlen=SAMPLES_KEPT
+        )
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -182,8 +192,41 @@ class Sources:
             out["app_id"] = out["app_id"] or str(meta.get("id", ""))
         except SourceError as exc:
             out["errors"].append(exc.message)
+        try:  # only the embedded sidecar keeps dead letters
+            dead = await self._sidecar_json("/funchost/v1/deadletters", {"limit": 1})
+            out["deadLetters"] = dead.get("total")
+        except SourceError:
+            out["deadLetters"] = None
         out["now"] = datetime.now(UTC).timestamp()
+        out["series"] = self._sample(out["functions"])
         return out
+
+    def _sample(self, functions: list[dict[str, Any]]) -> dict[str, list[list[float]]]:
+        """Record the counters (at most every SAMPLE_EVERY s); per function, the calls and
+        failures in each interval between kept samples: [[time, calls, failures], ...]."""
+        now = time.time()
+        if functions and (not self.samples or now - self.samples[-1][0] >= SAMPLE_EVERY):
+            self.samples.append(
+                (
+                    now,
+                    {
+                        str(fn["name"]): (
+                            float(fn["stats"].get("invocations", 0.0)),
+                            float(fn["stats"].get("failures", 0.0)),
+                        )
+                        for fn in functions
+                    },
+                )
+            )
+        series: dict[str, list[list[float]]] = {}
+        for (_, before), (t, after) in pairwise(self.samples):
+            for name, (calls, failures) in after.items():
+                was = before.get(name, (calls, failures))
+                # a restarted app starts its counters again: count from zero then
+                delta_calls = calls - was[0] if calls >= was[0] else calls
+                delta_failures = failures - was[1] if failures >= was[1] else failures
+                series.setdefault(name, []).append([round(t, 3), delta_calls, delta_failures])
+        return series
 
     # -- workflows ---------------------------------------------------------------------------
     async def workflows(self, status: str, search: str, offset: int, limit: int) -> Any:

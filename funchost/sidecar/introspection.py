@@ -277,7 +277,13 @@ class IntrospectionSubsystem(Subsystem):
             sql += " WHERE " + " AND ".join(where)
         limit = _int(request, "limit", 200, 1, 5000)
         rows = self._rows(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
-        return json_response({"deadLetters": [self._dead_letter_json(r) for r in rows]})
+        count = self._rows(sql.replace("*", "COUNT(*) AS n", 1), tuple(params))
+        return json_response(
+            {
+                "total": int(count[0]["n"]) if count else 0,
+                "deadLetters": [self._dead_letter_json(r) for r in rows],
+            }
+        )
 
     @staticmethod
     def _dead_letter_json(r: sqlite3.Row) -> dict[str, Any]:

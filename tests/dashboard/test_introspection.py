@@ -74,7 +74,7 @@ def test_workflow_pages_filters_and_search(sidecar: SidecarThread) -> None:
 def test_unknown_dead_letter(sidecar: SidecarThread) -> None:
     headers = {"dapr-api-token": TOKEN}
     with httpx.Client(base_url=sidecar.sidecar.http_url, headers=headers) as http:
-        assert http.get("/funchost/v1/deadletters").json() == {"deadLetters": []}
+        assert http.get("/funchost/v1/deadletters").json() == {"total": 0, "deadLetters": []}
         resp = http.post("/funchost/v1/deadletters/41/redrive")
         assert resp.status_code == 404
         assert resp.json()["errorCode"] == "ERR_DEAD_LETTER_NOT_FOUND"

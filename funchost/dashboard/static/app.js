@@ -5,7 +5,6 @@ const POLL_MS = 2000;
 const PAGE_SIZE = 50;
 const KINDS = ["invoke", "topic", "binding", "cron", "actor", "workflow", "activity"];
 const main = document.getElementById("main");
-const sparkHistory = {}; // function name -> [{t, calls, failures}] for the sparklines
 let timer = null;
 let renderSeq = 0;
 
@@ -67,16 +66,14 @@ function setLive(ok) {
   el.className = "live " + (ok ? "on" : "off");
   el.textContent = ok ? "live" : "unreachable";
 }
-function spark(points, key) {
-  // calls per poll interval, last 60 samples, as a tiny SVG polyline
-  if (!points || points.length < 2) return "";
-  const values = [];
-  for (let i = 1; i < points.length; i++) values.push(Math.max(0, points[i][key] - points[i - 1][key]));
-  const max = Math.max(1, ...values);
-  const w = 90, h = 18, step = w / Math.max(1, values.length - 1);
-  const coords = values.map((v, i) => `${(i * step).toFixed(1)},${(h - 1 - (v / max) * (h - 2)).toFixed(1)}`).join(" ");
-  const color = key === "failures" ? "#d64541" : "#2f6fde";
-  return `<svg class="spark" width="${w}" height="${h}" aria-hidden="true"><polyline fill="none" stroke="${color}" stroke-width="1.5" points="${coords}"/></svg>`;
+function spark(series) {
+  // calls (blue) and failures (red) between the dashboard's samples (2 s apart, last 2 min)
+  if (!series || series.length < 2) return `<span class="muted">…</span>`;
+  const max = Math.max(1, ...series.map((p) => Math.max(p[1], p[2])));
+  const w = 110, h = 20, step = w / Math.max(1, series.length - 1);
+  const line = (k, color) => `<polyline fill="none" stroke="${color}" stroke-width="1.5" points="${series.map((p, i) => `${(i * step).toFixed(1)},${(h - 1 - (p[k] / max) * (h - 2)).toFixed(1)}`).join(" ")}"/>`;
+  const total = series.reduce((a, p) => a + p[1], 0);
+  return `<svg class="spark" width="${w}" height="${h}" role="img" aria-label="${total} calls"><title>${total} calls, ${series.reduce((a, p) => a + p[2], 0)} failures</title>${line(2, "#d64541")}${line(1, "#2f6fde")}</svg>`;
 }
 
 // -- views ------------------------------------------------------------------------------------
@@ -84,11 +81,6 @@ async function viewOverview() {
   const doc = await api("/api/overview");
   document.getElementById("app-id").textContent = doc.app_id || "";
   const now = Date.now() / 1000;
-  for (const fn of doc.functions) {
-    const h = (sparkHistory[fn.name] = sparkHistory[fn.name] || []);
-    h.push({ t: now, calls: fn.stats.invocations || 0, failures: fn.stats.failures || 0 });
-    if (h.length > 61) h.shift();
-  }
   const sc = doc.sidecar || {};
   const sum = (rows) => (rows || []).reduce((a, r) => a + r.count, 0);
   const wf = sc.workflows || {};
@@ -97,6 +89,7 @@ async function viewOverview() {
     ["pending deliveries", sum(sc.pendingDeliveries)],
     ["deliveries waiting to retry", sc.deliveryRetriesWaiting || 0],
     ["dead letters waiting", sum(sc.deadLetters), sum(sc.deadLetters) > 0],
+    ["dead letters kept (Topics)", doc.deadLetters ?? "?", (doc.deadLetters || 0) > 0],
     ["workflows running", (wf.RUNNING || 0) + (wf.PENDING || 0)],
     ["workflows failed", wf.FAILED || 0, (wf.FAILED || 0) > 0],
     ["activities pending", sc.pendingActivities || 0],
@@ -106,7 +99,7 @@ async function viewOverview() {
   let html = `<h1>Overview <span class="muted">${esc(doc.app_id)}</span></h1>`;
   for (const e of doc.errors || []) html += `<div class="panel bad">unreachable: ${esc(e)}</div>`;
   html += `<div class="cards" data-testid="queues">${cards.map(([l, v, bad]) => `<div class="card${bad ? " bad" : ""}"><div class="n">${esc(v)}</div><div class="l">${esc(l)}</div></div>`).join("")}</div>`;
-  html += `<h2>Functions</h2><table data-testid="functions"><thead><tr><th>name</th><th>trigger</th><th>file:line</th><th class="num">calls</th><th class="num">failed</th><th class="num">retried</th><th class="num">DLQ</th><th class="num">now</th><th class="num">avg</th><th>calls / 2 s</th></tr></thead><tbody>`;
+  html += `<h2>Functions</h2><table data-testid="functions"><thead><tr><th>name</th><th>trigger</th><th>file:line</th><th class="num">calls</th><th class="num">failed</th><th class="num">retried</th><th class="num">DLQ</th><th class="num">now</th><th class="num">avg</th><th>last 2 min</th></tr></thead><tbody>`;
   const byKind = {};
   for (const fn of doc.functions) (byKind[fn.kind] = byKind[fn.kind] || []).push(fn);
   const kinds = Object.keys(byKind).sort((a, b) => (KINDS.indexOf(a) + 99) % 99 - (KINDS.indexOf(b) + 99) % 99);
@@ -119,7 +112,7 @@ async function viewOverview() {
       const file = String(fn.file || "").split("/").slice(-2).join("/");
       html += `<tr data-function="${esc(fn.name)}"><td><b>${esc(fn.name)}</b></td><td class="mono">${esc(fn.trigger)}</td><td class="mono muted" title="${esc(fn.file)}">${esc(file)}:${esc(fn.line)}</td>` +
         `<td class="num">${n(calls)}</td><td class="num bad">${n(st.failures)}</td><td class="num">${n(st.retries)}</td><td class="num">${n(st.dead_letters)}</td><td class="num">${n(st.in_flight)}</td><td class="num">${avg}</td>` +
-        `<td>${spark(sparkHistory[fn.name], "calls")}${spark(sparkHistory[fn.name], "failures")}</td></tr>`;
+        `<td>${spark((doc.series || {})[fn.name])}</td></tr>`;
     }
   }
   html += "</tbody></table>";
@@ -223,7 +216,7 @@ async function viewInstance(id) {
   const tl = doc.timeline;
   html += `<h2>Timeline <span class="muted">${fmtMs(tl.span)} from first to last event</span></h2><div class="panel">${timelineHtml(tl)}</div>`;
   html += `<h2>History</h2><table data-testid="history"><thead><tr><th class="num">since start</th><th>event</th><th>name</th><th>detail</th><th class="num">took</th></tr></thead><tbody>` +
-    tl.rows.map((r) => `<tr data-event="${esc(r.event)}"><td class="num mono">+${fmtMs(r.at)}</td><td class="${/failed|terminated/.test(r.label) || /FAILED|TERMINATED/.test(r.detail) ? "bad" : ""}">${esc(r.label)}</td><td>${esc(r.name)}</td><td class="mono">${esc(r.detail)}</td><td class="num">${r.took == null ? "" : fmtMs(r.took * 1000)}</td></tr>`).join("") +
+    tl.rows.map((r) => `<tr data-event="${esc(r.event)}"><td class="num mono">+${fmtMs(r.at)}</td><td class="nowrap${/failed|terminated/.test(r.label) || /FAILED|TERMINATED/.test(r.detail) ? " bad" : ""}">${esc(r.label)}</td><td>${esc(r.name)}</td><td class="mono">${esc(r.detail)}</td><td class="num">${r.took == null ? "" : fmtMs(r.took * 1000)}</td></tr>`).join("") +
     "</tbody></table>";
   return { html, poll: live };
 }
@@ -319,7 +312,7 @@ async function viewActors() {
     html += `<table><thead><tr><th>id</th><th>active</th><th>state keys</th><th>reminders (next due)</th><th>timers (next due)</th></tr></thead><tbody>`;
     for (const a of t.actors) {
       const due = (x) => { const d = x.nextDue - doc.now; return d <= 0 ? `<b class="bad">due now</b>` : `in ${ago(d)}`; };
-      html += `<tr><td class="mono">${esc(a.id)}</td><td>${a.active ? `yes <span class="muted">(${a.calls || 0} calls)</span>` : `<span class="muted">no</span>`}</td><td class="mono">${a.stateKeys.map(esc).join("<br>")}</td>` +
+      html += `<tr><td class="mono">${esc(a.id)}</td><td>${a.active ? `yes <span class="muted">(used ${ago(doc.now - a.lastUsed)} ago)</span>` : `<span class="muted">no</span>`}</td><td class="mono">${a.stateKeys.map(esc).join("<br>")}</td>` +
         `<td>${a.reminders.map((r) => `<span class="mono">${esc(r.name)}</span> ${due(r)} <span class="muted">${r.period ? "every " + esc(r.period) : ""} at ${when(r.nextDue)}</span>`).join("<br>")}</td>` +
         `<td>${a.timers.map((r) => `<span class="mono">${esc(r.name)}</span> ${due(r)}`).join("<br>")}</td></tr>`;
     }
