@@ -81,6 +81,38 @@ class _TokenGate:
         await response(scope, receive, send)
 
 
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+class _SameOrigin:
+    """ASGI middleware against DNS rebinding and cross-site requests: only loopback host names
+    (when `loopback` is set), and a browser's state-changing request only from the page."""
+
+    def __init__(self, app: Any, loopback: bool) -> None:
+        self.app = app
+        self.loopback = loopback
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        host = headers.get(b"host", b"").decode("latin-1")
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if self.loopback and name not in _LOOPBACK_NAMES:
+            response: Response = JSONResponse(
+                {"error": f"the dashboard answers on loopback names only, not {host!r}"}, 403
+            )
+            await response(scope, receive, send)
+            return
+        origin = headers.get(b"origin", b"").decode("latin-1")
+        if scope["method"] not in ("GET", "HEAD") and origin and origin.split("//", 1)[-1] != host:
+            response = JSONResponse({"error": f"cross-site request from {origin} refused"}, 403)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def _set_cookie(response: Response, value: str) -> None:
     response.set_cookie(COOKIE, value, httponly=True, samesite="strict", path="/")
 
@@ -125,8 +157,11 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v[-1] for k, v in parse_qs(raw, keep_blank_values=True).items()}
 
 
-def create_dashboard(targets: Targets, *, token: str | None = None) -> Starlette:
-    """The dashboard app for one app and its sidecar; `token` guards it when set."""
+def create_dashboard(
+    targets: Targets, *, token: str | None = None, loopback: bool = True
+) -> Starlette:
+    """The dashboard app for one app and its sidecar; `token` guards it when set; `loopback`
+    (served on 127.0.0.1) refuses requests naming any other host (DNS rebinding)."""
     sources = Sources(targets)
 
     async def index(request: Request) -> Response:
@@ -210,5 +245,6 @@ def create_dashboard(targets: Targets, *, token: str | None = None) -> Starlette
     app = Starlette(routes=routes, lifespan=lifespan)
     if token:
         app.add_middleware(_TokenGate, token=token)
+    app.add_middleware(_SameOrigin, loopback=loopback)  # outermost: checked first
     app.state.sources = sources
     return app

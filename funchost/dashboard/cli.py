@@ -111,9 +111,9 @@ def dashboard(
     Console().print(
         f"funchost dashboard on {url} (app {app}, sidecar :{http}, gRPC :{grpc})", highlight=False
     )
-    config = uvicorn.Config(
-        create_dashboard(targets, token=_token()), log_level="warning", log_config=None
-    )
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    board = create_dashboard(targets, token=_token(), loopback=loopback)
+    config = uvicorn.Config(board, log_level="warning", log_config=None)
     uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -240,7 +240,9 @@ function bindInstance(id) {
           window.location.hash = "#/workflows";
           return;
         }
-        flash(`${action}: done for ${id}`);
+        flash(action === "raise"
+          ? `event '${body.event}' raised on ${id}: the workflow receives it when it waits for it (kept until then)`
+          : `${action}: done for ${id}`);
         route();
       } catch (e) {
         flash(e.message, true);
