@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -15,8 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-
-from funchost.sidecar import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -29,6 +28,18 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` different free loopback ports (held together while chosen, then released)."""
+    socks = [socket.socket() for _ in range(count)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
 
 
 def copy_project(target: Path, functions: Path, *resources: Path) -> Path:
@@ -61,8 +72,7 @@ class RunningApp:
     def __init__(
         self, project: Path, env: dict[str, str] | None = None, extra: list[str] | None = None
     ) -> None:
-        self.app_port, self.http_port, self.grpc_port = free_port(), free_port(), free_port()
-        self.dashboard_port = free_port()
+        self.app_port, self.http_port, self.grpc_port, self.dashboard_port = free_ports(4)
         self.env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
         self.token = (env or {}).get("DAPR_API_TOKEN")
         self.lines: list[str] = []
@@ -106,6 +116,10 @@ class RunningApp:
     @property
     def sidecar_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def grpc(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
 
     @property
     def dashboard_url(self) -> str:

@@ -67,7 +67,7 @@ def test_a_tasks_workflow_timeline_shows_the_activities_of_its_history(
     page.click(f"a:has-text('{workflow_id}')")
     page.locator("[data-testid=status]").filter(has_text="COMPLETED").wait_for()
 
-    history = fetch_history(workflow_id, f"127.0.0.1:{agent.grpc_port}")
+    history = fetch_history(workflow_id, agent.grpc)
     scheduled = [ev.taskScheduled.name for ev in history if ev.HasField("taskScheduled")]
     assert scheduled[:2] == ["validate_task", "create_task"]
     bars = page.locator(".tl-row[data-kind=activity]")
@@ -91,6 +91,18 @@ def test_terminate_a_running_instance_from_its_page(page: Any, agent: RunningApp
     page.click("button[data-action=purge]")  # a running instance cannot be purged: says why
     flash = page.locator("[data-testid=flash]")
     flash.filter(has_text="only completed, failed or terminated").wait_for()
+
+    page.click("button[data-action=suspend]")
+    page.locator("[data-testid=status]").filter(has_text="SUSPENDED").wait_for()
+    page.click("button[data-action=resume]")
+    page.locator("[data-testid=status]").filter(has_text="RUNNING").wait_for()
+    page.fill("#ev-name", "nudge")
+    page.fill("#ev-data", '{"from": "the dashboard"}')
+    page.click("button[data-action=raise]")
+    flash.filter(has_text="event 'nudge' raised").wait_for()
+    page.locator(".tl-row[data-kind=eventRaised]").wait_for()
+    kinds = [ev.WhichOneof("eventType") for ev in fetch_history(workflow_id, agent.grpc)]
+    assert {"executionSuspended", "executionResumed", "eventRaised"} <= set(kinds)
 
     page.click("button[data-action=terminate]")
     page.locator("[data-testid=status]").filter(has_text="TERMINATED").wait_for()

@@ -6,13 +6,14 @@ from __future__ import annotations
 import httpx
 
 from funchost.dashboard import Targets, create_dashboard
-from funchost.sidecar import free_port
+
+from ._support import free_ports
 
 BASE = "http://127.0.0.1:8080"
 
 
 def _targets() -> Targets:
-    app, sidecar = free_port(), free_port()  # bound then released: nothing listens there
+    app, sidecar = free_ports(2)  # bound then released: nothing listens there
     return Targets(
         app_url=f"http://127.0.0.1:{app}",
         sidecar_url=f"http://127.0.0.1:{sidecar}",

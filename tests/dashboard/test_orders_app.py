@@ -1,5 +1,6 @@
-"""Dead letters of the orders app (run with DAPR_API_TOKEN / APP_API_TOKEN): the dashboard's
-login, re-drive and discard in Chromium, and `funchost deadletters list|redrive|discard`."""
+"""The orders app's dashboard (run with DAPR_API_TOKEN / APP_API_TOKEN) in Chromium: login,
+re-drive a dead letter, send to an input binding and see the outbox; and `funchost deadletters
+list|redrive|discard`."""
 
 from __future__ import annotations
 
@@ -131,3 +132,19 @@ def test_deadletters_cli_lists_redrives_and_discards(
 
     no_token = _cli("list", *sidecar, token=None)
     assert no_token.returncode == 1 and "dapr-api-token" in no_token.stderr
+
+
+def test_send_to_an_input_binding_and_see_the_outbox(page: Any, orders: RunningApp) -> None:
+    page.goto(f"{orders.dashboard_url}/?token={TOKEN}")  # the token in the address, once
+    page.locator("[data-testid=functions]").wait_for()
+    page.goto(orders.dashboard_url + "/#/bindings")
+    page.select_option("#send-binding select[name=name]", "shipments")
+    page.fill("#send-binding input[name=data]", '{"id": "ship-7"}')
+    page.click("#send-binding button[type=submit]")
+    page.locator("[data-testid=flash]").filter(has_text="the app answered 200").wait_for()
+    page.goto(orders.dashboard_url + "/#/overview")
+    page.goto(orders.dashboard_url + "/#/bindings")
+    outbox = page.locator("[data-testid=outbox]")
+    outbox.wait_for()
+    assert '"confirmed": "ship-7"' in outbox.inner_text()
+    assert "shipments" in outbox.inner_text() and "create" in outbox.inner_text()
