@@ -148,3 +148,27 @@ def test_send_to_an_input_binding_and_see_the_outbox(page: Any, orders: RunningA
     outbox.wait_for()
     assert '"confirmed": "ship-7"' in outbox.inner_text()
     assert "shipments" in outbox.inner_text() and "create" in outbox.inner_text()
+
+
+def test_a_child_workflow_is_nested_and_a_retry_marked(
+    page: Any, orders: RunningApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dapr.ext.workflow import DaprWorkflowClient
+
+    monkeypatch.setenv("DAPR_API_TOKEN", TOKEN)
+    workflows = DaprWorkflowClient(host="127.0.0.1", port=str(orders.grpc_port))
+    instance = workflows.schedule_new_workflow("fulfil", input="o-1", instance_id="fulfil-o-1")
+    state = workflows.wait_for_workflow_completion(instance, timeout_in_seconds=60)
+    assert state is not None and state.runtime_status.name == "COMPLETED"
+
+    page.goto(f"{orders.dashboard_url}/?token={TOKEN}")
+    page.goto(f"{orders.dashboard_url}/#/instance/{instance}")
+    page.locator("[data-testid=status]").filter(has_text="COMPLETED").wait_for()
+    parent = page.locator(".tl-row[data-kind=child][data-name=ship]")
+    assert parent.get_attribute("data-status") == "completed"
+    nested = page.locator(".tl-child")
+    assert nested.locator("a").inner_text() == "fulfil-o-1-ship"
+    packs = nested.locator(".tl-row[data-kind=activity][data-name=pack]")
+    assert packs.evaluate_all("rows => rows.map(r => r.dataset.status)") == ["failed", "completed"]
+    assert "(retry 1)" in packs.nth(1).inner_text()
+    assert nested.locator(".tl-row[data-kind=timer]").count() == 1  # the retry delay
