@@ -261,7 +261,7 @@ async function viewTopics() {
     html += `<tr data-topic="${esc(t.topic)}"><td class="mono">${esc(t.pubsub)}/<b>${esc(t.topic)}</b></td><td class="mono">${routes}${s && s.stream ? " (stream)" : ""}${s && s.bulk ? " (bulk)" : ""}</td><td class="mono">${esc(s ? s.deadLetterTopic : "")}</td>` +
       `<td class="num">${t.pending}</td><td class="num">${s ? s.inFlight : ""}</td><td class="num">${t.retriesWaiting || ""}</td><td class="num${t.deadLetters ? " bad" : ""}">${t.deadLetters || ""}</td></tr>`;
     if (t.messages.length) {
-      html += `<tr><td colspan="7"><details><summary>${t.pending} pending deliver${t.pending === 1 ? "y" : "ies"} on ${esc(t.topic)}${t.pending > t.messages.length ? ` (first ${t.messages.length})` : ""}</summary>` +
+      html += `<tr><td colspan="7"><details data-key="pending-${esc(t.pubsub)}-${esc(t.topic)}"><summary>${t.pending} pending deliver${t.pending === 1 ? "y" : "ies"} on ${esc(t.topic)}${t.pending > t.messages.length ? ` (first ${t.messages.length})` : ""}</summary>` +
         t.messages.map((m) => `<div class="muted">#${m.id} queued ${when(m.created)}</div><pre>${esc(pretty(m.event || m.data || m.data_base64))}</pre>`).join("") + "</details></td></tr>";
     }
   }
@@ -273,7 +273,7 @@ async function viewTopics() {
   for (const d of doc.deadLetters) {
     const payload = d.event && typeof d.event === "object" && "data" in d.event ? d.event.data : d.event || d.data || d.data_base64;
     html += `<tr data-dead-letter="${d.id}"><td>${d.id}</td><td class="mono">${esc(d.pubsub)}/${esc(d.topic)}${d.deadLetterTopic ? `<div class="muted">→ ${esc(d.deadLetterTopic)}</div>` : ""}</td><td class="bad">${esc(d.reason)}</td><td>${when(d.created)}</td>` +
-      `<td><pre>${esc(pretty(payload))}</pre>${d.event ? `<details><summary>whole event</summary><pre>${esc(pretty(d.event))}</pre></details>` : ""}</td>` +
+      `<td><pre>${esc(pretty(payload))}</pre>${d.event ? `<details data-key="dead-${d.id}"><summary>whole event</summary><pre>${esc(pretty(d.event))}</pre></details>` : ""}</td>` +
       `<td><div class="actions"><button data-redrive="${d.id}">Re-drive</button><button class="danger" data-discard="${d.id}">Discard</button></div></td></tr>`;
   }
   return html + "</tbody></table>";
@@ -385,7 +385,10 @@ async function route() {
   // keep what the user is typing: do not re-render a page whose inputs have focus
   const focused = document.activeElement;
   if (!(focused && main.contains(focused) && /INPUT|SELECT|TEXTAREA/.test(focused.tagName))) {
+    // a refresh keeps what the user opened
+    const opened = new Set([...main.querySelectorAll("details[open][data-key]")].map((d) => d.dataset.key));
     main.innerHTML = html;
+    for (const d of main.querySelectorAll("details[data-key]")) if (opened.has(d.dataset.key)) d.open = true;
     bind();
   }
   main.dataset.view = view;
