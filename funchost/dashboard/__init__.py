@@ -11,7 +11,23 @@
 
 from __future__ import annotations
 
-from ._sources import Targets
-from .app import create_dashboard
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._sources import Targets
+    from .app import create_dashboard
 
 __all__ = ["Targets", "create_dashboard"]
+
+
+def __getattr__(name: str) -> Any:
+    # lazy: `funchost --help` imports `dashboard.cli`, which must not pull in the web stack
+    if name == "Targets":
+        from ._sources import Targets
+
+        return Targets
+    if name == "create_dashboard":
+        from .app import create_dashboard
+
+        return create_dashboard
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
