@@ -113,6 +113,14 @@ def _payload(body: bytes) -> dict[str, Any]:
         return {"data": text}
 
 
+def _subsystem(sidecar: Any, name: str) -> Any:
+    """A sibling subsystem by name (a typed attribute of the sidecar, or its registry entry)."""
+    found = getattr(sidecar, name, None)
+    if isinstance(found, Subsystem):
+        return found
+    return getattr(sidecar, "subsystems", {}).get(name)
+
+
 def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
     value = request.query_params.get(name, "")
     if not value:
@@ -134,7 +142,7 @@ class IntrospectionSubsystem(Subsystem):
         super().__init__(sidecar)
         self.store: Store = sidecar.store
         self.store.ensure_schema("funchost_dead_letters", DEAD_LETTER_SCHEMA)
-        if "workflows" in sidecar.subsystems:
+        if _subsystem(sidecar, "workflows") is not None:
             self.store.ensure_schema("funchost_wf_indexes", WORKFLOW_INDEXES)
 
     def routes(self) -> list[BaseRoute]:
@@ -200,7 +208,7 @@ class IntrospectionSubsystem(Subsystem):
     # -- pub/sub -----------------------------------------------------------------------------
     @api
     async def topics(self, request: Request) -> Response:
-        pubsub = self.sidecar.subsystems.get("pubsub")
+        pubsub = _subsystem(self.sidecar, "pubsub")
         subs: dict[tuple[str, str], Any] = dict(getattr(pubsub, "subs", {}) or {})
         retries: dict[tuple[str, str], int] = {}
         for _, _, msg in getattr(pubsub, "_retries", ()) or ():
@@ -313,7 +321,7 @@ class IntrospectionSubsystem(Subsystem):
     @api
     async def redrive(self, request: Request) -> Response:
         row = self._dead_letter_row(request)
-        pubsub: Any = self.sidecar.subsystems.get("pubsub")
+        pubsub: Any = _subsystem(self.sidecar, "pubsub")
         if pubsub is None:
             raise DaprApiError(500, "ERR_PUBSUB_NOT_CONFIGURED", "no pub/sub runs in this sidecar")
         # the stored body is the CloudEvent as delivered: it passes through with its id, so the
@@ -346,7 +354,7 @@ class IntrospectionSubsystem(Subsystem):
     # -- actors ------------------------------------------------------------------------------
     @api
     async def actors(self, request: Request) -> Response:
-        actors = self.sidecar.subsystems.get("actors")
+        actors = _subsystem(self.sidecar, "actors")
         now = self.sidecar.clock.time()
         types: dict[str, dict[str, Any]] = {}
 
