@@ -23,7 +23,8 @@ def test_a_taken_dashboard_port_warns_and_the_app_runs_on(tmp_path: Path) -> Non
         app = RunningApp(project, extra=["--dashboard-port", str(port)])
         try:
             wait_for(lambda: "ready in" in app.output, "funchost run", 90)
-            assert httpx.get(f"{app.app_url}/healthz").status_code == 200
+            health = wait_for(lambda: httpx.get(f"{app.app_url}/healthz"), "the app", 10)
+            assert health.status_code == 200, app.output
             warning = [line for line in app.lines if "warning:" in line and "dashboard" in line]
             assert len(warning) == 1, app.output
             assert f"dashboard port {port} on 127.0.0.1 is not available" in warning[0]
