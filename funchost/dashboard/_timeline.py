@@ -3,8 +3,9 @@
 Built on `funchost.observability.timeline.timeline_from_history` (the rows `funchost workflow
 history` prints): each completion row knows its name and how long it took, so its bar runs from
 `time - took` to `time`; what was scheduled and never completed is an open bar up to `now`.
-Activities that run again after a failure get `attempt` 2, 3...; child workflows carry their
-instance id so the page can nest the child's own bars under them.
+Activities that run again after a failure get `attempt` 2, 3... (the unnamed timer the worker
+creates between attempts is a "retry delay"); child workflows carry their instance id so the
+page can nest the child's own bars under them.
 """
 
 from __future__ import annotations
@@ -67,16 +68,20 @@ def timeline_document(events: list[Any], now: datetime) -> dict[str, Any]:
     bars: list[dict[str, Any]] = []
     markers: list[dict[str, Any]] = []
     attempts: dict[str, int] = {}
+    previous: TimelineEntry | None = None
     for e in rows:
+        after_failure = previous is not None and previous.kind == "taskFailed"
+        previous = e
         if e.kind in _OPENERS:
             kind = _OPENERS[e.kind]
             forever = kind == "timer" and e.detail == "waits forever"
+            unnamed = "retry delay" if kind == "timer" and after_failure else "timer"
             attempt = 1
             if kind == "activity":
                 attempt = attempts[e.name] = attempts.get(e.name, 0) + 1
             bar = {
                 "kind": kind,
-                "name": e.name or ("external event" if forever else "timer"),
+                "name": e.name or ("external event" if forever else unnamed),
                 "start": _ms(e.time, origin),
                 "end": None,
                 "status": "waiting" if forever else "running",

@@ -171,4 +171,4 @@ def test_a_child_workflow_is_nested_and_a_retry_marked(
     packs = nested.locator(".tl-row[data-kind=activity][data-name=pack]")
     assert packs.evaluate_all("rows => rows.map(r => r.dataset.status)") == ["failed", "completed"]
     assert "(retry 1)" in packs.nth(1).inner_text()
-    assert nested.locator(".tl-row[data-kind=timer]").count() == 1  # the retry delay
+    assert nested.locator(".tl-row[data-kind=timer][data-name='retry delay']").count() == 1

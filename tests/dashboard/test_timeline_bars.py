@@ -62,7 +62,7 @@ def test_bars_for_retries_timers_children_and_waits() -> None:
     ]
     assert got == [
         ("activity", "notify", "failed", 1, 100.0, 500.0),
-        ("timer", "timer", "completed", 1, 500.0, 1500.0),
+        ("timer", "retry delay", "completed", 1, 500.0, 1500.0),
         ("activity", "notify", "completed", 2, 1600.0, 2000.0),
         ("child", "ship", "completed", 1, 2100.0, 3000.0),
         ("timer", "approval", "waiting", 1, 3100.0, 5000.0),  # open: up to now
