@@ -398,3 +398,7 @@ async function route() {
 
 window.addEventListener("hashchange", route);
 route();
+if (!(window.location.hash || "#/").match(/^#\/?(overview)?($|\?)/)) {
+  // another page first: the overview is what names the app in the header
+  api("/api/overview").then((d) => { document.getElementById("app-id").textContent = d.app_id || ""; }).catch(() => {});
+}
