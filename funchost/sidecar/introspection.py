@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -29,8 +29,12 @@ from starlette.routing import BaseRoute, Route
 
 from ._errors import DaprApiError
 from .http_api import api, json_response
-from .server import Subsystem
 from .store import Store
+from .subsystem import Runtime, Subsystem
+
+if TYPE_CHECKING:
+    from .actors import ActorsSubsystem
+    from .pubsub.subsystem import PubSubSubsystem
 
 __all__ = ["IntrospectionSubsystem", "record_dead_letter"]
 
@@ -113,14 +117,6 @@ def _payload(body: bytes) -> dict[str, Any]:
         return {"data": text}
 
 
-def _subsystem(sidecar: Any, name: str) -> Any:
-    """A sibling subsystem by name (a typed attribute of the sidecar, or its registry entry)."""
-    found = getattr(sidecar, name, None)
-    if isinstance(found, Subsystem):
-        return found
-    return getattr(sidecar, "subsystems", {}).get(name)
-
-
 def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
     value = request.query_params.get(name, "")
     if not value:
@@ -138,11 +134,19 @@ class IntrospectionSubsystem(Subsystem):
 
     name = "introspection"
 
-    def __init__(self, sidecar: Any) -> None:
+    def __init__(
+        self,
+        sidecar: Runtime,
+        pubsub: PubSubSubsystem | None = None,
+        actors: ActorsSubsystem | None = None,
+        workflows: Subsystem | None = None,
+    ) -> None:
         super().__init__(sidecar)
         self.store: Store = sidecar.store
+        self._pubsub = pubsub
+        self._actors = actors
         self.store.ensure_schema("funchost_dead_letters", DEAD_LETTER_SCHEMA)
-        if _subsystem(sidecar, "workflows") is not None:
+        if workflows is not None:  # its tables exist: index them for the paged list
             self.store.ensure_schema("funchost_wf_indexes", WORKFLOW_INDEXES)
 
     def routes(self) -> list[BaseRoute]:
@@ -208,7 +212,7 @@ class IntrospectionSubsystem(Subsystem):
     # -- pub/sub -----------------------------------------------------------------------------
     @api
     async def topics(self, request: Request) -> Response:
-        pubsub = _subsystem(self.sidecar, "pubsub")
+        pubsub = self._pubsub
         subs: dict[tuple[str, str], Any] = dict(getattr(pubsub, "subs", {}) or {})
         retries: dict[tuple[str, str], int] = {}
         for _, _, msg in getattr(pubsub, "_retries", ()) or ():
@@ -321,7 +325,7 @@ class IntrospectionSubsystem(Subsystem):
     @api
     async def redrive(self, request: Request) -> Response:
         row = self._dead_letter_row(request)
-        pubsub: Any = _subsystem(self.sidecar, "pubsub")
+        pubsub = self._pubsub
         if pubsub is None:
             raise DaprApiError(500, "ERR_PUBSUB_NOT_CONFIGURED", "no pub/sub runs in this sidecar")
         # the stored body is the CloudEvent as delivered: it passes through with its id, so the
@@ -354,7 +358,7 @@ class IntrospectionSubsystem(Subsystem):
     # -- actors ------------------------------------------------------------------------------
     @api
     async def actors(self, request: Request) -> Response:
-        actors = _subsystem(self.sidecar, "actors")
+        actors = self._actors
         now = self.sidecar.clock.time()
         types: dict[str, dict[str, Any]] = {}
 
