@@ -12,8 +12,8 @@ behind the same `DAPR_API_TOKEN` check as the rest of the sidecar API:
   it; `DELETE .../{id}` discards it;
 - `GET /funchost/v1/actors`: actor types, active actors, state keys, reminders and timers.
 
-Dead letters are recorded by `record_dead_letter()`, which pub/sub calls when it gives up on a
-message (whether or not the subscription names a dead-letter topic, which still gets its copy).
+Dead letters are recorded by pub/sub (`pubsub/dead_letters.py`) when it gives up on a message,
+whether or not the subscription names a dead-letter topic (which still gets its copy).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from starlette.routing import BaseRoute, Route
 
 from ._errors import DaprApiError
 from .http_api import api, json_response
+from .pubsub.dead_letters import DEAD_LETTER_SCHEMA
 from .store import Store
 from .subsystem import Runtime, Subsystem
 
@@ -36,26 +37,10 @@ if TYPE_CHECKING:
     from .actors import ActorsSubsystem
     from .pubsub.subsystem import PubSubSubsystem
 
-__all__ = ["IntrospectionSubsystem", "record_dead_letter"]
+__all__ = ["IntrospectionSubsystem"]
 
 PREFIX = "/funchost/v1"
-#: Dead letters kept; the oldest go first.
-KEEP_DEAD_LETTERS = 10_000
 PENDING_SHOWN = 20
-
-DEAD_LETTER_SCHEMA = """
-CREATE TABLE IF NOT EXISTS funchost_dead_letters (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    pubsub TEXT NOT NULL,
-    topic TEXT NOT NULL,
-    dead_letter_topic TEXT NOT NULL,
-    body BLOB NOT NULL,
-    metadata TEXT NOT NULL,
-    raw INTEGER NOT NULL,
-    reason TEXT NOT NULL,
-    created REAL NOT NULL
-);
-"""
 
 # The instance list pages with these (wf_instances belongs to the workflows subsystem).
 WORKFLOW_INDEXES = """
@@ -75,34 +60,6 @@ _STATUS = {
     "STALLED": 8,
 }
 _STATUS_NAME = {v: k for k, v in _STATUS.items()}
-
-
-def record_dead_letter(
-    store: Store,
-    *,
-    pubsub: str,
-    topic: str,
-    dead_letter_topic: str,
-    body: bytes,
-    metadata: dict[str, str],
-    raw: bool,
-    reason: str,
-    now: float,
-) -> None:
-    """Keep a message a subscriber gave up on, for `funchost deadletters` and the dashboard."""
-    store.ensure_schema("funchost_dead_letters", DEAD_LETTER_SCHEMA)
-    with store.tx() as conn:
-        cur = conn.execute(
-            "INSERT INTO funchost_dead_letters"
-            " (pubsub, topic, dead_letter_topic, body, metadata, raw, reason, created)"
-            " VALUES (?,?,?,?,?,?,?,?)",
-            (pubsub, topic, dead_letter_topic, body, json.dumps(metadata), int(raw), reason, now),
-        )
-        newest = int(cur.lastrowid or 0)
-        if newest > KEEP_DEAD_LETTERS:
-            conn.execute(
-                "DELETE FROM funchost_dead_letters WHERE id <= ?", (newest - KEEP_DEAD_LETTERS,)
-            )
 
 
 def _payload(body: bytes) -> dict[str, Any]:

@@ -24,11 +24,11 @@ from ..app_channel import AppUnavailable
 from ..cloudevents import dumps, envelope
 from ..component import SubscriptionDef
 from ..components import ResourcesSubsystem
-from ..introspection import record_dead_letter
 from ..routing import RuleError
 from ..subsystem import Runtime, Subsystem
 from ..timeformats import format_rfc3339
 from .broker import Broker, BrokerContext, Row
+from .dead_letters import record_dead_letter
 from .delivery import (
     ActiveSubscription,
     Message,
