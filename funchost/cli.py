@@ -1,5 +1,5 @@
 """The ``funchost`` command line: list, check, serve, run, sidecar, send, outbox, manifests,
-status, workflow.
+status, workflow, dashboard, deadletters.
 
 Every option reads a ``FUNCHOST_*`` environment variable. This module declares the commands and
 their options only; each body imports its implementation (`funchost.commands.*`, the app, the
@@ -213,6 +213,18 @@ GrpcPortOpt = Annotated[
     int,
     typer.Option("--dapr-grpc-port", help="Sidecar gRPC port.", envvar="FUNCHOST_DAPR_GRPC_PORT"),
 ]
+DashboardOpt = Annotated[
+    bool,
+    typer.Option(
+        "--dashboard/--no-dashboard",
+        help="Serve the web dashboard on 127.0.0.1 (FUNCHOST_DASHBOARD=0 turns it off).",
+        envvar="FUNCHOST_DASHBOARD",
+    ),
+]
+DashboardPortOpt = Annotated[
+    int,
+    typer.Option("--dashboard-port", help="Web dashboard port.", envvar="FUNCHOST_DASHBOARD_PORT"),
+]
 
 
 @app.command()
@@ -246,6 +258,8 @@ def run(
             envvar="FUNCHOST_READY_FILE",
         ),
     ] = None,
+    dashboard: DashboardOpt = True,
+    dashboard_port: DashboardPortOpt = 8080,
 ) -> None:
     """Run PATH with the embedded sidecar: no Docker, no daprd. Ctrl-C stops both."""
     from funchost.commands.run import run as run_impl
@@ -265,6 +279,7 @@ def run(
         reload=reload,
         ready_file=ready_file,
         from_process_start=_AS_COMMAND,
+        dashboard_port=dashboard_port if dashboard else None,
     )
 
 
@@ -331,6 +346,7 @@ def outbox(
 
 def _add_commands() -> None:
     # These modules declare typer commands and import their implementations lazily.
+    from funchost.dashboard.cli import register as register_dashboard
     from funchost.manifests.command import register as register_manifests
     from funchost.observability.cli import register as register_observability
     from funchost.observability.ready import register as register_wait
@@ -340,6 +356,7 @@ def _add_commands() -> None:
     register_observability(app)
     register_wait(app)
     register_new(app)
+    register_dashboard(app)
 
 
 _add_commands()

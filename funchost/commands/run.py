@@ -34,11 +34,13 @@ def run(
     reload: bool,
     ready_file: Path | None = None,
     from_process_start: bool = False,
+    dashboard_port: int | None = None,
 ) -> None:
     """`funchost run`: PATH with the embedded sidecar, until Ctrl-C stops both.
 
     ``ready_file`` is written (atomically) once the app and its sidecar are ready and removed on
-    exit; ``from_process_start`` (launched as the command): "ready in" counts the imports too.
+    exit; ``from_process_start`` (launched as the command): "ready in" counts the imports too;
+    the dashboard is served on 127.0.0.1:``dashboard_port`` unless it is None.
     """
     import uvicorn
 
@@ -80,6 +82,7 @@ def run(
             soft_wrap=True,
         )
         raise typer.Exit(1) from exc
+    board: Any = None
     try:
         check_components(registry, thread.sidecar.get("components"), resources)
         os.environ.update(thread.sidecar.env())
@@ -88,11 +91,17 @@ def run(
         with progress.step("building the app"):
             application = build(registry, settings)
         sc = thread.sidecar
+        board, board_url = (
+            (None, "off")
+            if dashboard_port is None
+            else start_dashboard(sc, host, port, dashboard_port)
+        )
         console.print(
             f"funchost: app '{resolved_id}' ({len(registry)} functions) on http://{host}:{port}\n"
             f"  sidecar HTTP {sc.http_url}  gRPC {sc.grpc_address}\n"
             f"  resources: {', '.join(map(str, resources)) or '(built-in defaults)'}\n"
-            f"  database:  {db}",
+            f"  database:  {db}\n"
+            f"  dashboard: {board_url}",
             highlight=False,
         )
         progress.in_background(
@@ -127,6 +136,8 @@ def run(
             server.drain.on_drain(thread.quiesce)
             server.run()
     finally:
+        if board is not None:
+            board.stop()
         thread.stop()
         if ready_file is not None:
             ready_file.unlink(missing_ok=True)
@@ -149,6 +160,22 @@ def wait_ready(thread: Any, progress: Any, ready_file: Path | None, app_url: str
                 "ready_in_seconds": round(progress.elapsed(), 3),
             },
         )
+
+
+def start_dashboard(sc: Any, host: str, port: int, dashboard_port: int) -> tuple[Any, str]:
+    """Serve the dashboard next to the app; a taken port is one warning line, not an error."""
+    from funchost.dashboard.cli import start_for_run
+
+    board, url = start_for_run(host, port, sc.http_url, sc.grpc_address, dashboard_port)
+    if board is None:
+        err_console.print(
+            f"[yellow]warning:[/] {url}: running without the dashboard "
+            "(pass --dashboard-port, or --no-dashboard to silence this)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return None, "off (port taken)"
+    return board, url
 
 
 def resources_of(path: Path, extra: list[Path] | None) -> list[Path]:

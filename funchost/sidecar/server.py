@@ -31,6 +31,7 @@ from .components import ResourcesSubsystem
 from .config import SidecarConfig
 from .core import CoreSubsystem
 from .grpc_api import DaprApis, DaprService, GrpcApiSubsystem
+from .introspection import IntrospectionSubsystem
 from .invoke import InvokeSubsystem
 from .jobs import JobsSubsystem
 from .metrics import MetricsSubsystem
@@ -107,6 +108,7 @@ class Sidecar:
     grpc_api: GrpcApiSubsystem
     workflows: WorkflowsSubsystem
     metrics: MetricsSubsystem
+    introspection: IntrospectionSubsystem
 
     def __init__(self, config: SidecarConfig, clock: Clock | None = None) -> None:
         self.config = config
@@ -153,6 +155,9 @@ class Sidecar:
         self.grpc_api = GrpcApiSubsystem(self, DaprService(apis))
         self.workflows = WorkflowsSubsystem(self)
         self.metrics = MetricsSubsystem(self, self.pubsub)
+        self.introspection = IntrospectionSubsystem(
+            self, pubsub=self.pubsub, actors=self.actors, workflows=self.workflows
+        )
         #: every subsystem by name, in start order (lifecycle, metadata, metrics); tools may
         #: add their own (`funchost.testing`) before `start()`
         self.subsystems: dict[str, Subsystem] = {
@@ -170,6 +175,7 @@ class Sidecar:
                 self.workflows,
                 self.actors,
                 self.metrics,
+                self.introspection,
             )
         }
 

@@ -28,6 +28,7 @@ from ..routing import RuleError
 from ..subsystem import Runtime, Subsystem
 from ..timeformats import format_rfc3339
 from .broker import Broker, BrokerContext, Row
+from .dead_letters import record_dead_letter
 from .delivery import (
     ActiveSubscription,
     Message,
@@ -407,6 +408,17 @@ class PubSubSubsystem(Subsystem):
 
     def _dead_letter(self, sub: ActiveSubscription, msg: Message, reason: str) -> None:
         dlq = sub.sdef.dead_letter_topic
+        record_dead_letter(
+            self.sidecar.store,
+            pubsub=msg.pubsub,
+            topic=msg.topic,
+            dead_letter_topic=dlq,
+            body=msg.body,
+            metadata=msg.metadata,
+            raw=msg.raw,
+            reason=reason,
+            now=self.sidecar.clock.time(),
+        )  # for `funchost deadletters`
         if dlq:
             log.warning(
                 "event %s on %s/%s: %s; sent to dead-letter topic %s", msg.id, *sub.key, reason, dlq
