@@ -442,6 +442,30 @@ def sidecar(
     state_dir: StateDirOpt = Path(".funchost"),
     dapr_http_port: HttpPortOpt = 3500,
     dapr_grpc_port: GrpcPortOpt = 50001,
+    app_protocol: Annotated[
+        str,
+        typer.Option(
+            "--app-protocol",
+            help="How the sidecar calls the app: http, or grpc (a dapr.ext.grpc App).",
+            envvar=["FUNCHOST_APP_PROTOCOL", "APP_PROTOCOL"],
+        ),
+    ] = "http",
+    enable_app_health_check: Annotated[
+        bool,
+        typer.Option(
+            "--enable-app-health-check",
+            help="Wait for the app's health check (gRPC HealthCheck) before calling it.",
+            envvar="FUNCHOST_ENABLE_APP_HEALTH_CHECK",
+        ),
+    ] = False,
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="A Dapr Configuration YAML (secret scopes, tracing, features, workflow limits).",
+            envvar="FUNCHOST_CONFIG",
+        ),
+    ] = None,
 ) -> None:
     """Run the embedded sidecar alone (a stand-in for daprd) until Ctrl-C."""
 
@@ -460,6 +484,9 @@ def sidecar(
         db_path=state_dir.resolve() / f"{app_id}.db",
         app_api_token=os.environ.get("APP_API_TOKEN") or None,
         api_token=os.environ.get("DAPR_API_TOKEN") or None,
+        app_protocol=app_protocol.lower(),
+        enable_app_health_check=enable_app_health_check,
+        config_path=config_file.resolve() if config_file else None,
     )
 
     from funchost.sidecar.runner import run_sidecar_forever

@@ -1,7 +1,8 @@
 """Bindings: cron input, local input feeding, and output bindings (localstorage, http, outbox).
 
 Input: after the app is up, each input-capable binding is probed with `OPTIONS /<route>` (2xx or
-405 = the app listens; 404 = it does not). `bindings.cron` then fires `POST /<route>` on its
+405 = the app listens; 404 = it does not; a gRPC app lists them in `ListInputBindings` and gets
+`OnBindingEvent`, see app_channel/). `bindings.cron` then fires `POST /<route>` on its
 schedule, on the sidecar clock. Any binding can be fed locally: `await bindings.feed(name, data)`,
 or `POST /funchost/v1/bindings/<name>` (what `funchost send binding NAME DATA` calls); the app's
 status and body are returned. Output (`/v1.0/bindings/<name>`, gRPC InvokeBinding):
@@ -90,16 +91,12 @@ class BindingsSubsystem(Subsystem):
         return route if route.startswith("/") else "/" + route
 
     async def on_app_ready(self) -> None:
-        self.listening = set()
-        for name, comp in self.components.items():
-            if comp.type in OUTPUT_ONLY:
-                continue
-            try:
-                resp = await self.sidecar.app.request("OPTIONS", self.route_of(name), timeout=10)
-            except AppUnavailable:
-                continue
-            if 200 <= resp.status < 300 or resp.status == 405:
-                self.listening.add(name)
+        routes = {
+            name: self.route_of(name)
+            for name, comp in self.components.items()
+            if comp.type not in OUTPUT_ONLY
+        }
+        self.listening = await self.sidecar.app.input_bindings(routes)
         now = self.sidecar.clock.time()
         self._anchor = now
         self._next = {
@@ -158,12 +155,8 @@ class BindingsSubsystem(Subsystem):
 
     # -- input ----------------------------------------------------------------------------------
     async def deliver(self, name: str, data: bytes, metadata: dict[str, str]) -> AppResponse:
-        """POST one input event to the app (`application/json`, metadata as headers)."""
-        headers = {"Content-Type": "application/json"}
-        headers.update({k: v for k, v in metadata.items() if k.isascii() and v.isascii()})
-        return await self.sidecar.app.request(
-            "POST", self.route_of(name), body=data, headers=headers
-        )
+        """One input event to the app (HTTP: POST /<route>; gRPC: OnBindingEvent)."""
+        return await self.sidecar.app.deliver_binding(name, self.route_of(name), data, metadata)
 
     async def feed(
         self, name: str, data: bytes, metadata: dict[str, str] | None = None

@@ -181,12 +181,7 @@ class JobsSubsystem(Subsystem):
             return
         ok = True
         try:
-            resp = await self.sidecar.app.request(
-                "POST",
-                f"/job/{name}",
-                body=callback_body(job.data),
-                headers={"Content-Type": "application/json"},
-            )
+            resp = await self.sidecar.app.deliver_job(name, job.data)
             ok = 200 <= resp.status < 300 or resp.status == 404  # 404: not retriable (daprd)
             if not 200 <= resp.status < 300:
                 log.warning("job %s: app answered %s", name, resp.status)

@@ -22,15 +22,8 @@ from starlette.routing import BaseRoute
 
 from ._durations import format_rfc3339
 from ._errors import DaprApiError, not_found
-from ._pubsub_delivery import (
-    ActiveSubscription,
-    Message,
-    Outcome,
-    bulk_envelope,
-    classify,
-    classify_bulk,
-)
-from ._pubsub_http import parse_subscribe, pubsub_routes
+from ._pubsub_delivery import ActiveSubscription, Message, Outcome
+from ._pubsub_http import pubsub_routes
 from .app_channel import AppUnavailable
 from .cloudevents import dumps, envelope
 from .components import SubscriptionDef
@@ -96,13 +89,7 @@ class PubSubSubsystem(Subsystem):
         self._retry_task = self.sidecar.spawn(self._retry_loop())
 
     async def on_app_ready(self) -> None:
-        programmatic: list[SubscriptionDef] = []
-        try:
-            resp = await self.sidecar.app.request("GET", "/dapr/subscribe", timeout=10.0)
-            if resp.status == 200 and resp.body:
-                programmatic = parse_subscribe(resp.json())
-        except (AppUnavailable, ValueError) as exc:
-            log.warning("GET /dapr/subscribe failed: %s", exc)
+        programmatic = await self.sidecar.app.list_subscriptions()
         await self.set_subscriptions(self.declared + programmatic)
 
     async def stop(self) -> None:
@@ -438,22 +425,21 @@ class PubSubSubsystem(Subsystem):
             self._settle(sub, msg, await sub.stream.deliver(msg, sub.raw))
             return
         path = sub.path_for(msg)
-        if not path:
+        if not path and not self._empty_route_ok(sub):
             log.warning("event %s on %s/%s matches no route", msg.id, *sub.key)
             self._dead_letter(sub, msg, "no matching route")
             return
         try:
-            resp = await self._post(path, msg.body_for(sub.raw), sub.headers_for(msg), sub.timeout)
+            outcome = await self.sidecar.app.deliver_event(sub, msg, path, sub.timeout)
         except AppUnavailable as exc:
             log.warning("delivering event %s to %s: %s", msg.id, path, exc)
             self._settle(sub, msg, Outcome.RETRY)
             return
-        self._settle(sub, msg, classify(resp))
+        self._settle(sub, msg, outcome)
 
-    async def _post(
-        self, path: str, body: bytes, headers: dict[str, str], timeout: float | None = None
-    ) -> Any:
-        return await self.sidecar.app.fast_request("POST", path, body, headers, timeout)
+    def _empty_route_ok(self, sub: ActiveSubscription) -> bool:
+        """gRPC apps get route-less subscriptions with path "" (daprd: `routes == nil`)."""
+        return self.sidecar.app.empty_route_ok and not sub.router.needs_event
 
     async def _bulk_worker(self, sub: ActiveSubscription) -> None:
         max_count = max(1, int(sub.sdef.bulk.get("maxMessagesCount") or 100))
@@ -489,22 +475,18 @@ class PubSubSubsystem(Subsystem):
         by_path: dict[str, list[Message]] = {}
         for msg in batch:
             path = sub.path_for(msg)
-            if not path:
+            if not path and not self._empty_route_ok(sub):
                 self._dead_letter(sub, msg, "no matching route")
                 continue
             by_path.setdefault(path, []).append(msg)
         for path, msgs in by_path.items():
-            body = json.dumps(bulk_envelope(sub.sdef, msgs, sub.raw), separators=(",", ":"))
             try:
-                resp = await self._post(
-                    path, body.encode(), {"Content-Type": "application/json"}, sub.timeout
-                )
+                outcomes = await self.sidecar.app.deliver_bulk(sub, msgs, path, sub.timeout)
             except AppUnavailable as exc:
                 log.warning("bulk delivery to %s: %s", path, exc)
                 for msg in msgs:
                     self._settle(sub, msg, Outcome.RETRY)
                 continue
-            outcomes = classify_bulk(resp, [str(m.id) for m in msgs])
             for msg in msgs:
                 self._settle(sub, msg, outcomes[str(msg.id)])
 

@@ -25,7 +25,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from .app_channel import AppChannel
+from .app_channel import AppChannel, make_channel
 from .clock import Clock, VirtualClock
 from .store import Store
 
@@ -107,6 +107,9 @@ class SidecarConfig:
     api_token: str | None = None
     app_api_token: str | None = None
     app_health_path: str = "/healthz"
+    app_protocol: str = "http"  # --app-protocol: "http" or "grpc"
+    enable_app_health_check: bool = False
+    config_path: Path | None = None  # --config: a Dapr Configuration YAML
     app_ready_timeout: float = 60.0
     log_level: str = "warning"
 
@@ -150,9 +153,7 @@ class Sidecar:
         self.config = config
         self.clock = clock or Clock()
         self.store = Store(config.db_path, exclusive=True)
-        self.app = AppChannel(
-            config.app_port, host=config.app_host, app_api_token=config.app_api_token
-        )
+        self.app: AppChannel = make_channel(config)
         self.subsystems: dict[str, Subsystem] = {}
         self._http: uvicorn.Server | None = None
         self._http_task: asyncio.Task[None] | None = None

@@ -1,39 +1,31 @@
-"""The sidecar -> app HTTP channel (what daprd calls "the app channel")."""
+"""The sidecar -> app HTTP channel (daprd's `pkg/channel/http`), `--app-protocol http`."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
+from .base import AppResponse, AppUnavailable
+
 if TYPE_CHECKING:
-    from ._fast_http import FastHttpPool
+    from .._fast_http import FastHttpPool
+    from .._pubsub_delivery import ActiveSubscription, Message, Outcome
+    from ..components import SubscriptionDef
+
+log = logging.getLogger("funchost.sidecar.app_channel")
 
 
-@dataclass
-class AppResponse:
-    """What the app answered: status, headers and the raw body."""
-
-    status: int
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: bytes = b""
-
-    def json(self) -> Any:
-        import json
-
-        return json.loads(self.body) if self.body else None
-
-
-class AppUnavailable(Exception):
-    """The app could not be reached (connection refused, reset, timed out)."""
-
-
-class AppChannel:
+class HttpAppChannel:
     """Calls the app on loopback, adding `dapr-api-token` when APP_API_TOKEN is set."""
+
+    protocol = "http"
+    empty_route_ok = False
 
     def __init__(
         self,
@@ -114,7 +106,7 @@ class AppChannel:
             raise AppUnavailable("no app port configured (--app-port)")
         pool = self._pool
         if pool is None or (pool.host, pool.port) != (self.host, self.port):
-            from ._fast_http import FastHttpPool
+            from .._fast_http import FastHttpPool
 
             if pool is not None:
                 pool.close()
@@ -144,3 +136,70 @@ class AppChannel:
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
+
+    # -- the building blocks' calls (AppChannel) -------------------------------------------------
+    async def list_subscriptions(self) -> list[SubscriptionDef]:
+        """`GET /dapr/subscribe`; an unreachable app or a bad answer means none."""
+        from .._pubsub_http import parse_subscribe
+
+        try:
+            resp = await self.request("GET", "/dapr/subscribe", timeout=10.0)
+            if resp.status == 200 and resp.body:
+                return parse_subscribe(resp.json())
+        except (AppUnavailable, ValueError) as exc:
+            log.warning("GET /dapr/subscribe failed: %s", exc)
+        return []
+
+    async def deliver_event(
+        self, sub: ActiveSubscription, msg: Message, path: str, timeout: float | None
+    ) -> Outcome:
+        """POST the CloudEvent to `path`; read the app's answer as daprd does."""
+        from .._pubsub_delivery import classify
+
+        resp = await self.fast_request(
+            "POST", path, msg.body_for(sub.raw), sub.headers_for(msg), timeout
+        )
+        return classify(resp)
+
+    async def deliver_bulk(
+        self, sub: ActiveSubscription, msgs: list[Message], path: str, timeout: float | None
+    ) -> dict[str, Outcome]:
+        """POST one `com.dapr.event.sent.bulk` envelope; per-entry outcomes."""
+        from .._pubsub_delivery import bulk_envelope, classify_bulk
+
+        body = json.dumps(bulk_envelope(sub.sdef, msgs, sub.raw), separators=(",", ":"))
+        resp = await self.fast_request(
+            "POST", path, body.encode(), {"Content-Type": "application/json"}, timeout
+        )
+        return classify_bulk(resp, [str(m.id) for m in msgs])
+
+    async def input_bindings(self, routes: Mapping[str, str]) -> set[str]:
+        """`OPTIONS /<route>` per binding: 2xx or 405 means the app listens."""
+        listening: set[str] = set()
+        for name, route in routes.items():
+            try:
+                resp = await self.request("OPTIONS", route, timeout=10)
+            except AppUnavailable:
+                continue
+            if 200 <= resp.status < 300 or resp.status == 405:
+                listening.add(name)
+        return listening
+
+    async def deliver_binding(
+        self, name: str, route: str, data: bytes, metadata: Mapping[str, str]
+    ) -> AppResponse:
+        """POST one input event (`application/json`, metadata as headers)."""
+        headers = {"Content-Type": "application/json"}
+        headers.update({k: v for k, v in metadata.items() if k.isascii() and v.isascii()})
+        return await self.request("POST", route, body=data, headers=headers)
+
+    async def deliver_job(self, name: str, data: Any) -> AppResponse:
+        """`POST /job/<name>` with the job's data as daprd encodes it."""
+        from ..jobs import callback_body
+
+        return await self.request(
+            "POST",
+            f"/job/{name}",
+            body=callback_body(data),
+            headers={"Content-Type": "application/json"},
+        )

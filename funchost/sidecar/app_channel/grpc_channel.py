@@ -1,0 +1,587 @@
+"""The sidecar -> app gRPC channel (daprd's `pkg/channel/grpc`), `--app-protocol grpc`.
+
+The app serves `AppCallback`, `AppCallbackAlpha` and `AppCallbackHealthCheck`
+(`dapr.ext.grpc.App` does). Requests and outcomes follow daprd (shared/protocol/
+app-channel-multi-app-errors.md §1): TopicEventResponse SUCCESS/RETRY/DROP, UNIMPLEMENTED drops
+without dead-lettering, other errors retry; bulk and job events fall back to the Alpha RPCs only
+when the stable one is UNIMPLEMENTED; every call carries `dapr-api-token` when APP_API_TOKEN is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from dapr.proto.common.v1 import common_pb2
+from dapr.proto.runtime.v1 import appcallback_pb2 as pb
+from dapr.proto.runtime.v1 import appcallback_pb2_grpc as pb_grpc
+from google.protobuf import empty_pb2, json_format, struct_pb2
+
+from .base import AppResponse, AppUnavailable
+
+if TYPE_CHECKING:
+    from .._pubsub_delivery import ActiveSubscription, Message, Outcome
+    from ..components import SubscriptionDef
+
+log = logging.getLogger("funchost.sidecar.app_channel")
+
+#: daprd's `HTTPStatusFromCode` (pkg/messaging/v1/util.go); anything else is 500.
+HTTP_STATUS = {
+    grpc.StatusCode.OK: 200,
+    grpc.StatusCode.CANCELLED: 408,
+    grpc.StatusCode.UNKNOWN: 500,
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.FAILED_PRECONDITION: 400,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.UNIMPLEMENTED: 501,
+    grpc.StatusCode.INTERNAL: 500,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DATA_LOSS: 500,
+}
+
+#: Headers daprd forwards as `dapr-<name>` metadata (`InternalMetadataToGrpcMetadata`).
+_PERMANENT = {
+    "accept", "accept-charset", "accept-language", "accept-ranges", "connection", "keep-alive",
+    "proxy-connection", "transfer-encoding", "upgrade", "cache-control", "content-type",
+    "content-length", "cookie", "date", "expect", "from", "host", "if-match",
+    "if-modified-since", "if-none-match", "if-schedule-tag-match", "if-unmodified-since",
+    "max-forwards", "origin", "pragma", "referer", "via", "warning",
+}  # fmt: skip
+_NOT_FORWARDED = {"destination-app-id", "dapr-app-id", "dapr-api-token", "user-agent", "te"}
+#: CloudEvent keys that have their own TopicEventRequest field (the rest go to `extensions`).
+_CE_FIELDS = {"id", "source", "datacontenttype", "type", "specversion", "data", "data_base64"}
+_Status = pb.TopicEventResponse.TopicEventResponseStatus
+
+
+def _metadata_ok(key: str, value: str) -> bool:
+    return (
+        bool(key)
+        and key.isascii()
+        and value.isascii()
+        and value.isprintable()
+        and not key.startswith((":", "grpc-"))
+        and not key.endswith("-bin")
+    )
+
+
+def invoke_metadata(headers: Mapping[str, str]) -> list[tuple[str, str]]:
+    """HTTP headers of an invocation as the gRPC metadata daprd sends the app."""
+    out: list[tuple[str, str]] = []
+    for name, value in headers.items():
+        key = name.lower()
+        if key in _NOT_FORWARDED:
+            continue
+        if key in _PERMANENT:
+            key = "dapr-" + key
+        if _metadata_ok(key, value):
+            out.append((key, value))
+    return out
+
+
+def _is_string_content_type(ct: str) -> bool:
+    ct = ct.split(";", 1)[0].strip().lower()
+    return ct.startswith("text/") or ct.endswith(("/xml", "+xml"))
+
+
+def _is_json_like(ct: str) -> bool:
+    ct = ct.split(";", 1)[0].strip().lower()
+    return ct in ("", "application/json", "application/cloudevents+json") or ct.endswith("+json")
+
+
+def event_data(event: Mapping[str, Any]) -> bytes:
+    """The `data` bytes of a TopicEventRequest (`GRPCEnvelopeFromSubscriptionMessage`).
+
+    Raises ValueError on bad `data_base64` (daprd: a retriable error).
+    """
+    if event.get("data_base64") is not None:
+        return base64.b64decode(str(event["data_base64"]), validate=True)
+    data = event.get("data")
+    if data is None:
+        return b""
+    ct = str(event.get("datacontenttype") or "")
+    if _is_string_content_type(ct):
+        return data.encode() if isinstance(data, str) else b""
+    if _is_json_like(ct):
+        return json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+    return b""
+
+
+def _extensions(event: Mapping[str, Any]) -> struct_pb2.Struct:
+    ext = struct_pb2.Struct()
+    ext.update({k: v for k, v in event.items() if k not in _CE_FIELDS})
+    return ext
+
+
+def _ce_str(event: Mapping[str, Any], key: str) -> str:
+    value = event.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def topic_event_request(event: Mapping[str, Any], topic: str, pubsub: str, path: str) -> Any:
+    """The TopicEventRequest daprd builds for one CloudEvent."""
+    return pb.TopicEventRequest(
+        id=_ce_str(event, "id"),
+        source=_ce_str(event, "source"),
+        type=_ce_str(event, "type"),
+        spec_version=_ce_str(event, "specversion"),
+        data_content_type=_ce_str(event, "datacontenttype"),
+        data=event_data(event),
+        topic=topic,
+        pubsub_name=pubsub,
+        path=path,
+        extensions=_extensions(event),
+    )
+
+
+def _message_metadata(msg: Message) -> list[tuple[str, str]]:
+    meta = {"pubsubname": msg.pubsub}
+    for k, v in msg.metadata.items():
+        key = k.lower()
+        if key not in ("content-type", "content-length"):
+            meta[key] = v
+    return [(k, v) for k, v in meta.items() if _metadata_ok(k, v)]
+
+
+def outcome_of_status(status: int) -> Outcome:
+    """A TopicEventResponse status as daprd reads it (unknown values retry)."""
+    from .._pubsub_delivery import Outcome
+
+    if status == _Status.SUCCESS:
+        return Outcome.SUCCESS
+    if status == _Status.DROP:
+        return Outcome.DROP
+    return Outcome.RETRY
+
+
+def _status_body(err: grpc.aio.AioRpcError) -> bytes:
+    """protojson of the app's status, as daprd writes it to an HTTP caller."""
+    for key, value in err.trailing_metadata() or ():
+        if key == "grpc-status-details-bin" and isinstance(value, bytes):
+            from google.rpc import status_pb2
+
+            status = status_pb2.Status()
+            status.ParseFromString(value)
+            return json_format.MessageToJson(status, indent=None).encode()
+    doc = {"code": err.code().value[0], "message": err.details() or ""}
+    return json.dumps(doc).encode()
+
+
+def _unavailable(err: grpc.aio.AioRpcError) -> bool:
+    return err.code() == grpc.StatusCode.UNAVAILABLE
+
+
+class GrpcAppChannel:
+    """Calls a gRPC app (AppCallback services) on loopback."""
+
+    protocol = "grpc"
+    empty_route_ok = True
+
+    def __init__(
+        self,
+        port: int | None,
+        host: str = "127.0.0.1",
+        app_api_token: str | None = None,
+        timeout: float = 60.0,
+        health_check: bool = False,
+    ) -> None:
+        self.port = port
+        self.host = host
+        self.app_api_token = app_api_token
+        self.timeout = timeout
+        self.health_check_enabled = health_check
+        self.ready = asyncio.Event()
+        self._channel: grpc.aio.Channel | None = None
+        self._target = ""
+        self._listed_bindings: set[str] | None = None
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def _stubs(self) -> grpc.aio.Channel:
+        if self.port is None:
+            raise AppUnavailable("no app port configured (--app-port)")
+        target = f"{self.host}:{self.port}"
+        if self._channel is None or self._target != target:
+            if self._channel is not None:
+                old = self._channel
+                asyncio.get_running_loop().create_task(old.close())
+            self._channel = grpc.aio.insecure_channel(
+                target,
+                options=[
+                    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+                    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+                    ("grpc.initial_reconnect_backoff_ms", 100),
+                    ("grpc.min_reconnect_backoff_ms", 100),
+                    ("grpc.max_reconnect_backoff_ms", 1000),
+                ],
+            )
+            self._target = target
+        return self._channel
+
+    def _meta(self, extra: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
+        meta = list(extra or [])
+        if self.app_api_token:
+            meta.append(("dapr-api-token", self.app_api_token))
+        return meta
+
+    async def _call(
+        self,
+        service: str,
+        rpc: str,
+        request: Any,
+        metadata: list[tuple[str, str]] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """One unary call; returns the call object (await it for the response)."""
+        channel = self._stubs()
+        stub: Any
+        if service == "AppCallback":
+            stub = pb_grpc.AppCallbackStub(channel)
+        elif service == "AppCallbackAlpha":
+            stub = pb_grpc.AppCallbackAlphaStub(channel)
+        else:
+            stub = pb_grpc.AppCallbackHealthCheckStub(channel)
+        return getattr(stub, rpc)(
+            request, metadata=self._meta(metadata), timeout=timeout or self.timeout
+        )
+
+    async def _unary(
+        self,
+        service: str,
+        rpc: str,
+        request: Any,
+        metadata: list[tuple[str, str]] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        return await (await self._call(service, rpc, request, metadata, timeout))
+
+    async def _with_fallback(
+        self, stable: Callable[[], Awaitable[Any]], alpha: Callable[[], Awaitable[Any]]
+    ) -> Any:
+        """daprd: the stable RPC, then the Alpha one only when the stable is UNIMPLEMENTED."""
+        try:
+            return await stable()
+        except grpc.aio.AioRpcError as err:
+            if err.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise
+        return await alpha()
+
+    # -- readiness and health -------------------------------------------------------------------
+    async def health_check(self, timeout: float = 0.5) -> bool:
+        """`AppCallbackHealthCheck/HealthCheck`; any error (even UNIMPLEMENTED) is unhealthy."""
+        try:
+            await self._unary(
+                "AppCallbackHealthCheck", "HealthCheck", empty_pb2.Empty(), [], timeout
+            )
+        except (grpc.aio.AioRpcError, AppUnavailable):
+            return False
+        return True
+
+    async def wait_ready(self, timeout: float = 60.0, path: str = "/healthz") -> bool:
+        """Wait until the app's port accepts a gRPC connection (or, with app health checks on,
+        until one HealthCheck succeeds); set `ready` then."""
+        if self.port is None:
+            return False
+        deadline = time.monotonic() + timeout
+        channel = self._stubs()
+        while time.monotonic() < deadline:
+            try:
+                await asyncio.wait_for(channel.channel_ready(), 2.0)
+            except TimeoutError:
+                continue
+            if not self.health_check_enabled or await self.health_check():
+                self.ready.set()
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            await self._channel.close()
+            self._channel = None
+
+    # -- service invocation --------------------------------------------------------------------
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | str | None = None,
+        timeout: float | None = None,
+    ) -> AppResponse:
+        """`OnInvoke` with the HTTP verb and raw query string in `http_extension`."""
+        hdrs = dict(headers or {})
+        content_type = next((v for k, v in hdrs.items() if k.lower() == "content-type"), "")
+        if isinstance(params, Mapping):
+            from urllib.parse import urlencode
+
+            params = urlencode(params)
+        verb = method.upper()
+        names = common_pb2.HTTPExtension.Verb.keys()
+        req = common_pb2.InvokeRequest(
+            method=path.lstrip("/"),
+            content_type=content_type,
+            http_extension=common_pb2.HTTPExtension(
+                verb=common_pb2.HTTPExtension.Verb.Value(verb if verb in names else "POST"),
+                querystring=params or "",
+            ),
+        )
+        req.data.value = body or b""
+        return await self.invoke(req, invoke_metadata(hdrs), timeout)
+
+    async def invoke(
+        self, req: Any, metadata: list[tuple[str, str]], timeout: float | None = None
+    ) -> AppResponse:
+        """Send an `InvokeRequest`; the answer read as daprd does (`invokeMethodV1`)."""
+        try:
+            call = await self._call("AppCallback", "OnInvoke", req, metadata, timeout)
+            resp = await call
+            initial = await call.initial_metadata()
+        except grpc.aio.AioRpcError as err:
+            if _unavailable(err):
+                raise AppUnavailable(f"gRPC app at {self._target}: {err.details()}") from None
+            return AppResponse(
+                HTTP_STATUS.get(err.code(), 500),
+                {"Content-Type": "application/json"},
+                _status_body(err),
+                grpc_code=err.code(),
+                grpc_message=err.details() or "",
+            )
+        headers = {
+            str(k): str(v) for k, v in (initial or ()) if isinstance(v, str) and _metadata_ok(k, v)
+        }
+        content_type = resp.content_type
+        if resp.data.type_url:
+            content_type = "application/x-protobuf"
+        if content_type:
+            headers["Content-Type"] = content_type
+        return AppResponse(
+            200,
+            headers,
+            bytes(resp.data.value),
+            grpc_code=grpc.StatusCode.OK,
+            type_url=resp.data.type_url,
+        )
+
+    async def fast_request(
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout: float | None = None,
+    ) -> AppResponse:
+        """Same as `request` (gRPC keeps one multiplexed connection anyway)."""
+        return await self.request(method, path, body=body, headers=headers, timeout=timeout)
+
+    # -- pub/sub -------------------------------------------------------------------------------
+    async def list_subscriptions(self) -> list[SubscriptionDef]:
+        """`ListTopicSubscriptions`; UNIMPLEMENTED means none (daprd logs and goes on)."""
+        from ..components import SubscriptionDef
+
+        try:
+            resp = await self._unary("AppCallback", "ListTopicSubscriptions", empty_pb2.Empty())
+        except grpc.aio.AioRpcError as err:
+            if err.code() == grpc.StatusCode.UNIMPLEMENTED:
+                log.info("pubsub subscriptions: gRPC app does not implement ListTopicSubscriptions")
+            else:
+                log.warning("error getting topic list from app: %s", err.details())
+            return []
+        except AppUnavailable as exc:
+            log.warning("error getting topic list from app: %s", exc)
+            return []
+        subs = []
+        for s in resp.subscriptions:
+            bulk: dict[str, Any] = {}
+            if s.HasField("bulk_subscribe"):
+                b = s.bulk_subscribe
+                bulk = {
+                    "enabled": b.enabled,
+                    "maxMessagesCount": b.max_messages_count or None,
+                    "maxAwaitDurationMs": b.max_await_duration_ms or None,
+                }
+            subs.append(
+                SubscriptionDef(
+                    pubsubname=s.pubsub_name,
+                    topic=s.topic,
+                    rules=[(r.match, r.path) for r in s.routes.rules],
+                    default=s.routes.default,
+                    dead_letter_topic=s.dead_letter_topic,
+                    metadata=dict(s.metadata),
+                    bulk=bulk,
+                    source="app",
+                )
+            )
+        return subs
+
+    async def deliver_event(
+        self, sub: ActiveSubscription, msg: Message, path: str, timeout: float | None
+    ) -> Outcome:
+        """`OnTopicEvent`: status SUCCESS/RETRY/DROP; UNIMPLEMENTED drops; other errors retry."""
+        from .._pubsub_delivery import Outcome
+
+        try:
+            req = topic_event_request(msg.event(sub.raw), msg.topic, msg.pubsub, path)
+        except ValueError as exc:
+            log.warning("event %s on %s/%s: bad data_base64: %s", msg.id, *sub.key, exc)
+            return Outcome.RETRY
+        try:
+            resp = await self._unary(
+                "AppCallback", "OnTopicEvent", req, _message_metadata(msg), timeout
+            )
+        except grpc.aio.AioRpcError as err:
+            if err.code() == grpc.StatusCode.UNIMPLEMENTED:
+                log.warning(
+                    "non-retriable error returned from app while processing pub/sub event %s: %s",
+                    msg.id,
+                    err.details(),
+                )
+                return Outcome.NOT_FOUND  # dropped, not dead-lettered (as daprd)
+            if _unavailable(err):
+                raise AppUnavailable(f"gRPC app at {self._target}: {err.details()}") from None
+            log.warning("error from app for event %s: %s %s", msg.id, err.code(), err.details())
+            return Outcome.RETRY
+        return outcome_of_status(resp.status)
+
+    def _bulk_entry(self, sub: ActiveSubscription, msg: Message) -> Any:
+        meta = {k: v for k, v in msg.metadata.items()}
+        if sub.raw:
+            return pb.TopicEventBulkRequestEntry(
+                entry_id=str(msg.id),
+                bytes=msg.body,
+                content_type="application/octet-stream",
+                metadata=meta,
+            )
+        event = msg.event(False)
+        ce = pb.TopicEventCERequest(
+            id=_ce_str(event, "id"),
+            source=_ce_str(event, "source"),
+            type=_ce_str(event, "type"),
+            spec_version=_ce_str(event, "specversion"),
+            data_content_type=_ce_str(event, "datacontenttype"),
+            data=event_data(event),
+            extensions=_extensions(event),
+        )
+        return pb.TopicEventBulkRequestEntry(
+            entry_id=str(msg.id),
+            cloud_event=ce,
+            content_type="application/cloudevents+json",
+            metadata=meta,
+        )
+
+    async def deliver_bulk(
+        self, sub: ActiveSubscription, msgs: list[Message], path: str, timeout: float | None
+    ) -> dict[str, Outcome]:
+        """`OnBulkTopicEvent` (Alpha on UNIMPLEMENTED); per-entry status, missing ones retry."""
+        from .._pubsub_delivery import Outcome
+        from ..cloudevents import BULK_EVENT_TYPE
+
+        ids = [str(m.id) for m in msgs]
+        try:
+            entries = [self._bulk_entry(sub, m) for m in msgs]
+        except ValueError:
+            return dict.fromkeys(ids, Outcome.RETRY)
+        req = pb.TopicEventBulkRequest(
+            id=str(uuid.uuid4()),
+            entries=entries,
+            metadata=dict(sub.sdef.metadata),
+            topic=sub.sdef.topic,
+            pubsub_name=sub.sdef.pubsubname,
+            type=BULK_EVENT_TYPE,
+            path=path,
+        )
+
+        def call(service: str, rpc: str) -> Callable[[], Awaitable[Any]]:
+            return lambda: self._unary(service, rpc, req, [], timeout)
+
+        try:
+            resp = await self._with_fallback(
+                call("AppCallback", "OnBulkTopicEvent"),
+                call("AppCallbackAlpha", "OnBulkTopicEventAlpha1"),
+            )
+        except grpc.aio.AioRpcError as err:
+            if err.code() == grpc.StatusCode.UNIMPLEMENTED:
+                return dict.fromkeys(ids, Outcome.DROP)
+            if _unavailable(err):
+                raise AppUnavailable(f"gRPC app at {self._target}: {err.details()}") from None
+            return dict.fromkeys(ids, Outcome.RETRY)
+        out = dict.fromkeys(ids, Outcome.RETRY)
+        for item in resp.statuses:
+            if item.entry_id in out:
+                out[item.entry_id] = outcome_of_status(item.status)
+        return out
+
+    # -- bindings and jobs -----------------------------------------------------------------------
+    async def input_bindings(self, routes: Mapping[str, str]) -> set[str]:
+        """`ListInputBindings` once; any error means none (daprd swallows it)."""
+        try:
+            resp = await self._unary(
+                "AppCallback", "ListInputBindings", empty_pb2.Empty(), [], timeout=3.0
+            )
+            listed = set(resp.bindings)
+        except (grpc.aio.AioRpcError, AppUnavailable) as exc:
+            log.warning("ListInputBindings failed, no input binding is started: %s", exc)
+            listed = set()
+        for name in routes:
+            if name not in listed:
+                log.info("app has not subscribed to binding %s.", name)
+        return {name for name in routes if name in listed}
+
+    async def deliver_binding(
+        self, name: str, route: str, data: bytes, metadata: Mapping[str, str]
+    ) -> AppResponse:
+        """`OnBindingEvent`; the response `data` is returned to the binding."""
+        req = pb.BindingEventRequest(name=name, data=data, metadata=dict(metadata))
+        try:
+            resp = await self._unary("AppCallback", "OnBindingEvent", req)
+        except grpc.aio.AioRpcError as err:
+            if _unavailable(err):
+                raise AppUnavailable(f"gRPC app at {self._target}: {err.details()}") from None
+            return AppResponse(
+                HTTP_STATUS.get(err.code(), 500),
+                {},
+                f"error invoking app: {err.details()}".encode(),
+                grpc_code=err.code(),
+                grpc_message=err.details() or "",
+            )
+        return AppResponse(200, {}, bytes(resp.data), grpc_code=grpc.StatusCode.OK)
+
+    async def deliver_job(self, name: str, data: Any) -> AppResponse:
+        """`OnJobEvent` (Alpha on UNIMPLEMENTED), as daprd's `sendJob`."""
+        req = pb.JobEventRequest(
+            name=name,
+            method="job/" + name,
+            content_type=data.type_url,
+            http_extension=common_pb2.HTTPExtension(verb=common_pb2.HTTPExtension.POST),
+        )
+        req.data.CopyFrom(data)
+        try:
+            await self._with_fallback(
+                lambda: self._unary("AppCallback", "OnJobEvent", req),
+                lambda: self._unary("AppCallbackAlpha", "OnJobEventAlpha1", req),
+            )
+        except grpc.aio.AioRpcError as err:
+            if _unavailable(err):
+                raise AppUnavailable(f"gRPC app at {self._target}: {err.details()}") from None
+            return AppResponse(
+                HTTP_STATUS.get(err.code(), 500),
+                {},
+                (err.details() or "").encode(),
+                grpc_code=err.code(),
+                grpc_message=err.details() or "",
+            )
+        return AppResponse(200, {}, b"", grpc_code=grpc.StatusCode.OK)

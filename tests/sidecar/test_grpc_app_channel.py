@@ -1,0 +1,410 @@
+"""`--app-protocol grpc`: a `dapr.ext.grpc.App` (the SDK's own gRPC app) behind the embedded
+sidecar, driven with `DaprClient`: invoke, topic events (RETRY, DROP -> dead letter, routing
+rules), bulk topic events, input bindings, jobs, the health check and `dapr-api-token`.
+
+The App serves on a free loopback port in a thread; a server interceptor records what daprd's
+side (the sidecar) sent, so fields the SDK hides from handlers (HTTP verb, query string) are
+checked on the wire.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+from dapr.clients import DaprClient
+from dapr.clients.grpc._jobs import Job
+from dapr.clients.grpc._response import TopicEventResponse
+from dapr.ext.grpc import App, BindingRequest, InvokeMethodRequest, InvokeMethodResponse, Rule
+from google.protobuf.any_pb2 import Any as GrpcAny
+from google.protobuf.wrappers_pb2 import StringValue
+
+from funchost.sidecar import Sidecar, SidecarConfig, SidecarThread, VirtualClock, free_port
+
+pytestmark = pytest.mark.e2e
+
+TOKEN = "app-token-123"
+
+
+@dataclass
+class Call:
+    rpc: str
+    request: Any
+    metadata: dict[str, str]
+
+
+class Recorder(grpc.ServerInterceptor):  # type: ignore[misc]
+    """Records every unary call the App receives (rpc name, request, metadata)."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+
+    def of(self, rpc: str) -> list[Call]:
+        return [c for c in self.calls if c.rpc == rpc]
+
+    def intercept_service(self, continuation: Any, details: Any) -> Any:
+        handler = continuation(details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        inner = handler.unary_unary
+        rpc = details.method.rsplit("/", 1)[-1]
+        meta = {k: v for k, v in details.invocation_metadata if isinstance(v, str)}
+
+        def wrapped(request: Any, context: Any) -> Any:
+            self.calls.append(Call(rpc, request, meta))
+            return inner(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            wrapped,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+@dataclass
+class GrpcApp:
+    """A `dapr.ext.grpc.App` on a free port, with what its handlers saw."""
+
+    app: App
+    recorder: Recorder
+    port: int
+    seen: dict[str, list[Any]] = field(default_factory=dict)
+
+    def saw(self, key: str, item: Any) -> None:
+        self.seen.setdefault(key, []).append(item)
+
+    def got(self, key: str) -> list[Any]:
+        return self.seen.get(key, [])
+
+
+@dataclass
+class Stack:
+    app: GrpcApp
+    sidecar: Sidecar
+    thread: SidecarThread
+    clock: VirtualClock
+
+    def client(self) -> DaprClient:
+        return DaprClient(address=self.sidecar.grpc_address)
+
+    def advance(self, seconds: float) -> None:
+        self.thread.call(self.clock.advance(seconds))
+
+    def idle(self) -> None:
+        self.thread.call(self.sidecar.idle())
+
+    def until(self, key: str, count: int, step: float = 1.0, limit: int = 120) -> list[Any]:
+        """Advance the virtual clock step by step until the app saw `count` of `key`."""
+        for _ in range(limit):
+            self.idle()
+            if len(self.app.got(key)) >= count:
+                return self.app.got(key)
+            self.advance(step)
+        raise AssertionError(f"{key}: saw {len(self.app.got(key))}, wanted {count}")
+
+
+RESOURCES = """
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: {name: tick}
+spec:
+  type: bindings.cron
+  version: v1
+  metadata:
+    - {name: schedule, value: "@every 10s"}
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: {name: unlisted}
+spec:
+  type: bindings.cron
+  version: v1
+  metadata:
+    - {name: schedule, value: "@every 10s"}
+---
+apiVersion: dapr.io/v2alpha1
+kind: Subscription
+metadata: {name: bulk-orders}
+spec:
+  pubsubname: pubsub
+  topic: bulk-in
+  routes: {default: bulk}
+  bulkSubscribe: {enabled: true, maxMessagesCount: 10}
+"""
+
+
+def build_app(app: GrpcApp) -> None:
+    """The handlers every test shares."""
+    a = app.app
+
+    @a.method(name="echo")
+    def echo(request: InvokeMethodRequest) -> InvokeMethodResponse:
+        app.saw("echo", (request.data, request.content_type, dict(request.metadata)))
+        reply = InvokeMethodResponse(b"echo:" + request.data, "application/octet-stream")
+        reply.headers = (("x-reply", "yes"),)
+        return reply
+
+    @a.method(name="fail")
+    def fail(request: InvokeMethodRequest) -> bytes:
+        raise ValueError("boom")
+
+    attempts = {"n": 0}
+
+    @a.subscribe(pubsub_name="pubsub", topic="orders")
+    def orders(event: Any) -> TopicEventResponse:
+        attempts["n"] += 1
+        app.saw("orders-attempt", json.loads(event.data))
+        if attempts["n"] == 1:
+            return TopicEventResponse("retry")
+        app.saw("orders", json.loads(event.data))
+        return TopicEventResponse("success")
+
+    @a.subscribe(pubsub_name="pubsub", topic="poison", dead_letter_topic="poison-dlq")
+    def poison(event: Any) -> TopicEventResponse:
+        app.saw("poison", event.data)
+        return TopicEventResponse("drop")
+
+    @a.subscribe(pubsub_name="pubsub", topic="poison-dlq")
+    def poison_dlq(event: Any) -> None:
+        app.saw("poison-dlq", json.loads(event.data))
+
+    @a.subscribe(pubsub_name="pubsub", topic="routed", rule=Rule('event.data.kind == "urgent"', 1))
+    def urgent(event: Any) -> None:
+        app.saw("urgent", json.loads(event.data))
+
+    @a.subscribe(pubsub_name="pubsub", topic="bulk")
+    def bulk(event: Any) -> TopicEventResponse:
+        data = json.loads(event.data)
+        app.saw("bulk", data)
+        return TopicEventResponse("drop" if data.get("n") == 2 else "success")
+
+    @a.binding("tick")
+    def tick(request: BindingRequest) -> None:
+        app.saw("tick", request.binding_metadata)
+
+    @a.job_event("nightly")
+    def nightly(job_event: Any) -> None:
+        app.saw("nightly", job_event.data)
+
+    @a.register_health_check
+    def health() -> None:
+        app.saw("health", True)
+
+
+@pytest.fixture
+def grpc_app() -> Iterator[GrpcApp]:
+    recorder = Recorder()
+    app = GrpcApp(
+        App(thread_pool=futures.ThreadPoolExecutor(8), interceptors=(recorder,)),
+        recorder,
+        free_port(),
+    )
+    build_app(app)
+    thread = threading.Thread(target=app.app.run, args=(app.port, "127.0.0.1"), daemon=True)
+    thread.start()
+    yield app
+    app.app.stop()
+    thread.join(5)
+
+
+@pytest.fixture
+def make_stack(
+    tmp_path: Path, grpc_app: GrpcApp, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., Stack]]:
+    started: list[SidecarThread] = []
+
+    def factory(**overrides: Any) -> Stack:
+        res = tmp_path / "resources"
+        res.mkdir(exist_ok=True)
+        (res / "resources.yaml").write_text(RESOURCES)
+        cfg = SidecarConfig(
+            app_id="grpcapp",
+            app_port=grpc_app.port,
+            app_protocol="grpc",
+            http_port=free_port(),
+            grpc_port=free_port(),
+            resources_paths=[res],
+            db_path=tmp_path / "sidecar.db",
+            app_ready_timeout=10.0,
+            app_api_token=TOKEN,
+            **overrides,
+        )
+        clock = VirtualClock(start=(time.time() // 60) * 60 + 1)
+        sidecar = Sidecar(cfg, clock)
+        thread = SidecarThread(sidecar)
+        thread.start()
+        started.append(thread)
+        monkeypatch.setenv("DAPR_HTTP_PORT", str(cfg.http_port))
+        monkeypatch.setenv("DAPR_GRPC_PORT", str(cfg.grpc_port))
+        thread.call(sidecar.wait_app_ready(timeout=15))
+        return Stack(grpc_app, sidecar, thread, clock)
+
+    yield factory
+    for thread in started:
+        thread.stop()
+
+
+@pytest.fixture
+def stack(make_stack: Callable[..., Stack]) -> Stack:
+    return make_stack()
+
+
+# -- service invocation ---------------------------------------------------------------------------
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_invoke_odd_verbs_query_and_binary_body(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, protocol: str
+) -> None:
+    monkeypatch.setenv("DAPR_API_METHOD_INVOCATION_PROTOCOL", protocol)
+    body = b"\x00\xffnot json\n"
+    with stack.client() as client:
+        resp = client.invoke_method(
+            "grpcapp",
+            "echo",
+            data=body,
+            content_type="application/octet-stream",
+            http_verb="PATCH",
+            http_querystring=(("a", "1"), ("b", "x y")),
+        )
+    assert resp.data == b"echo:" + body
+    (call,) = [c for c in stack.app.recorder.of("OnInvoke") if c.request.method == "echo"]
+    req = call.request
+    assert req.method == "echo"
+    assert req.http_extension.verb == req.http_extension.PATCH
+    assert req.http_extension.querystring in ("a=1&b=x+y", "a=1&b=x%20y")
+    assert req.content_type == "application/octet-stream"
+    assert req.data.value == body
+    assert call.metadata["dapr-api-token"] == TOKEN
+    ((data, ctype, _meta),) = stack.app.got("echo")
+    assert (data, ctype) == (body, "application/octet-stream")
+
+
+def test_invoke_over_http_maps_verbs_headers_and_errors(stack: Stack) -> None:
+    base = f"{stack.sidecar.http_url}/v1.0/invoke/grpcapp/method"
+    r = httpx.request(
+        "DELETE",
+        f"{base}/echo?x=%2F1",
+        content=b"<xml/>",
+        headers={"Content-Type": "text/xml", "X-Custom": "v"},
+    )
+    assert r.status_code == 200 and r.content == b"echo:<xml/>"
+    assert r.headers["content-type"] == "application/octet-stream"
+    assert r.headers["x-reply"] == "yes"
+    call = stack.app.recorder.of("OnInvoke")[-1]
+    assert call.request.http_extension.verb == call.request.http_extension.DELETE
+    assert call.request.http_extension.querystring == "x=%2F1"  # raw, undecoded
+    assert call.metadata["x-custom"] == "v"
+    assert call.metadata["dapr-content-type"] == "text/xml"  # daprd renames permanent headers
+    r = httpx.request("OPTIONS", f"{base}/echo")
+    assert r.status_code == 200
+    verb = stack.app.recorder.of("OnInvoke")[-1].request.http_extension.verb
+    assert verb == call.request.http_extension.OPTIONS
+    # A method the App lacks is UNIMPLEMENTED -> 501; a raising handler -> UNKNOWN -> 500.
+    r = httpx.post(f"{base}/missing", content=b"{}")
+    assert r.status_code == 501
+    assert r.json()["code"] == grpc.StatusCode.UNIMPLEMENTED.value[0]
+    r = httpx.post(f"{base}/fail", content=b"{}")
+    assert r.status_code == 500
+
+
+# -- pub/sub --------------------------------------------------------------------------------------
+def test_topic_event_retry_then_success(stack: Stack) -> None:
+    with stack.client() as client:
+        client.publish_event(
+            "pubsub", "orders", json.dumps({"id": 7}), data_content_type="application/json"
+        )
+    assert stack.until("orders", 1) == [{"id": 7}]
+    assert len(stack.app.got("orders-attempt")) == 2
+    call = stack.app.recorder.of("OnTopicEvent")[0]
+    req = call.request
+    assert (req.topic, req.pubsub_name, req.path) == ("orders", "pubsub", "")
+    assert req.type == "com.dapr.event.sent" and req.spec_version == "1.0"
+    assert req.data_content_type == "application/json"
+    assert req.extensions["topic"] == "orders" and "traceparent" in req.extensions
+    assert "data" not in req.extensions and "id" not in req.extensions
+    assert call.metadata["pubsubname"] == "pubsub"
+    assert call.metadata["dapr-api-token"] == TOKEN
+
+
+def test_drop_goes_to_the_dead_letter_topic(stack: Stack) -> None:
+    with stack.client() as client:
+        client.publish_event(
+            "pubsub", "poison", json.dumps({"bad": True}), data_content_type="application/json"
+        )
+    assert stack.until("poison-dlq", 1) == [{"bad": True}]
+    assert len(stack.app.got("poison")) == 1  # DROP is not retried
+
+
+def test_routing_rules_from_list_topic_subscriptions(stack: Stack) -> None:
+    subs = {s["topic"]: s for s in stack.sidecar.get("core").metadata_dict()["subscriptions"]}
+    assert subs["routed"]["rules"][0] == {"match": 'event.data.kind == "urgent"', "path": "urgent"}
+    assert subs["poison"]["deadLetterTopic"] == "poison-dlq"
+    with stack.client() as client:
+        client.publish_event(
+            "pubsub", "routed", json.dumps({"kind": "urgent"}), data_content_type="application/json"
+        )
+    assert stack.until("urgent", 1) == [{"kind": "urgent"}]
+    assert stack.app.recorder.of("OnTopicEvent")[-1].request.path == "urgent"
+
+
+def test_bulk_topic_event(stack: Stack) -> None:
+    with stack.client() as client:
+        for n in (1, 2, 3):
+            client.publish_event(
+                "pubsub", "bulk-in", json.dumps({"n": n}), data_content_type="application/json"
+            )
+    got = stack.until("bulk", 3)
+    assert sorted(d["n"] for d in got) == [1, 2, 3]
+    stack.idle()
+    bulk_calls = stack.app.recorder.of("OnBulkTopicEvent")
+    assert bulk_calls and not stack.app.recorder.of("OnBulkTopicEventAlpha1")
+    req = bulk_calls[0].request
+    # A declarative bulk subscription routed to the App's `bulk` handler (the SDK's App has no
+    # bulk option of its own).
+    assert (req.topic, req.pubsub_name, req.path) == ("bulk-in", "pubsub", "bulk")
+    assert req.type == "com.dapr.event.sent.bulk"
+    assert req.entries[0].cloud_event.data_content_type == "application/json"
+    # Every entry was answered (SUCCESS or DROP): nothing is redelivered.
+    stack.advance(120)
+    stack.idle()
+    assert len(stack.app.got("bulk")) == 3
+
+
+# -- bindings, jobs, health -----------------------------------------------------------------------
+def test_input_binding_listed_by_the_app_fires_others_do_not(stack: Stack) -> None:
+    assert stack.app.recorder.of("ListInputBindings")
+    assert stack.sidecar.get("bindings").listening == {"tick"}
+    stack.until("tick", 2, step=10)
+    names = {c.request.name for c in stack.app.recorder.of("OnBindingEvent")}
+    assert names == {"tick"}  # `unlisted` was never started
+    assert "readTimeUTC" in stack.app.got("tick")[0]
+
+
+def test_job_event_delivered_to_on_job_event(stack: Stack) -> None:
+    data = GrpcAny()
+    data.Pack(StringValue(value="hello"))
+    with stack.client() as client:
+        client.schedule_job_alpha1(Job(name="nightly", due_time="5s", data=data))
+    stack.until("nightly", 1)
+    (call,) = stack.app.recorder.of("OnJobEvent")
+    assert call.request.name == "nightly" and call.request.method == "job/nightly"
+    assert call.request.content_type == data.type_url
+    assert call.request.data == data
+    assert call.metadata["dapr-api-token"] == TOKEN
+
+
+def test_health_check_gates_readiness(make_stack: Callable[..., Stack]) -> None:
+    s = make_stack(enable_app_health_check=True)
+    assert s.sidecar.app.ready.is_set()
+    assert s.app.recorder.of("HealthCheck")
+    assert s.app.got("health")
+    meta = s.sidecar.get("core").metadata_dict()["appConnectionProperties"]
+    assert meta["protocol"] == "grpc"
