@@ -111,7 +111,13 @@ class SubscriptionDef:
             "metadata": self.metadata,
             "rules": [{"match": m, "path": p} for m, p in self.rules]
             + [{"match": "", "path": self.default or self.route}],
-            "type": "DECLARATIVE" if self.source != "app" else "PROGRAMMATIC",
+            "type": (
+                "PROGRAMMATIC"
+                if self.source == "app"
+                else "STREAMING"
+                if self.source == "stream"
+                else "DECLARATIVE"
+            ),
         }
 
 

@@ -112,7 +112,17 @@ class PubSubSubsystem(Subsystem):
         )
 
     def metadata_info(self) -> dict[str, Any]:
-        return {"subscriptions": [s.sdef.to_metadata() for s in self.subs.values()]}
+        """Active subscriptions; declarative ones are listed even before the app is read
+        (daprd loads them at start-up, whether or not an app ever answers)."""
+        sdefs = [s.sdef for s in self.subs.values()]
+        if not self._routing:
+            active = {(d.pubsubname, d.topic) for d in sdefs}
+            sdefs += [
+                d
+                for d in self.declared
+                if (d.pubsubname, d.topic) not in active and d.pubsubname in self.pubsubs
+            ]
+        return {"subscriptions": [d.to_metadata() for d in sdefs]}
 
     # -- subscriptions ------------------------------------------------------------------------
     async def set_subscriptions(self, defs: list[SubscriptionDef]) -> None:

@@ -408,3 +408,68 @@ def test_health_check_gates_readiness(make_stack: Callable[..., Stack]) -> None:
     assert s.app.got("health")
     meta = s.sidecar.get("core").metadata_dict()["appConnectionProperties"]
     assert meta["protocol"] == "grpc"
+
+
+# -- metadata -------------------------------------------------------------------------------------
+def _subs_both_ways(sidecar: Sidecar) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    from dapr.proto import api_v1
+    from dapr.proto.runtime.v1 import dapr_pb2_grpc
+
+    doc = httpx.get(f"{sidecar.http_url}/v1.0/metadata").json()
+    over_http = sorted(
+        (
+            s["pubsubname"],
+            s["topic"],
+            s["deadLetterTopic"],
+            tuple((r["match"], r["path"]) for r in s["rules"]),
+            s["type"],
+        )
+        for s in doc["subscriptions"]
+    )
+    with grpc.insecure_channel(sidecar.grpc_address) as channel:
+        resp = dapr_pb2_grpc.DaprStub(channel).GetMetadata(api_v1.GetMetadataRequest())
+    over_grpc = sorted(
+        (
+            s.pubsub_name,
+            s.topic,
+            s.dead_letter_topic,
+            tuple((r.match, r.path) for r in s.rules.rules),
+            api_v1.PubsubSubscriptionType.Name(s.type),
+        )
+        for s in resp.subscriptions
+    )
+    return over_http, over_grpc
+
+
+def test_metadata_lists_the_same_subscriptions_over_http_and_grpc(stack: Stack) -> None:
+    over_http, over_grpc = _subs_both_ways(stack.sidecar)
+    assert over_http == over_grpc
+    kinds = {(s[1], s[4]) for s in over_grpc}
+    assert ("bulk-in", "DECLARATIVE") in kinds and ("orders", "PROGRAMMATIC") in kinds
+
+
+def test_metadata_lists_declarative_subscriptions_without_an_app(tmp_path: Path) -> None:
+    (tmp_path / "subs.yaml").write_text(
+        """
+apiVersion: dapr.io/v2alpha1
+kind: Subscription
+metadata: {name: a}
+spec: {pubsubname: pubsub, topic: a, routes: {default: /a}}
+---
+apiVersion: dapr.io/v1alpha1
+kind: Subscription
+metadata: {name: b}
+spec: {pubsubname: pubsub, topic: b, route: /b}
+"""
+    )
+    cfg = SidecarConfig(
+        app_id="noapp", http_port=free_port(), grpc_port=free_port(), resources_paths=[tmp_path]
+    )
+    thread = SidecarThread(Sidecar(cfg))
+    thread.start()
+    try:
+        over_http, over_grpc = _subs_both_ways(thread.sidecar)
+    finally:
+        thread.stop()
+    assert over_http == over_grpc
+    assert [s[1] for s in over_grpc] == ["a", "b"]
