@@ -319,6 +319,16 @@ GrpcPortOpt = Annotated[
 ]
 
 
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="A Dapr Configuration YAML (secret scopes, tracing, features, workflow limits).",
+        envvar="FUNCHOST_CONFIG",
+    ),
+]
+
+
 @app.command()
 def run(
     path: PathArg,
@@ -334,6 +344,7 @@ def run(
     plugins: PluginsOpt = True,
     log_level: LogOpt = "info",
     enable: EnableOpt = None,
+    config_file: ConfigOpt = None,
     reload: Annotated[
         bool,
         typer.Option(
@@ -370,6 +381,7 @@ def run(
         db_path=db,
         app_api_token=os.environ.get("APP_API_TOKEN") or None,
         api_token=os.environ.get("DAPR_API_TOKEN") or None,
+        config_path=config_file.resolve() if config_file else None,
     )
     try:
         with progress.step("loading components, starting the embedded sidecar"):
@@ -458,14 +470,7 @@ def sidecar(
             envvar="FUNCHOST_ENABLE_APP_HEALTH_CHECK",
         ),
     ] = False,
-    config_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--config",
-            help="A Dapr Configuration YAML (secret scopes, tracing, features, workflow limits).",
-            envvar="FUNCHOST_CONFIG",
-        ),
-    ] = None,
+    config_file: ConfigOpt = None,
 ) -> None:
     """Run the embedded sidecar alone (a stand-in for daprd) until Ctrl-C."""
 

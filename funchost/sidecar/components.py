@@ -324,6 +324,10 @@ class ResourcesSubsystem(Subsystem):
         cfg = sidecar.config
         self.resources = load_resources(list(cfg.resources_paths), cfg.app_id)
         self.components = self.resources.components
+        from .runtime_config import RuntimeConfig, load_runtime_config
+
+        config_path = getattr(cfg, "config_path", None)
+        self.runtime_config = load_runtime_config(config_path) if config_path else RuntimeConfig()
         from .resiliency import Resiliency
 
         self.resiliency = Resiliency(self.resources.resiliency)

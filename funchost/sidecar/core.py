@@ -42,7 +42,7 @@ class CoreSubsystem(Subsystem):
         doc: dict[str, Any] = {
             "id": self.sidecar.config.app_id,
             "runtimeVersion": "funchost-embedded",
-            "enabledFeatures": [],
+            "enabledFeatures": self.sidecar.get("components").runtime_config.enabled_features,
             "extended": dict(self.extended),
             "appConnectionProperties": {
                 "port": self.sidecar.config.app_port,

@@ -39,6 +39,9 @@ class WorkflowsSubsystem(Subsystem):
     def __init__(self, sidecar: Any) -> None:
         super().__init__(sidecar)
         self.engine = Engine(sidecar.store, sidecar.clock)
+        limits = sidecar.get("components").runtime_config  # --config: spec.workflow
+        self.engine.max_turns = limits.max_concurrent_workflows
+        self.engine.max_activities = limits.max_concurrent_activities
         self._tasks: list[asyncio.Task[None]] = []
 
     def routes(self) -> list[BaseRoute]:
