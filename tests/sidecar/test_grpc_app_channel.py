@@ -133,6 +133,15 @@ spec:
 ---
 apiVersion: dapr.io/v2alpha1
 kind: Subscription
+metadata: {name: ghost}
+spec:
+  pubsubname: pubsub
+  topic: ghost
+  routes: {default: ghost}
+  deadLetterTopic: poison-dlq
+---
+apiVersion: dapr.io/v2alpha1
+kind: Subscription
 metadata: {name: bulk-orders}
 spec:
   pubsubname: pubsub
@@ -167,6 +176,15 @@ def build_app(app: GrpcApp) -> None:
             return TopicEventResponse("retry")
         app.saw("orders", json.loads(event.data))
         return TopicEventResponse("success")
+
+    flaky = {"n": 0}
+
+    @a.subscribe(pubsub_name="pubsub", topic="flaky")
+    def flaky_handler(event: Any) -> None:
+        flaky["n"] += 1
+        if flaky["n"] == 1:
+            raise RuntimeError("first delivery fails")  # the SDK answers UNKNOWN
+        app.saw("flaky", json.loads(event.data))
 
     @a.subscribe(pubsub_name="pubsub", topic="poison", dead_letter_topic="poison-dlq")
     def poison(event: Any) -> TopicEventResponse:
@@ -343,6 +361,30 @@ def test_drop_goes_to_the_dead_letter_topic(stack: Stack) -> None:
     assert len(stack.app.got("poison")) == 1  # DROP is not retried
 
 
+def test_handler_error_is_retried(stack: Stack) -> None:
+    with stack.client() as client:
+        client.publish_event(
+            "pubsub", "flaky", json.dumps({"x": 1}), data_content_type="application/json"
+        )
+    assert stack.until("flaky", 1) == [{"x": 1}]
+    assert (
+        len([c for c in stack.app.recorder.of("OnTopicEvent") if c.request.topic == "flaky"]) == 2
+    )
+
+
+def test_unimplemented_topic_is_dropped_without_dead_letter(stack: Stack) -> None:
+    with stack.client() as client:
+        client.publish_event(
+            "pubsub", "ghost", json.dumps({"boo": 1}), data_content_type="application/json"
+        )
+    stack.idle()
+    stack.advance(120)
+    stack.idle()
+    calls = [c for c in stack.app.recorder.of("OnTopicEvent") if c.request.topic == "ghost"]
+    assert len(calls) == 1 and calls[0].request.path == "ghost"
+    assert stack.app.got("poison-dlq") == []  # daprd dead-letters only a DROP status
+
+
 def test_routing_rules_from_list_topic_subscriptions(stack: Stack) -> None:
     subs = {s["topic"]: s for s in stack.sidecar.get("core").metadata_dict()["subscriptions"]}
     assert subs["routed"]["rules"][0] == {"match": 'event.data.kind == "urgent"', "path": "urgent"}
@@ -473,3 +515,70 @@ spec: {pubsubname: pubsub, topic: b, route: /b}
         thread.stop()
     assert over_http == over_grpc
     assert [s[1] for s in over_grpc] == ["a", "b"]
+
+
+# -- Alpha fallbacks (an app that serves only AppCallbackAlpha) ------------------------------------
+def test_bulk_and_job_events_fall_back_to_alpha_on_unimplemented() -> None:
+    import asyncio
+
+    from dapr.proto.runtime.v1 import appcallback_pb2 as pb
+    from dapr.proto.runtime.v1 import appcallback_pb2_grpc as pb_grpc
+
+    from funchost.sidecar._pubsub_delivery import ActiveSubscription, Message, Outcome
+    from funchost.sidecar.app_channel import GrpcAppChannel
+    from funchost.sidecar.components import SubscriptionDef
+    from funchost.sidecar.resiliency import DEFAULT_RETRY
+
+    status = pb.TopicEventResponse.TopicEventResponseStatus
+    seen: dict[str, list[Any]] = {"jobs": [], "bulk": []}
+
+    class OnlyAlpha(pb_grpc.AppCallbackAlphaServicer):  # type: ignore[misc]
+        def OnJobEventAlpha1(self, request: Any, context: Any) -> Any:
+            seen["jobs"].append(request)
+            return pb.JobEventResponse()
+
+        def OnBulkTopicEventAlpha1(self, request: Any, context: Any) -> Any:
+            seen["bulk"].append(request)
+            first, second = request.entries[0].entry_id, request.entries[1].entry_id
+            return pb.TopicEventBulkResponse(
+                statuses=[
+                    pb.TopicEventBulkResponseEntry(entry_id=first, status=status.DROP),
+                    pb.TopicEventBulkResponseEntry(entry_id=second, status=status.SUCCESS),
+                    pb.TopicEventBulkResponseEntry(entry_id="unknown", status=status.SUCCESS),
+                ]
+            )
+
+    server = grpc.server(futures.ThreadPoolExecutor(2))
+    pb_grpc.add_AppCallbackServicer_to_server(pb_grpc.AppCallbackServicer(), server)
+    pb_grpc.add_AppCallbackAlphaServicer_to_server(OnlyAlpha(), server)
+    port = free_port()
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    sub = ActiveSubscription(SubscriptionDef("pubsub", "t", bulk={"enabled": True}), DEFAULT_RETRY)
+    event = {"id": "e", "source": "s", "type": "x", "specversion": "1.0"}
+    msgs = [
+        Message(i, "pubsub", "t", json.dumps({**event, "data": {"i": i}}).encode(), {}, False)
+        for i in (1, 2, 3)
+    ]
+    data = GrpcAny()
+    data.Pack(StringValue(value="v"))
+
+    async def drive() -> tuple[Any, dict[str, Any]]:
+        channel = GrpcAppChannel(port, app_api_token=TOKEN)
+        try:
+            job = await channel.deliver_job("j1", data)
+            outcomes = await channel.deliver_bulk(sub, msgs, "route", None)
+        finally:
+            await channel.close()
+        return job, outcomes
+
+    try:
+        job, outcomes = asyncio.run(drive())
+    finally:
+        server.stop(0)
+    assert job.status == 200 and seen["jobs"][0].name == "j1"
+    assert seen["jobs"][0].data == data
+    # Entry 3 got no status back: it is retried (daprd); an unknown entry id is ignored.
+    assert outcomes == {"1": Outcome.DROP, "2": Outcome.SUCCESS, "3": Outcome.RETRY}
+    entry = seen["bulk"][0].entries[0]
+    assert entry.cloud_event.data == b'{"i":1}' and seen["bulk"][0].path == "route"

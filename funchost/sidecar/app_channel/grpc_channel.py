@@ -65,6 +65,11 @@ _NOT_FORWARDED = {"destination-app-id", "dapr-app-id", "dapr-api-token", "user-a
 #: CloudEvent keys that have their own TopicEventRequest field (the rest go to `extensions`).
 _CE_FIELDS = {"id", "source", "datacontenttype", "type", "specversion", "data", "data_base64"}
 _Status = pb.TopicEventResponse.TopicEventResponseStatus
+_STUBS: dict[str, Any] = {
+    "AppCallback": pb_grpc.AppCallbackStub,
+    "AppCallbackAlpha": pb_grpc.AppCallbackAlphaStub,
+    "AppCallbackHealthCheck": pb_grpc.AppCallbackHealthCheckStub,
+}
 
 
 def _metadata_ok(key: str, value: str) -> bool:
@@ -206,7 +211,7 @@ class GrpcAppChannel:
         self.ready = asyncio.Event()
         self._channel: grpc.aio.Channel | None = None
         self._target = ""
-        self._listed_bindings: set[str] | None = None
+        self._stub_cache: dict[str, tuple[grpc.aio.Channel, Any]] = {}
 
     # -- plumbing ------------------------------------------------------------------------------
     def _stubs(self) -> grpc.aio.Channel:
@@ -246,14 +251,11 @@ class GrpcAppChannel:
     ) -> Any:
         """One unary call; returns the call object (await it for the response)."""
         channel = self._stubs()
-        stub: Any
-        if service == "AppCallback":
-            stub = pb_grpc.AppCallbackStub(channel)
-        elif service == "AppCallbackAlpha":
-            stub = pb_grpc.AppCallbackAlphaStub(channel)
-        else:
-            stub = pb_grpc.AppCallbackHealthCheckStub(channel)
-        return getattr(stub, rpc)(
+        stub = self._stub_cache.get(service)
+        if stub is None or stub[0] is not channel:
+            stub = (channel, _STUBS[service](channel))
+            self._stub_cache[service] = stub
+        return getattr(stub[1], rpc)(
             request, metadata=self._meta(metadata), timeout=timeout or self.timeout
         )
 
