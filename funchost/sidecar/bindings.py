@@ -156,7 +156,33 @@ class BindingsSubsystem(Subsystem):
     # -- input ----------------------------------------------------------------------------------
     async def deliver(self, name: str, data: bytes, metadata: dict[str, str]) -> AppResponse:
         """One input event to the app (HTTP: POST /<route>; gRPC: OnBindingEvent)."""
-        return await self.sidecar.app.deliver_binding(name, self.route_of(name), data, metadata)
+        resp = await self.sidecar.app.deliver_binding(name, self.route_of(name), data, metadata)
+        if resp.binding_to:
+            await self._forward(name, resp)
+        return resp
+
+    async def _forward(self, name: str, resp: AppResponse) -> None:
+        """daprd's `sendBindingEventToApp`: the reply's `data` (JSON, else null) goes to each
+        `to` output binding with operation `create`; SEQUENTIAL stops at the first error,
+        PARALLEL does not wait."""
+        try:
+            value = json.loads(resp.body) if resp.body else None
+        except ValueError:
+            value = None
+        payload = json.dumps(value, separators=(",", ":")).encode()
+
+        async def send(target: str) -> None:
+            await self.invoke(target, "create", payload, {})
+
+        for target in resp.binding_to:
+            if resp.binding_parallel:
+                self.sidecar.spawn(send(target))
+                continue
+            try:
+                await send(target)
+            except Exception as exc:
+                log.error("input binding %s: sending its reply to %s failed: %s", name, target, exc)
+                return
 
     async def feed(
         self, name: str, data: bytes, metadata: dict[str, str] | None = None

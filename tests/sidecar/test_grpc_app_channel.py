@@ -582,3 +582,69 @@ def test_bulk_and_job_events_fall_back_to_alpha_on_unimplemented() -> None:
     assert outcomes == {"1": Outcome.DROP, "2": Outcome.SUCCESS, "3": Outcome.RETRY}
     entry = seen["bulk"][0].entries[0]
     assert entry.cloud_event.data == b'{"i":1}' and seen["bulk"][0].path == "route"
+
+
+# -- BindingEventResponse.to (the SDK's App always answers an empty response) ---------------------
+def test_binding_reply_goes_to_the_output_bindings_it_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dapr.proto.runtime.v1 import appcallback_pb2 as pb
+    from dapr.proto.runtime.v1 import appcallback_pb2_grpc as pb_grpc
+
+    from funchost.sidecar.runner import send_binding
+
+    class BindingApp(pb_grpc.AppCallbackServicer):  # type: ignore[misc]
+        def ListInputBindings(self, request: Any, context: Any) -> Any:
+            return pb.ListInputBindingsResponse(bindings=["orders-in"])
+
+        def OnBindingEvent(self, request: Any, context: Any) -> Any:
+            reply = {"got": json.loads(request.data), "meta": dict(request.metadata)}
+            return pb.BindingEventResponse(to=["files"], data=json.dumps(reply).encode())
+
+    server = grpc.server(futures.ThreadPoolExecutor(2))
+    pb_grpc.add_AppCallbackServicer_to_server(BindingApp(), server)
+    port = free_port()
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    res = tmp_path / "res"
+    res.mkdir()
+    (res / "b.yaml").write_text(
+        f"""
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: {{name: orders-in}}
+spec:
+  type: bindings.kafka
+  metadata:
+    - {{name: topics, value: orders}}
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: {{name: files}}
+spec:
+  type: bindings.localstorage
+  metadata:
+    - {{name: rootPath, value: "{tmp_path / "out"}"}}
+"""
+    )
+    cfg = SidecarConfig(
+        app_id="b",
+        app_port=port,
+        app_protocol="grpc",
+        http_port=free_port(),
+        grpc_port=free_port(),
+        resources_paths=[res],
+    )
+    thread = SidecarThread(Sidecar(cfg))
+    thread.start()
+    try:
+        thread.call(thread.sidecar.wait_app_ready(timeout=15))
+        status, body = send_binding(thread.sidecar.http_url, "orders-in", {"n": 1}, {"k": "v"})
+        thread.call(thread.sidecar.idle())
+    finally:
+        thread.stop()
+        server.stop(0)
+    assert status == 200
+    assert json.loads(body) == {"got": {"n": 1}, "meta": {"k": "v"}}
+    (written,) = list((tmp_path / "out").iterdir())
+    assert json.loads(written.read_text()) == {"got": {"n": 1}, "meta": {"k": "v"}}

@@ -32,6 +32,9 @@ class AppResponse:
     grpc_code: Any = None
     grpc_message: str = ""
     type_url: str = ""
+    #: gRPC `BindingEventResponse`: output bindings to send `body` to, and whether in parallel.
+    binding_to: list[str] = field(default_factory=list)
+    binding_parallel: bool = False
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None

@@ -560,7 +560,14 @@ class GrpcAppChannel:
                 grpc_code=err.code(),
                 grpc_message=err.details() or "",
             )
-        return AppResponse(200, {}, bytes(resp.data), grpc_code=grpc.StatusCode.OK)
+        return AppResponse(
+            200,
+            {},
+            bytes(resp.data),
+            grpc_code=grpc.StatusCode.OK,
+            binding_to=list(resp.to),
+            binding_parallel=resp.concurrency == pb.BindingEventResponse.PARALLEL,
+        )
 
     async def deliver_job(self, name: str, data: Any) -> AppResponse:
         """`OnJobEvent` (Alpha on UNIMPLEMENTED), as daprd's `sendJob`."""
