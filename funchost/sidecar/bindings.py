@@ -144,6 +144,9 @@ class BindingsSubsystem(Subsystem):
     async def _fire_cron(self, name: str, due: float) -> None:
         from ._durations import format_rfc3339
 
+        if not self.sidecar.app.ready.is_set():
+            return  # the app is unhealthy: daprd stops input bindings
+
         meta = {"readTimeUTC": format_rfc3339(due), "timeZone": "UTC"}
         try:
             resp = await self.deliver(name, b"", meta)

@@ -42,6 +42,15 @@ class InvokeSubsystem(Subsystem):
 
     def _target(self, app_id: str) -> None:
         own = self.sidecar.config.app_id
+        if self.sidecar.config.enable_app_health_check and not self.sidecar.app.ready.is_set():
+            from .app_channel.health import APP_UNHEALTHY
+
+            raise DaprApiError(
+                500,
+                "ERR_DIRECT_INVOKE",
+                f"failed to invoke, id: {app_id}, err: {APP_UNHEALTHY}",
+                grpc.StatusCode.INTERNAL,
+            )
         if app_id.split(".", 1)[0] != own:
             raise DaprApiError(
                 500,

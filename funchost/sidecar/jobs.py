@@ -78,6 +78,10 @@ class JobsSubsystem(Subsystem):
     async def on_app_ready(self) -> None:
         self._wake.set()
 
+    def on_app_healthy(self) -> None:
+        """The app passed a health probe again: fire what came due meanwhile."""
+        self._wake.set()
+
     async def quiesce(self) -> None:
         """Fire no more jobs (their loop ends; due jobs fire on the next start)."""
         self._wake.set()

@@ -106,7 +106,10 @@ class PubSubSubsystem(Subsystem):
             return True
         if self._retries and self._retries[0][0] <= self.sidecar.clock.time():
             return True
-        # Stream subscribers answer at their own pace: they never hold the sidecar busy.
+        # Stream subscribers answer at their own pace: they never hold the sidecar busy; nor do
+        # deliveries paused while the app is unhealthy.
+        if not self.sidecar.app.ready.is_set():
+            return False
         return any(
             s.inflight or not s.queue.empty() for s in self.subs.values() if s.stream is None
         )
@@ -415,6 +418,8 @@ class PubSubSubsystem(Subsystem):
     async def _worker(self, sub: ActiveSubscription) -> None:
         while True:
             msg = await sub.queue.get()
+            if sub.stream is None:
+                await self.sidecar.app.ready.wait()  # paused while the app is unhealthy
             if self.sidecar.quiesced:  # shutting down: it stays in the outbox for the next run
                 self._tracked.discard(msg.id)
                 return
@@ -457,6 +462,7 @@ class PubSubSubsystem(Subsystem):
         loop = asyncio.get_running_loop()
         while True:
             batch = [await sub.queue.get()]
+            await self.sidecar.app.ready.wait()  # paused while the app is unhealthy
             sub.inflight += 1
             try:
                 deadline = loop.time() + (0.0 if self.sidecar.clock.is_virtual else max_wait)

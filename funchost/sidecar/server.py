@@ -109,6 +109,9 @@ class SidecarConfig:
     app_health_path: str = "/healthz"
     app_protocol: str = "http"  # --app-protocol: "http" or "grpc"
     enable_app_health_check: bool = False
+    app_health_probe_interval: float = 5.0  # seconds (daprd's defaults)
+    app_health_probe_timeout: float = 0.5
+    app_health_threshold: int = 3
     config_path: Path | None = None  # --config: a Dapr Configuration YAML
     app_ready_timeout: float = 60.0
     log_level: str = "warning"
@@ -290,6 +293,10 @@ class Sidecar:
                 await sub.on_app_ready()
             except Exception:
                 log.exception("%s: reading the app's configuration failed", sub.name)
+        if self.config.enable_app_health_check:
+            from .app_channel.health import watch_health
+
+            self.spawn(watch_health(self))
 
     async def reconnect_app(self) -> None:
         """The app restarted (hot reload): re-read its subscriptions, actor types, bindings."""

@@ -216,6 +216,8 @@ def build_app(app: GrpcApp) -> None:
     @a.register_health_check
     def health() -> None:
         app.saw("health", True)
+        if app.seen.get("sick"):
+            raise RuntimeError("unhealthy")
 
 
 @pytest.fixture
@@ -443,13 +445,48 @@ def test_job_event_delivered_to_on_job_event(stack: Stack) -> None:
     assert call.metadata["dapr-api-token"] == TOKEN
 
 
-def test_health_check_gates_readiness(make_stack: Callable[..., Stack]) -> None:
+def _probe(s: Stack) -> None:
+    """Move the clock one probe interval; wait (bounded) for the probe to reach the app."""
+    before = len(s.app.recorder.of("HealthCheck"))
+    s.advance(5)
+    deadline = time.monotonic() + 2.0
+    while len(s.app.recorder.of("HealthCheck")) == before and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def test_health_checks_pause_and_resume_the_app(make_stack: Callable[..., Stack]) -> None:
     s = make_stack(enable_app_health_check=True)
-    assert s.sidecar.app.ready.is_set()
-    assert s.app.recorder.of("HealthCheck")
-    assert s.app.got("health")
+    ready = s.sidecar.app.ready
+    assert ready.is_set() and s.app.recorder.of("HealthCheck")
     meta = s.sidecar.get("core").metadata_dict()["appConnectionProperties"]
     assert meta["protocol"] == "grpc"
+    s.app.seen["sick"] = [True]
+    healthy_probes = len(s.app.recorder.of("HealthCheck"))
+    for _ in range(20):  # daprd: unhealthy after 3 failed probes, 5 s apart
+        if not ready.is_set():
+            break
+        _probe(s)
+    assert not ready.is_set()
+    assert len(s.app.recorder.of("HealthCheck")) - healthy_probes >= 3
+    r = httpx.post(f"{s.sidecar.http_url}/v1.0/invoke/grpcapp/method/echo", content=b"x")
+    assert r.status_code == 500
+    assert r.json() == {
+        "errorCode": "ERR_DIRECT_INVOKE",
+        "message": "failed to invoke, id: grpcapp, err: app is not in a healthy state",
+    }
+    with s.client() as client:  # accepted, but held until the app is healthy again
+        client.publish_event(
+            "pubsub", "poison-dlq", json.dumps({"held": 1}), data_content_type="application/json"
+        )
+    s.idle()
+    assert s.app.got("poison-dlq") == []
+    del s.app.seen["sick"]
+    for _ in range(20):
+        if ready.is_set():
+            break
+        _probe(s)
+    assert ready.is_set()
+    assert s.until("poison-dlq", 1) == [{"held": 1}]
 
 
 # -- metadata -------------------------------------------------------------------------------------

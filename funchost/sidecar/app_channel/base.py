@@ -86,6 +86,10 @@ class AppChannel(Protocol):
         """Release connections."""
         ...
 
+    async def health_check(self, timeout: float = 0.5, path: str = "/healthz") -> bool:
+        """One health probe (HTTP: GET `path` answers 2xx; gRPC: HealthCheck succeeds)."""
+        ...
+
     async def list_subscriptions(self) -> list[SubscriptionDef]:
         """The app's programmatic subscriptions (`/dapr/subscribe`, `ListTopicSubscriptions`)."""
         ...

@@ -281,7 +281,7 @@ class GrpcAppChannel:
         return await alpha()
 
     # -- readiness and health -------------------------------------------------------------------
-    async def health_check(self, timeout: float = 0.5) -> bool:
+    async def health_check(self, timeout: float = 0.5, path: str = "/healthz") -> bool:
         """`AppCallbackHealthCheck/HealthCheck`; any error (even UNIMPLEMENTED) is unhealthy."""
         try:
             await self._unary(

@@ -129,6 +129,14 @@ class HttpAppChannel:
                 await asyncio.sleep(0.05)
         return False
 
+    async def health_check(self, timeout: float = 0.5, path: str = "/healthz") -> bool:
+        """`GET path`: healthy when the app answers 2xx within `timeout`."""
+        try:
+            resp = await self.request("GET", path, timeout=timeout)
+        except AppUnavailable:
+            return False
+        return 200 <= resp.status < 300
+
     async def close(self) -> None:
         if self._pool is not None:
             self._pool.close()
