@@ -466,10 +466,42 @@ def sidecar(
         bool,
         typer.Option(
             "--enable-app-health-check",
-            help="Wait for the app's health check (gRPC HealthCheck) before calling it.",
+            help="Probe the app's health (HTTP GET path / gRPC HealthCheck); pause it when down.",
             envvar="FUNCHOST_ENABLE_APP_HEALTH_CHECK",
         ),
     ] = False,
+    app_health_check_path: Annotated[
+        str,
+        typer.Option(
+            "--app-health-check-path",
+            help="Path probed on an HTTP app.",
+            envvar="FUNCHOST_APP_HEALTH_CHECK_PATH",
+        ),
+    ] = "/healthz",
+    app_health_probe_interval: Annotated[
+        int,
+        typer.Option(
+            "--app-health-probe-interval",
+            help="Seconds between health probes.",
+            envvar="FUNCHOST_APP_HEALTH_PROBE_INTERVAL",
+        ),
+    ] = 5,
+    app_health_probe_timeout: Annotated[
+        int,
+        typer.Option(
+            "--app-health-probe-timeout",
+            help="Milliseconds a probe may take.",
+            envvar="FUNCHOST_APP_HEALTH_PROBE_TIMEOUT",
+        ),
+    ] = 500,
+    app_health_threshold: Annotated[
+        int,
+        typer.Option(
+            "--app-health-threshold",
+            help="Failed probes in a row before the app counts as unhealthy.",
+            envvar="FUNCHOST_APP_HEALTH_THRESHOLD",
+        ),
+    ] = 3,
     config_file: ConfigOpt = None,
 ) -> None:
     """Run the embedded sidecar alone (a stand-in for daprd) until Ctrl-C."""
@@ -491,8 +523,20 @@ def sidecar(
         api_token=os.environ.get("DAPR_API_TOKEN") or None,
         app_protocol=app_protocol.lower(),
         enable_app_health_check=enable_app_health_check,
+        app_health_path=app_health_check_path,
+        app_health_probe_interval=float(app_health_probe_interval),
+        app_health_probe_timeout=app_health_probe_timeout / 1000.0,
+        app_health_threshold=app_health_threshold,
         config_path=config_file.resolve() if config_file else None,
     )
+    if app_health_probe_timeout > app_health_probe_interval * 1000:
+        raise typer.BadParameter(
+            "--app-health-probe-timeout (ms) must not exceed --app-health-probe-interval (s)"
+        )
+    if app_protocol.lower() not in ("http", "grpc"):
+        raise typer.BadParameter(
+            f"--app-protocol {app_protocol!r}: the embedded sidecar serves http or grpc apps"
+        )
 
     from funchost.sidecar.runner import run_sidecar_forever
 

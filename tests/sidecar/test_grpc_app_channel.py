@@ -685,3 +685,59 @@ spec:
     assert json.loads(body) == {"got": {"n": 1}, "meta": {"k": "v"}}
     (written,) = list((tmp_path / "out").iterdir())
     assert json.loads(written.read_text()) == {"got": {"n": 1}, "meta": {"k": "v"}}
+
+
+# -- `funchost sidecar --app-protocol grpc` as a process (the `dapr run` stand-in) ---------------
+def test_cli_sidecar_with_app_protocol_grpc(
+    grpc_app: GrpcApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    http_port, grpc_port = free_port(), free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from funchost.cli import main; main()",
+            "sidecar",
+            "--app-id",
+            "grpcapp",
+            "--app-port",
+            str(grpc_app.port),
+            "--dapr-http-port",
+            str(http_port),
+            "--dapr-grpc-port",
+            str(grpc_port),
+            "--state-dir",
+            str(tmp_path),
+        ],
+        env={**os.environ, "FUNCHOST_APP_PROTOCOL": "grpc", "APP_API_TOKEN": TOKEN},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # 204 once the sidecar listens and the app answered
+            try:
+                if httpx.get(f"http://127.0.0.1:{http_port}/v1.0/healthz").status_code == 204:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, "funchost sidecar did not become healthy"
+            time.sleep(0.05)
+        monkeypatch.setenv("DAPR_HTTP_PORT", str(http_port))
+        monkeypatch.setenv("DAPR_API_METHOD_INVOCATION_PROTOCOL", "grpc")
+        with DaprClient(address=f"127.0.0.1:{grpc_port}") as client:
+            resp = client.invoke_method("grpcapp", "echo", data=b"hi")
+            meta = client.get_metadata()
+        assert resp.data == b"echo:hi"
+        assert meta.application_id == "grpcapp"
+        (call,) = [c for c in grpc_app.recorder.of("OnInvoke") if c.request.method == "echo"]
+        assert call.metadata["dapr-api-token"] == TOKEN
+    finally:
+        proc.terminate()
+        proc.wait(15)
