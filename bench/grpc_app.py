@@ -23,6 +23,8 @@ import threading
 import time
 from pathlib import Path
 
+from dapr.ext.grpc import App, InvokeMethodRequest, SubscriptionMessage
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -34,7 +36,6 @@ def main() -> None:
     args = p.parse_args()
 
     from dapr.clients import DaprClient
-    from dapr.ext.grpc import App, InvokeMethodRequest, SubscriptionMessage
 
     from funchost.sidecar import free_port
 
