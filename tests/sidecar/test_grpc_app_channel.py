@@ -593,6 +593,7 @@ def test_bulk_and_job_events_fall_back_to_alpha_on_unimplemented() -> None:
     server.start()
     sub = ActiveSubscription(SubscriptionDef("pubsub", "t", bulk={"enabled": True}), DEFAULT_RETRY)
     event = {"id": "e", "source": "s", "type": "x", "specversion": "1.0"}
+    event["datacontenttype"] = "application/json"
     msgs = [
         Message(i, "pubsub", "t", json.dumps({**event, "data": {"i": i}}).encode(), {}, False)
         for i in (1, 2, 3)
@@ -741,3 +742,50 @@ def test_cli_sidecar_with_app_protocol_grpc(
     finally:
         proc.terminate()
         proc.wait(15)
+
+
+# -- what goes on the wire (pure functions, daprd's rules) --------------------------------------
+@pytest.mark.parametrize(
+    ("event", "data"),
+    [
+        ({"datacontenttype": "application/json", "data": {"b": 1, "a": "é"}}, '{"a":"é","b":1}'),
+        ({"datacontenttype": "text/plain", "data": "hello"}, "hello"),
+        ({"datacontenttype": "application/xml", "data": "<a/>"}, "<a/>"),
+        ({"datacontenttype": "application/cloudevents+json", "data": [1, 2]}, "[1,2]"),
+        ({"data": "no type"}, ""),  # neither string nor JSON: left empty (daprd)
+        ({"datacontenttype": "application/ld+json", "data": {"a": 1}}, ""),
+        ({"datacontenttype": "application/json; charset=utf-8", "data": "s"}, '"s"'),
+        ({"datacontenttype": "application/octet-stream", "data": "x"}, ""),  # left empty
+        ({"datacontenttype": "application/octet-stream", "data_base64": "AAH/"}, "\x00\x01\xff"),
+        ({"datacontenttype": "application/json"}, ""),
+    ],
+)
+def test_topic_event_data_as_daprd_fills_it(event: dict[str, Any], data: str) -> None:
+    from funchost.sidecar.app_channel.grpc_channel import event_data
+
+    expected = data.encode("latin-1") if "\x00" in data else data.encode()
+    assert event_data(event) == expected
+
+
+def test_invoke_headers_become_grpc_metadata_as_daprd_sends_them() -> None:
+    from funchost.sidecar.app_channel.grpc_channel import invoke_metadata
+
+    meta = dict(
+        invoke_metadata(
+            {
+                "Content-Type": "text/plain",
+                "Host": "127.0.0.1",
+                "X-Trace": "1",
+                "traceparent": "00-abc-def-01",
+                "dapr-app-id": "me",
+                "dapr-api-token": "secret",
+                "X-Bin-bin": "AAA=",
+            }
+        )
+    )
+    assert meta == {
+        "dapr-content-type": "text/plain",
+        "dapr-host": "127.0.0.1",
+        "x-trace": "1",
+        "traceparent": "00-abc-def-01",
+    }

@@ -97,14 +97,18 @@ def invoke_metadata(headers: Mapping[str, str]) -> list[tuple[str, str]]:
     return out
 
 
+def _base_type(ct: str) -> str:
+    return ct.split(";", 1)[0].strip().lower()
+
+
 def _is_string_content_type(ct: str) -> bool:
-    ct = ct.split(";", 1)[0].strip().lower()
-    return ct.startswith("text/") or ct.endswith(("/xml", "+xml"))
+    """daprd's `contenttype.IsStringContentType`: text/* or application/xml."""
+    return ct.lower().startswith("text/") or _base_type(ct) == "application/xml"
 
 
 def _is_json_like(ct: str) -> bool:
-    ct = ct.split(";", 1)[0].strip().lower()
-    return ct in ("", "application/json", "application/cloudevents+json") or ct.endswith("+json")
+    """daprd's `IsJSONContentType || IsCloudEventContentType` (exact types, no +json)."""
+    return _base_type(ct) in ("application/json", "application/cloudevents+json")
 
 
 def event_data(event: Mapping[str, Any]) -> bytes:
