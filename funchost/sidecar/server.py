@@ -155,13 +155,14 @@ class Sidecar:
     def __init__(self, config: SidecarConfig, clock: Clock | None = None) -> None:
         self.config = config
         self.clock = clock or Clock()
+        self.app: AppChannel = make_channel(config)  # first: a bad --app-protocol opens nothing
         self.store = Store(config.db_path, exclusive=True)
-        self.app: AppChannel = make_channel(config)
         self.subsystems: dict[str, Subsystem] = {}
         self._http: uvicorn.Server | None = None
         self._http_task: asyncio.Task[None] | None = None
         self._grpc: grpc.aio.Server | None = None
         self._app_task: asyncio.Task[None] | None = None
+        self._health_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.started = asyncio.Event()
         self.stopping = False
@@ -293,10 +294,10 @@ class Sidecar:
                 await sub.on_app_ready()
             except Exception:
                 log.exception("%s: reading the app's configuration failed", sub.name)
-        if self.config.enable_app_health_check:
+        if self.config.enable_app_health_check and self._health_task is None:
             from .app_channel.health import watch_health
 
-            self.spawn(watch_health(self))
+            self._health_task = self.spawn(watch_health(self))
 
     async def reconnect_app(self) -> None:
         """The app restarted (hot reload): re-read its subscriptions, actor types, bindings."""
