@@ -44,6 +44,12 @@ def _err(message: str, code: str = "ERR_INVOKE_OUTPUT_BINDING", status: int = 50
     return DaprApiError(status, code, message, grpc.StatusCode.INTERNAL)
 
 
+def _may_be_input(comp: Component) -> bool:
+    """daprd: a binding whose `direction` metadata is set but lacks `input` is output-only."""
+    direction = comp.meta("direction")
+    return not direction or "input" in [d.strip().lower() for d in direction.split(",")]
+
+
 class BindingsSubsystem(Subsystem):
     """Input and output bindings of the embedded sidecar."""
 
@@ -94,7 +100,7 @@ class BindingsSubsystem(Subsystem):
         routes = {
             name: self.route_of(name)
             for name, comp in self.components.items()
-            if comp.type not in OUTPUT_ONLY
+            if comp.type not in OUTPUT_ONLY and _may_be_input(comp)
         }
         self.listening = await self.sidecar.app.input_bindings(routes)
         now = self.sidecar.clock.time()

@@ -131,6 +131,15 @@ spec:
   metadata:
     - {name: schedule, value: "@every 10s"}
 ---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: {name: sink}
+spec:
+  type: bindings.kafka
+  version: v1
+  metadata:
+    - {name: direction, value: output}
+---
 apiVersion: dapr.io/v2alpha1
 kind: Subscription
 metadata: {name: ghost}
@@ -208,6 +217,10 @@ def build_app(app: GrpcApp) -> None:
     @a.binding("tick")
     def tick(request: BindingRequest) -> None:
         app.saw("tick", request.binding_metadata)
+
+    @a.binding("sink")  # listed by the App, but the component is output-only
+    def sink(request: BindingRequest) -> None:
+        app.saw("sink", request.data)
 
     @a.job_event("nightly")
     def nightly(job_event: Any) -> None:
