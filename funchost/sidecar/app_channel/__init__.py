@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import AppChannel, AppResponse, AppUnavailable
+from .base import AppChannel
 from .grpc_channel import GrpcAppChannel
-from .http_channel import HttpAppChannel
+from .http import HttpAppChannel
+from .response import AppResponse, AppUnavailable
 
 #: The values `--app-protocol` accepts (daprd also knows https/grpcs/h2c, not served here).
 APP_PROTOCOLS = ("http", "grpc")

@@ -24,7 +24,7 @@ from dapr.proto.runtime.v1 import appcallback_pb2 as pb
 from dapr.proto.runtime.v1 import appcallback_pb2_grpc as pb_grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
 
-from .base import AppResponse, AppUnavailable
+from .response import AppResponse, AppUnavailable
 
 if TYPE_CHECKING:
     from .._pubsub_delivery import ActiveSubscription, Message, Outcome

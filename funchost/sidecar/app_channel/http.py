@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from .base import AppResponse, AppUnavailable
+from .response import AppResponse, AppUnavailable
 
 if TYPE_CHECKING:
     from .._fast_http import FastHttpPool
