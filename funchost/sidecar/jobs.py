@@ -18,7 +18,7 @@ from typing import Any
 import grpc
 from dapr.proto import api_v1
 from dapr.proto.common.v1 import common_pb2
-from google.protobuf import any_pb2, json_format, struct_pb2
+from google.protobuf import json_format, struct_pb2
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -27,6 +27,7 @@ from ._durations import parse_duration, parse_instant_or_delay
 from ._errors import DaprApiError
 from ._schedules import Schedule
 from .app_channel import AppUnavailable
+from .app_channel.http import callback_body
 from .http_api import api, json_body, json_response
 from .server import Subsystem
 
@@ -42,20 +43,10 @@ CREATE TABLE IF NOT EXISTS job_jobs (
     created REAL NOT NULL
 );
 """
-_VALUE_URL = "type.googleapis.com/google.protobuf.Value"
 
 
 def _bad(message: str) -> DaprApiError:
     return DaprApiError(400, "ERR_MALFORMED_REQUEST", message, grpc.StatusCode.INVALID_ARGUMENT)
-
-
-def callback_body(data: any_pb2.Any) -> bytes:
-    """What daprd POSTs to `/job/<name>` for the job's data."""
-    if data.type_url == _VALUE_URL:
-        value = struct_pb2.Value()
-        data.Unpack(value)
-        return json_format.MessageToJson(value, indent=None).encode()
-    return bytes(data.value).strip()
 
 
 class JobsSubsystem(Subsystem):

@@ -22,8 +22,15 @@ from starlette.routing import BaseRoute
 
 from ._durations import format_rfc3339
 from ._errors import DaprApiError, not_found
-from ._pubsub_delivery import ActiveSubscription, Message, Outcome
-from ._pubsub_http import pubsub_routes
+from ._pubsub_delivery import (
+    ActiveSubscription,
+    Message,
+    Outcome,
+    bulk_envelope,
+    classify,
+    classify_bulk,
+)
+from ._pubsub_http import parse_subscribe, pubsub_routes
 from .app_channel import AppUnavailable
 from .cloudevents import dumps, envelope
 from .components import SubscriptionDef
@@ -89,7 +96,7 @@ class PubSubSubsystem(Subsystem):
         self._retry_task = self.sidecar.spawn(self._retry_loop())
 
     async def on_app_ready(self) -> None:
-        programmatic = await self.sidecar.app.list_subscriptions()
+        programmatic = parse_subscribe(await self.sidecar.app.list_subscriptions())
         await self.set_subscriptions(self.declared + programmatic)
 
     async def stop(self) -> None:
@@ -445,12 +452,12 @@ class PubSubSubsystem(Subsystem):
             self._dead_letter(sub, msg, "no matching route")
             return
         try:
-            outcome = await self.sidecar.app.deliver_event(sub, msg, path, sub.timeout)
+            resp = await self.sidecar.app.deliver_event(sub, msg, path, sub.timeout)
         except AppUnavailable as exc:
             log.warning("delivering event %s to %s: %s", msg.id, path, exc)
             self._settle(sub, msg, Outcome.RETRY)
             return
-        self._settle(sub, msg, outcome)
+        self._settle(sub, msg, classify(resp))
 
     def _empty_route_ok(self, sub: ActiveSubscription) -> bool:
         """gRPC apps get route-less subscriptions with path "" (daprd: `routes == nil`)."""
@@ -496,13 +503,15 @@ class PubSubSubsystem(Subsystem):
                 continue
             by_path.setdefault(path, []).append(msg)
         for path, msgs in by_path.items():
+            envelope = bulk_envelope(sub.sdef, msgs, sub.raw)
             try:
-                outcomes = await self.sidecar.app.deliver_bulk(sub, msgs, path, sub.timeout)
+                resp = await self.sidecar.app.deliver_bulk(envelope, sub.raw, path, sub.timeout)
             except AppUnavailable as exc:
                 log.warning("bulk delivery to %s: %s", path, exc)
                 for msg in msgs:
                     self._settle(sub, msg, Outcome.RETRY)
                 continue
+            outcomes = classify_bulk(resp, [str(m.id) for m in msgs])
             for msg in msgs:
                 self._settle(sub, msg, outcomes[str(msg.id)])
 

@@ -574,10 +574,9 @@ def test_bulk_and_job_events_fall_back_to_alpha_on_unimplemented() -> None:
     from dapr.proto.runtime.v1 import appcallback_pb2 as pb
     from dapr.proto.runtime.v1 import appcallback_pb2_grpc as pb_grpc
 
-    from funchost.sidecar._pubsub_delivery import ActiveSubscription, Message, Outcome
+    from funchost.sidecar._pubsub_delivery import Message, Outcome, bulk_envelope, classify_bulk
     from funchost.sidecar.app_channel import GrpcAppChannel
     from funchost.sidecar.components import SubscriptionDef
-    from funchost.sidecar.resiliency import DEFAULT_RETRY
 
     status = pb.TopicEventResponse.TopicEventResponseStatus
     seen: dict[str, list[Any]] = {"jobs": [], "bulk": []}
@@ -604,7 +603,7 @@ def test_bulk_and_job_events_fall_back_to_alpha_on_unimplemented() -> None:
     port = free_port()
     server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
-    sub = ActiveSubscription(SubscriptionDef("pubsub", "t", bulk={"enabled": True}), DEFAULT_RETRY)
+    sdef = SubscriptionDef("pubsub", "t", bulk={"enabled": True})
     event = {"id": "e", "source": "s", "type": "x", "specversion": "1.0"}
     event["datacontenttype"] = "application/json"
     msgs = [
@@ -618,7 +617,9 @@ def test_bulk_and_job_events_fall_back_to_alpha_on_unimplemented() -> None:
         channel = GrpcAppChannel(port, app_api_token=TOKEN)
         try:
             job = await channel.deliver_job("j1", data)
-            outcomes = await channel.deliver_bulk(sub, msgs, "route", None)
+            envelope = bulk_envelope(sdef, msgs, False)
+            answer = await channel.deliver_bulk(envelope, False, "route", None)
+            outcomes = classify_bulk(answer, ["1", "2", "3"])
         finally:
             await channel.close()
         return job, outcomes

@@ -18,10 +18,10 @@ from starlette.routing import Route
 
 from funchost.sidecar import free_port
 from funchost.sidecar._durations import parse_duration
-from funchost.sidecar._fast_http import FastHttpPool
 from funchost.sidecar._pubsub_delivery import Outcome, classify, classify_bulk
 from funchost.sidecar._schedules import Schedule
 from funchost.sidecar.app_channel import AppResponse, AppUnavailable
+from funchost.sidecar.app_channel.fast_http import FastHttpPool
 from funchost.sidecar.cloudevents import envelope
 from funchost.sidecar.resiliency import RetryPolicy
 from funchost.sidecar.routing import Router, RuleError

@@ -8,13 +8,36 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from .response import AppResponse
 
-if TYPE_CHECKING:
-    from .._pubsub_delivery import ActiveSubscription, Message, Outcome
-    from ..components import SubscriptionDef
+
+class EventMessage(Protocol):
+    """What a channel reads of a pub/sub message (pub/sub's `Message`)."""
+
+    id: int
+    pubsub: str
+    topic: str
+    metadata: dict[str, str]
+
+    def event(self, raw_subscriber: bool) -> dict[str, Any]:
+        """The CloudEvent the subscriber sees."""
+        ...
+
+    def body_for(self, raw_subscriber: bool) -> bytes:
+        """The HTTP body of a single delivery."""
+        ...
+
+
+class EventSubscription(Protocol):
+    """What a channel reads of a subscription (pub/sub's `ActiveSubscription`)."""
+
+    raw: bool
+
+    def headers_for(self, msg: Any) -> dict[str, str]:
+        """HTTP headers of a single delivery."""
+        ...
 
 
 class AppChannel(Protocol):
@@ -63,20 +86,23 @@ class AppChannel(Protocol):
         """One health probe (HTTP: GET `path` answers 2xx; gRPC: HealthCheck succeeds)."""
         ...
 
-    async def list_subscriptions(self) -> list[SubscriptionDef]:
-        """The app's programmatic subscriptions (`/dapr/subscribe`, `ListTopicSubscriptions`)."""
+    async def list_subscriptions(self) -> list[dict[str, Any]]:
+        """The app's programmatic subscriptions in `GET /dapr/subscribe`'s JSON shape
+        (gRPC: `ListTopicSubscriptions` converted)."""
         ...
 
     async def deliver_event(
-        self, sub: ActiveSubscription, msg: Message, path: str, timeout: float | None
-    ) -> Outcome:
-        """Deliver one event to `path`; raises AppUnavailable when the app cannot be reached."""
+        self, sub: EventSubscription, msg: EventMessage, path: str, timeout: float | None
+    ) -> AppResponse:
+        """Deliver one event to `path`; the answer in the HTTP contract (status, and a body
+        `{"status": SUCCESS|RETRY|DROP}`); raises AppUnavailable when the app is unreachable."""
         ...
 
     async def deliver_bulk(
-        self, sub: ActiveSubscription, msgs: list[Message], path: str, timeout: float | None
-    ) -> dict[str, Outcome]:
-        """Deliver a batch; the outcome per entry id (`str(msg.id)`)."""
+        self, envelope: dict[str, Any], raw: bool, path: str, timeout: float | None
+    ) -> AppResponse:
+        """Deliver a `com.dapr.event.sent.bulk` envelope; the answer in the HTTP contract
+        (`{"statuses": [{"entryId", "status"}]}`)."""
         ...
 
     async def input_bindings(self, routes: Mapping[str, str]) -> set[str]:

@@ -14,7 +14,6 @@ import base64
 import json
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -27,8 +26,7 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from .response import AppResponse, AppUnavailable
 
 if TYPE_CHECKING:
-    from .._pubsub_delivery import ActiveSubscription, Message, Outcome
-    from ..components import SubscriptionDef
+    from .base import EventMessage, EventSubscription
 
 log = logging.getLogger("funchost.sidecar.app_channel")
 
@@ -156,7 +154,7 @@ def topic_event_request(event: Mapping[str, Any], topic: str, pubsub: str, path:
     )
 
 
-def _message_metadata(msg: Message) -> list[tuple[str, str]]:
+def _message_metadata(msg: EventMessage) -> list[tuple[str, str]]:
     meta = {"pubsubname": msg.pubsub}
     for k, v in msg.metadata.items():
         key = k.lower()
@@ -165,15 +163,20 @@ def _message_metadata(msg: Message) -> list[tuple[str, str]]:
     return [(k, v) for k, v in meta.items() if _metadata_ok(k, v)]
 
 
-def outcome_of_status(status: int) -> Outcome:
+def status_name(status: int) -> str:
     """A TopicEventResponse status as daprd reads it (unknown values retry)."""
-    from .._pubsub_delivery import Outcome
-
     if status == _Status.SUCCESS:
-        return Outcome.SUCCESS
+        return "SUCCESS"
     if status == _Status.DROP:
-        return Outcome.DROP
-    return Outcome.RETRY
+        return "DROP"
+    return "RETRY"
+
+
+def _answer(status: int, doc: dict[str, Any], err: Any = None) -> AppResponse:
+    """An event delivery's outcome in the HTTP app contract pub/sub reads (PROTOCOL.md)."""
+    code = err.code() if err is not None else grpc.StatusCode.OK
+    message = (err.details() or "") if err is not None else ""
+    return AppResponse(status, {}, json.dumps(doc).encode(), grpc_code=code, grpc_message=message)
 
 
 def _status_body(err: grpc.aio.AioRpcError) -> bytes:
@@ -395,10 +398,8 @@ class GrpcAppChannel:
         return await self.request(method, path, body=body, headers=headers, timeout=timeout)
 
     # -- pub/sub -------------------------------------------------------------------------------
-    async def list_subscriptions(self) -> list[SubscriptionDef]:
-        """`ListTopicSubscriptions`; UNIMPLEMENTED means none (daprd logs and goes on)."""
-        from ..components import SubscriptionDef
-
+    async def list_subscriptions(self) -> list[dict[str, Any]]:
+        """`ListTopicSubscriptions` in `/dapr/subscribe` shape; UNIMPLEMENTED means none."""
         try:
             resp = await self._unary("AppCallback", "ListTopicSubscriptions", empty_pb2.Empty())
         except grpc.aio.AioRpcError as err:
@@ -412,39 +413,36 @@ class GrpcAppChannel:
             return []
         subs = []
         for s in resp.subscriptions:
-            bulk: dict[str, Any] = {}
+            item: dict[str, Any] = {
+                "pubsubname": s.pubsub_name,
+                "topic": s.topic,
+                "metadata": dict(s.metadata),
+                "deadLetterTopic": s.dead_letter_topic,
+                "routes": {
+                    "rules": [{"match": r.match, "path": r.path} for r in s.routes.rules],
+                    "default": s.routes.default,
+                },
+            }
             if s.HasField("bulk_subscribe"):
                 b = s.bulk_subscribe
-                bulk = {
+                item["bulkSubscribe"] = {
                     "enabled": b.enabled,
                     "maxMessagesCount": b.max_messages_count or None,
                     "maxAwaitDurationMs": b.max_await_duration_ms or None,
                 }
-            subs.append(
-                SubscriptionDef(
-                    pubsubname=s.pubsub_name,
-                    topic=s.topic,
-                    rules=[(r.match, r.path) for r in s.routes.rules],
-                    default=s.routes.default,
-                    dead_letter_topic=s.dead_letter_topic,
-                    metadata=dict(s.metadata),
-                    bulk=bulk,
-                    source="app",
-                )
-            )
+            subs.append(item)
         return subs
 
     async def deliver_event(
-        self, sub: ActiveSubscription, msg: Message, path: str, timeout: float | None
-    ) -> Outcome:
-        """`OnTopicEvent`: status SUCCESS/RETRY/DROP; UNIMPLEMENTED drops; other errors retry."""
-        from .._pubsub_delivery import Outcome
-
+        self, sub: EventSubscription, msg: EventMessage, path: str, timeout: float | None
+    ) -> AppResponse:
+        """`OnTopicEvent`: its status; UNIMPLEMENTED answers 404 (dropped without a dead
+        letter, as daprd), any other error 500 (retried)."""
         try:
             req = topic_event_request(msg.event(sub.raw), msg.topic, msg.pubsub, path)
         except ValueError as exc:
-            log.warning("event %s on %s/%s: bad data_base64: %s", msg.id, *sub.key, exc)
-            return Outcome.RETRY
+            log.warning("event %s on %s: bad data_base64: %s", msg.id, msg.topic, exc)
+            return _answer(500, {"error": "data_base64 is not valid base64"})
         try:
             resp = await self._unary(
                 "AppCallback", "OnTopicEvent", req, _message_metadata(msg), timeout
@@ -456,23 +454,23 @@ class GrpcAppChannel:
                     msg.id,
                     err.details(),
                 )
-                return Outcome.NOT_FOUND  # dropped, not dead-lettered (as daprd)
+                return _answer(404, {"error": err.details()}, err)
             if _unavailable(err):
                 raise AppUnavailable(f"gRPC app at {self._target}: {err.details()}") from None
             log.warning("error from app for event %s: %s %s", msg.id, err.code(), err.details())
-            return Outcome.RETRY
-        return outcome_of_status(resp.status)
+            return _answer(500, {"error": err.details()}, err)
+        return _answer(200, {"status": status_name(resp.status)})
 
-    def _bulk_entry(self, sub: ActiveSubscription, msg: Message) -> Any:
-        meta = {k: v for k, v in msg.metadata.items()}
-        if sub.raw:
+    def _bulk_entry(self, entry: dict[str, Any], raw: bool) -> Any:
+        event = entry["event"]
+        meta = {str(k): str(v) for k, v in (entry.get("metadata") or {}).items()}
+        if raw:
             return pb.TopicEventBulkRequestEntry(
-                entry_id=str(msg.id),
-                bytes=msg.body,
+                entry_id=entry["entryId"],
+                bytes=event_data(event),
                 content_type="application/octet-stream",
                 metadata=meta,
             )
-        event = msg.event(False)
         ce = pb.TopicEventCERequest(
             id=_ce_str(event, "id"),
             source=_ce_str(event, "source"),
@@ -483,31 +481,29 @@ class GrpcAppChannel:
             extensions=_extensions(event),
         )
         return pb.TopicEventBulkRequestEntry(
-            entry_id=str(msg.id),
+            entry_id=entry["entryId"],
             cloud_event=ce,
-            content_type="application/cloudevents+json",
+            content_type=entry.get("contentType") or "application/cloudevents+json",
             metadata=meta,
         )
 
     async def deliver_bulk(
-        self, sub: ActiveSubscription, msgs: list[Message], path: str, timeout: float | None
-    ) -> dict[str, Outcome]:
-        """`OnBulkTopicEvent` (Alpha on UNIMPLEMENTED); per-entry status, missing ones retry."""
-        from .._pubsub_delivery import Outcome
-        from ..cloudevents import BULK_EVENT_TYPE
-
-        ids = [str(m.id) for m in msgs]
+        self, envelope: dict[str, Any], raw: bool, path: str, timeout: float | None
+    ) -> AppResponse:
+        """`OnBulkTopicEvent` (Alpha on UNIMPLEMENTED); per-entry statuses. A call that is
+        UNIMPLEMENTED on both drops every entry (daprd); other errors retry them all."""
+        ids = [e["entryId"] for e in envelope["entries"]]
         try:
-            entries = [self._bulk_entry(sub, m) for m in msgs]
+            entries = [self._bulk_entry(e, raw) for e in envelope["entries"]]
         except ValueError:
-            return dict.fromkeys(ids, Outcome.RETRY)
+            return _answer(500, {"error": "data_base64 is not valid base64"})
         req = pb.TopicEventBulkRequest(
-            id=str(uuid.uuid4()),
+            id=envelope["id"],
             entries=entries,
-            metadata=dict(sub.sdef.metadata),
-            topic=sub.sdef.topic,
-            pubsub_name=sub.sdef.pubsubname,
-            type=BULK_EVENT_TYPE,
+            metadata={str(k): str(v) for k, v in envelope["metadata"].items()},
+            topic=envelope["topic"],
+            pubsub_name=envelope["pubsubname"],
+            type=envelope["type"],
             path=path,
         )
 
@@ -521,15 +517,15 @@ class GrpcAppChannel:
             )
         except grpc.aio.AioRpcError as err:
             if err.code() == grpc.StatusCode.UNIMPLEMENTED:
-                return dict.fromkeys(ids, Outcome.DROP)
+                drop = [{"entryId": i, "status": "DROP"} for i in ids]
+                return _answer(200, {"statuses": drop}, err)
             if _unavailable(err):
                 raise AppUnavailable(f"gRPC app at {self._target}: {err.details()}") from None
-            return dict.fromkeys(ids, Outcome.RETRY)
-        out = dict.fromkeys(ids, Outcome.RETRY)
-        for item in resp.statuses:
-            if item.entry_id in out:
-                out[item.entry_id] = outcome_of_status(item.status)
-        return out
+            return _answer(500, {"error": err.details()}, err)
+        statuses = [
+            {"entryId": item.entry_id, "status": status_name(item.status)} for item in resp.statuses
+        ]
+        return _answer(200, {"statuses": statuses})
 
     # -- bindings and jobs -----------------------------------------------------------------------
     async def input_bindings(self, routes: Mapping[str, str]) -> set[str]:

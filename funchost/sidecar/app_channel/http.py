@@ -10,15 +10,26 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+from google.protobuf import any_pb2, json_format, struct_pb2
 
+from .fast_http import FastHttpPool
 from .response import AppResponse, AppUnavailable
 
 if TYPE_CHECKING:
-    from .._fast_http import FastHttpPool
-    from .._pubsub_delivery import ActiveSubscription, Message, Outcome
-    from ..components import SubscriptionDef
+    from .base import EventMessage, EventSubscription
 
 log = logging.getLogger("funchost.sidecar.app_channel")
+
+_VALUE_URL = "type.googleapis.com/google.protobuf.Value"
+
+
+def callback_body(data: any_pb2.Any) -> bytes:
+    """What daprd POSTs to `/job/<name>` for the job's data."""
+    if data.type_url == _VALUE_URL:
+        value = struct_pb2.Value()
+        data.Unpack(value)
+        return json_format.MessageToJson(value, indent=None).encode()
+    return bytes(data.value).strip()
 
 
 class HttpAppChannel:
@@ -106,8 +117,6 @@ class HttpAppChannel:
             raise AppUnavailable("no app port configured (--app-port)")
         pool = self._pool
         if pool is None or (pool.host, pool.port) != (self.host, self.port):
-            from .._fast_http import FastHttpPool
-
             if pool is not None:
                 pool.close()
             pool = self._pool = FastHttpPool(self.host, self.port, self.app_api_token, self.timeout)
@@ -146,40 +155,33 @@ class HttpAppChannel:
         self._session = None
 
     # -- the building blocks' calls (AppChannel) -------------------------------------------------
-    async def list_subscriptions(self) -> list[SubscriptionDef]:
+    async def list_subscriptions(self) -> list[dict[str, Any]]:
         """`GET /dapr/subscribe`; an unreachable app or a bad answer means none."""
-        from .._pubsub_http import parse_subscribe
-
         try:
             resp = await self.request("GET", "/dapr/subscribe", timeout=10.0)
             if resp.status == 200 and resp.body:
-                return parse_subscribe(resp.json())
+                doc = resp.json()
+                return doc if isinstance(doc, list) else []
         except (AppUnavailable, ValueError) as exc:
             log.warning("GET /dapr/subscribe failed: %s", exc)
         return []
 
     async def deliver_event(
-        self, sub: ActiveSubscription, msg: Message, path: str, timeout: float | None
-    ) -> Outcome:
-        """POST the CloudEvent to `path`; read the app's answer as daprd does."""
-        from .._pubsub_delivery import classify
-
-        resp = await self.fast_request(
+        self, sub: EventSubscription, msg: EventMessage, path: str, timeout: float | None
+    ) -> AppResponse:
+        """POST the CloudEvent to `path`."""
+        return await self.fast_request(
             "POST", path, msg.body_for(sub.raw), sub.headers_for(msg), timeout
         )
-        return classify(resp)
 
     async def deliver_bulk(
-        self, sub: ActiveSubscription, msgs: list[Message], path: str, timeout: float | None
-    ) -> dict[str, Outcome]:
-        """POST one `com.dapr.event.sent.bulk` envelope; per-entry outcomes."""
-        from .._pubsub_delivery import bulk_envelope, classify_bulk
-
-        body = json.dumps(bulk_envelope(sub.sdef, msgs, sub.raw), separators=(",", ":"))
-        resp = await self.fast_request(
-            "POST", path, body.encode(), {"Content-Type": "application/json"}, timeout
+        self, envelope: dict[str, Any], raw: bool, path: str, timeout: float | None
+    ) -> AppResponse:
+        """POST one `com.dapr.event.sent.bulk` envelope."""
+        body = json.dumps(envelope, separators=(",", ":")).encode()
+        return await self.fast_request(
+            "POST", path, body, {"Content-Type": "application/json"}, timeout
         )
-        return classify_bulk(resp, [str(m.id) for m in msgs])
 
     async def input_bindings(self, routes: Mapping[str, str]) -> set[str]:
         """`OPTIONS /<route>` per binding: 2xx or 405 means the app listens."""
@@ -203,8 +205,6 @@ class HttpAppChannel:
 
     async def deliver_job(self, name: str, data: Any) -> AppResponse:
         """`POST /job/<name>` with the job's data as daprd encodes it."""
-        from ..jobs import callback_body
-
         return await self.request(
             "POST",
             f"/job/{name}",

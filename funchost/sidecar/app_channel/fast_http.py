@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 import httptools
 
-from .app_channel import AppResponse, AppUnavailable
+from .response import AppResponse, AppUnavailable
 
 
 class _Conn(asyncio.Protocol):
