@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from .components import ComponentError
+from .component import ComponentError, yaml_error
 
 
 @dataclass
@@ -148,9 +148,7 @@ def parse_runtime_config(text: str, source: str) -> RuntimeConfig:
         node = yaml.compose(text)
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        from .components import _yaml_error
-
-        raise ComponentError(_yaml_error(source, exc)) from None
+        raise ComponentError(yaml_error(source, exc)) from None
     where = _Where(source, node)
     doc = _mapping(where, doc, ())
     if doc.get("kind") != "Configuration":

@@ -401,7 +401,7 @@ def test_unimplemented_topic_is_dropped_without_dead_letter(stack: Stack) -> Non
 
 
 def test_routing_rules_from_list_topic_subscriptions(stack: Stack) -> None:
-    subs = {s["topic"]: s for s in stack.sidecar.get("core").metadata_dict()["subscriptions"]}
+    subs = {s["topic"]: s for s in stack.sidecar.core.metadata_dict()["subscriptions"]}
     assert subs["routed"]["rules"][0] == {"match": 'event.data.kind == "urgent"', "path": "urgent"}
     assert subs["poison"]["deadLetterTopic"] == "poison-dlq"
     with stack.client() as client:
@@ -438,7 +438,7 @@ def test_bulk_topic_event(stack: Stack) -> None:
 # -- bindings, jobs, health -----------------------------------------------------------------------
 def test_input_binding_listed_by_the_app_fires_others_do_not(stack: Stack) -> None:
     assert stack.app.recorder.of("ListInputBindings")
-    assert stack.sidecar.get("bindings").listening == {"tick"}
+    assert stack.sidecar.bindings.listening == {"tick"}
     stack.until("tick", 2, step=10)
     names = {c.request.name for c in stack.app.recorder.of("OnBindingEvent")}
     assert names == {"tick"}  # `unlisted` was never started
@@ -471,7 +471,7 @@ def test_health_checks_pause_and_resume_the_app(make_stack: Callable[..., Stack]
     s = make_stack(enable_app_health_check=True)
     ready = s.sidecar.app.ready
     assert ready.is_set() and s.app.recorder.of("HealthCheck")
-    meta = s.sidecar.get("core").metadata_dict()["appConnectionProperties"]
+    meta = s.sidecar.core.metadata_dict()["appConnectionProperties"]
     assert meta["protocol"] == "grpc"
     s.app.seen["sick"] = [True]
     healthy_probes = len(s.app.recorder.of("HealthCheck"))
@@ -574,9 +574,9 @@ def test_bulk_and_job_events_fall_back_to_alpha_on_unimplemented() -> None:
     from dapr.proto.runtime.v1 import appcallback_pb2 as pb
     from dapr.proto.runtime.v1 import appcallback_pb2_grpc as pb_grpc
 
-    from funchost.sidecar._pubsub_delivery import Message, Outcome, bulk_envelope, classify_bulk
     from funchost.sidecar.app_channel import GrpcAppChannel
-    from funchost.sidecar.components import SubscriptionDef
+    from funchost.sidecar.component import SubscriptionDef
+    from funchost.sidecar.pubsub.delivery import Message, Outcome, bulk_envelope, classify_bulk
 
     status = pb.TopicEventResponse.TopicEventResponseStatus
     seen: dict[str, list[Any]] = {"jobs": [], "bulk": []}

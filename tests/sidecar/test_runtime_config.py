@@ -125,9 +125,9 @@ def test_secret_scopes_from_config(sidecar: Sidecar) -> None:
 def test_features_and_tracing_are_read(sidecar: Sidecar) -> None:
     meta = httpx.get(f"{sidecar.http_url}/v1.0/metadata").json()
     assert meta["enabledFeatures"] == ["SchedulerReminders"]
-    rc = sidecar.get("components").runtime_config
+    rc = sidecar.components.runtime_config
     assert (rc.sampling_rate, rc.otel_endpoint, rc.otel_protocol) == (1.0, "127.0.0.1:4318", "http")
-    engine = sidecar.get("workflows").engine
+    engine = sidecar.workflows.engine
     assert (engine.max_turns, engine.max_activities) == (3, 2)
 
 
@@ -248,7 +248,7 @@ def test_max_concurrent_activity_invocations(
     runtime.register_activity(gated)
     runtime.start()
     client = wf.DaprWorkflowClient(host="127.0.0.1", port=port)
-    engine = sidecar.get("workflows").engine
+    engine = sidecar.workflows.engine
     try:
         iid = client.schedule_new_workflow(fan_out, input=6)
         deadline = time.monotonic() + 30
@@ -289,7 +289,7 @@ def test_max_concurrent_workflow_invocations(
     runtime.register_workflow(held)
     runtime.start()
     client = wf.DaprWorkflowClient(host="127.0.0.1", port=port)
-    engine = sidecar.get("workflows").engine
+    engine = sidecar.workflows.engine
     try:
         ids = [client.schedule_new_workflow(held, input=i) for i in range(5)]
         deadline = time.monotonic() + 30

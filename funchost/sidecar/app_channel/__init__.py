@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import AppChannel
+from .fast_http import FastHttpPool
 from .grpc_channel import GrpcAppChannel
 from .http import HttpAppChannel
 from .response import AppResponse, AppUnavailable
@@ -40,6 +41,7 @@ __all__ = [
     "AppChannel",
     "AppResponse",
     "AppUnavailable",
+    "FastHttpPool",
     "GrpcAppChannel",
     "HttpAppChannel",
     "make_channel",

@@ -1,4 +1,5 @@
-"""The sidecar -> app HTTP channel (daprd's `pkg/channel/http`), `--app-protocol http`."""
+"""The sidecar -> app HTTP channel (daprd's `pkg/channel/http`), `--app-protocol http`:
+aiohttp for general calls, the lean `FastHttpPool` (fast_http.py) for the pub/sub hot path."""
 
 from __future__ import annotations
 
