@@ -122,7 +122,7 @@ class InvokeSubsystem(Subsystem):
 
     async def _grpc_to_grpc(self, msg: Any, context: Any) -> Any:
         """gRPC caller -> gRPC app: the InvokeRequest and the app's status pass through."""
-        from .app_channel.grpc_channel import invoke_metadata
+        from .app_channel.grpc_wire import invoke_metadata
 
         caller = {str(k): str(v) for k, v in context.invocation_metadata() or () if ":" not in k}
         try:

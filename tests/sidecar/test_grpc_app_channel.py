@@ -775,14 +775,14 @@ def test_cli_sidecar_with_app_protocol_grpc(
     ],
 )
 def test_topic_event_data_as_daprd_fills_it(event: dict[str, Any], data: str) -> None:
-    from funchost.sidecar.app_channel.grpc_channel import event_data
+    from funchost.sidecar.app_channel.grpc_wire import event_data
 
     expected = data.encode("latin-1") if "\x00" in data else data.encode()
     assert event_data(event) == expected
 
 
 def test_invoke_headers_become_grpc_metadata_as_daprd_sends_them() -> None:
-    from funchost.sidecar.app_channel.grpc_channel import invoke_metadata
+    from funchost.sidecar.app_channel.grpc_wire import invoke_metadata
 
     meta = dict(
         invoke_metadata(

@@ -10,8 +10,6 @@ when the stable one is UNIMPLEMENTED; every call carries `dapr-api-token` when A
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -21,8 +19,22 @@ import grpc
 from dapr.proto.common.v1 import common_pb2
 from dapr.proto.runtime.v1 import appcallback_pb2 as pb
 from dapr.proto.runtime.v1 import appcallback_pb2_grpc as pb_grpc
-from google.protobuf import empty_pb2, json_format, struct_pb2
+from google.protobuf import empty_pb2
 
+from .grpc_wire import (
+    HTTP_STATUS,
+    ce_extensions,
+    ce_str,
+    event_answer,
+    event_data,
+    invoke_metadata,
+    is_unavailable,
+    message_metadata,
+    metadata_ok,
+    status_body,
+    status_name,
+    topic_event_request,
+)
 from .response import AppResponse, AppUnavailable
 
 if TYPE_CHECKING:
@@ -30,170 +42,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("funchost.sidecar.app_channel")
 
-#: daprd's `HTTPStatusFromCode` (pkg/messaging/v1/util.go); anything else is 500.
-HTTP_STATUS = {
-    grpc.StatusCode.OK: 200,
-    grpc.StatusCode.CANCELLED: 408,
-    grpc.StatusCode.UNKNOWN: 500,
-    grpc.StatusCode.INVALID_ARGUMENT: 400,
-    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
-    grpc.StatusCode.NOT_FOUND: 404,
-    grpc.StatusCode.ALREADY_EXISTS: 409,
-    grpc.StatusCode.PERMISSION_DENIED: 403,
-    grpc.StatusCode.UNAUTHENTICATED: 401,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
-    grpc.StatusCode.FAILED_PRECONDITION: 400,
-    grpc.StatusCode.ABORTED: 409,
-    grpc.StatusCode.OUT_OF_RANGE: 400,
-    grpc.StatusCode.UNIMPLEMENTED: 501,
-    grpc.StatusCode.INTERNAL: 500,
-    grpc.StatusCode.UNAVAILABLE: 503,
-    grpc.StatusCode.DATA_LOSS: 500,
-}
-
-#: Headers daprd forwards as `dapr-<name>` metadata (`InternalMetadataToGrpcMetadata`).
-_PERMANENT = {
-    "accept", "accept-charset", "accept-language", "accept-ranges", "connection", "keep-alive",
-    "proxy-connection", "transfer-encoding", "upgrade", "cache-control", "content-type",
-    "content-length", "cookie", "date", "expect", "from", "host", "if-match",
-    "if-modified-since", "if-none-match", "if-schedule-tag-match", "if-unmodified-since",
-    "max-forwards", "origin", "pragma", "referer", "via", "warning",
-}  # fmt: skip
-_NOT_FORWARDED = {"destination-app-id", "dapr-app-id", "dapr-api-token", "user-agent", "te"}
-#: CloudEvent keys that have their own TopicEventRequest field (the rest go to `extensions`).
-_CE_FIELDS = {"id", "source", "datacontenttype", "type", "specversion", "data", "data_base64"}
-_Status = pb.TopicEventResponse.TopicEventResponseStatus
 _STUBS: dict[str, Any] = {
     "AppCallback": pb_grpc.AppCallbackStub,
     "AppCallbackAlpha": pb_grpc.AppCallbackAlphaStub,
     "AppCallbackHealthCheck": pb_grpc.AppCallbackHealthCheckStub,
 }
-
-
-def _metadata_ok(key: str, value: str) -> bool:
-    return (
-        bool(key)
-        and key.isascii()
-        and value.isascii()
-        and value.isprintable()
-        and not key.startswith((":", "grpc-"))
-        and not key.endswith("-bin")
-    )
-
-
-def invoke_metadata(headers: Mapping[str, str]) -> list[tuple[str, str]]:
-    """HTTP headers of an invocation as the gRPC metadata daprd sends the app."""
-    out: list[tuple[str, str]] = []
-    for name, value in headers.items():
-        key = name.lower()
-        if key in _NOT_FORWARDED:
-            continue
-        if key in _PERMANENT:
-            key = "dapr-" + key
-        if _metadata_ok(key, value):
-            out.append((key, value))
-    return out
-
-
-def _base_type(ct: str) -> str:
-    return ct.split(";", 1)[0].strip().lower()
-
-
-def _is_string_content_type(ct: str) -> bool:
-    """daprd's `contenttype.IsStringContentType`: text/* or application/xml."""
-    return ct.lower().startswith("text/") or _base_type(ct) == "application/xml"
-
-
-def _is_json_like(ct: str) -> bool:
-    """daprd's `IsJSONContentType || IsCloudEventContentType` (exact types, no +json)."""
-    return _base_type(ct) in ("application/json", "application/cloudevents+json")
-
-
-def event_data(event: Mapping[str, Any]) -> bytes:
-    """The `data` bytes of a TopicEventRequest (`GRPCEnvelopeFromSubscriptionMessage`).
-
-    Raises ValueError on bad `data_base64` (daprd: a retriable error).
-    """
-    if event.get("data_base64") is not None:
-        return base64.b64decode(str(event["data_base64"]), validate=True)
-    data = event.get("data")
-    if data is None:
-        return b""
-    ct = str(event.get("datacontenttype") or "")
-    if _is_string_content_type(ct):
-        return data.encode() if isinstance(data, str) else b""
-    if _is_json_like(ct):
-        return json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
-    return b""
-
-
-def _extensions(event: Mapping[str, Any]) -> struct_pb2.Struct:
-    ext = struct_pb2.Struct()
-    ext.update({k: v for k, v in event.items() if k not in _CE_FIELDS})
-    return ext
-
-
-def _ce_str(event: Mapping[str, Any], key: str) -> str:
-    value = event.get(key)
-    return value if isinstance(value, str) else ""
-
-
-def topic_event_request(event: Mapping[str, Any], topic: str, pubsub: str, path: str) -> Any:
-    """The TopicEventRequest daprd builds for one CloudEvent."""
-    return pb.TopicEventRequest(
-        id=_ce_str(event, "id"),
-        source=_ce_str(event, "source"),
-        type=_ce_str(event, "type"),
-        spec_version=_ce_str(event, "specversion"),
-        data_content_type=_ce_str(event, "datacontenttype"),
-        data=event_data(event),
-        topic=topic,
-        pubsub_name=pubsub,
-        path=path,
-        extensions=_extensions(event),
-    )
-
-
-def _message_metadata(msg: EventMessage) -> list[tuple[str, str]]:
-    meta = {"pubsubname": msg.pubsub}
-    for k, v in msg.metadata.items():
-        key = k.lower()
-        if key not in ("content-type", "content-length"):
-            meta[key] = v
-    return [(k, v) for k, v in meta.items() if _metadata_ok(k, v)]
-
-
-def status_name(status: int) -> str:
-    """A TopicEventResponse status as daprd reads it (unknown values retry)."""
-    if status == _Status.SUCCESS:
-        return "SUCCESS"
-    if status == _Status.DROP:
-        return "DROP"
-    return "RETRY"
-
-
-def _answer(status: int, doc: dict[str, Any], err: Any = None) -> AppResponse:
-    """An event delivery's outcome in the HTTP app contract pub/sub reads (PROTOCOL.md)."""
-    code = err.code() if err is not None else grpc.StatusCode.OK
-    message = (err.details() or "") if err is not None else ""
-    return AppResponse(status, {}, json.dumps(doc).encode(), grpc_code=code, grpc_message=message)
-
-
-def _status_body(err: grpc.aio.AioRpcError) -> bytes:
-    """protojson of the app's status, as daprd writes it to an HTTP caller."""
-    for key, value in err.trailing_metadata() or ():
-        if key == "grpc-status-details-bin" and isinstance(value, bytes):
-            from google.rpc import status_pb2
-
-            status = status_pb2.Status()
-            status.ParseFromString(value)
-            return json_format.MessageToJson(status, indent=None).encode()
-    doc = {"code": err.code().value[0], "message": err.details() or ""}
-    return json.dumps(doc).encode()
-
-
-def _unavailable(err: grpc.aio.AioRpcError) -> bool:
-    return err.code() == grpc.StatusCode.UNAVAILABLE
 
 
 class GrpcAppChannel:
@@ -361,17 +214,17 @@ class GrpcAppChannel:
             resp = await call
             initial = await call.initial_metadata()
         except grpc.aio.AioRpcError as err:
-            if _unavailable(err):
+            if is_unavailable(err):
                 raise AppUnavailable(f"gRPC app at {self._target}: {err.details()}") from None
             return AppResponse(
                 HTTP_STATUS.get(err.code(), 500),
                 {"Content-Type": "application/json"},
-                _status_body(err),
+                status_body(err),
                 grpc_code=err.code(),
                 grpc_message=err.details() or "",
             )
         headers = {
-            str(k): str(v) for k, v in (initial or ()) if isinstance(v, str) and _metadata_ok(k, v)
+            str(k): str(v) for k, v in (initial or ()) if isinstance(v, str) and metadata_ok(k, v)
         }
         content_type = resp.content_type
         if resp.data.type_url:
@@ -442,10 +295,10 @@ class GrpcAppChannel:
             req = topic_event_request(msg.event(sub.raw), msg.topic, msg.pubsub, path)
         except ValueError as exc:
             log.warning("event %s on %s: bad data_base64: %s", msg.id, msg.topic, exc)
-            return _answer(500, {"error": "data_base64 is not valid base64"})
+            return event_answer(500, {"error": "data_base64 is not valid base64"})
         try:
             resp = await self._unary(
-                "AppCallback", "OnTopicEvent", req, _message_metadata(msg), timeout
+                "AppCallback", "OnTopicEvent", req, message_metadata(msg), timeout
             )
         except grpc.aio.AioRpcError as err:
             if err.code() == grpc.StatusCode.UNIMPLEMENTED:
@@ -454,12 +307,12 @@ class GrpcAppChannel:
                     msg.id,
                     err.details(),
                 )
-                return _answer(404, {"error": err.details()}, err)
-            if _unavailable(err):
+                return event_answer(404, {"error": err.details()}, err)
+            if is_unavailable(err):
                 raise AppUnavailable(f"gRPC app at {self._target}: {err.details()}") from None
             log.warning("error from app for event %s: %s %s", msg.id, err.code(), err.details())
-            return _answer(500, {"error": err.details()}, err)
-        return _answer(200, {"status": status_name(resp.status)})
+            return event_answer(500, {"error": err.details()}, err)
+        return event_answer(200, {"status": status_name(resp.status)})
 
     def _bulk_entry(self, entry: dict[str, Any], raw: bool) -> Any:
         event = entry["event"]
@@ -472,13 +325,13 @@ class GrpcAppChannel:
                 metadata=meta,
             )
         ce = pb.TopicEventCERequest(
-            id=_ce_str(event, "id"),
-            source=_ce_str(event, "source"),
-            type=_ce_str(event, "type"),
-            spec_version=_ce_str(event, "specversion"),
-            data_content_type=_ce_str(event, "datacontenttype"),
+            id=ce_str(event, "id"),
+            source=ce_str(event, "source"),
+            type=ce_str(event, "type"),
+            spec_version=ce_str(event, "specversion"),
+            data_content_type=ce_str(event, "datacontenttype"),
             data=event_data(event),
-            extensions=_extensions(event),
+            extensions=ce_extensions(event),
         )
         return pb.TopicEventBulkRequestEntry(
             entry_id=entry["entryId"],
@@ -496,7 +349,7 @@ class GrpcAppChannel:
         try:
             entries = [self._bulk_entry(e, raw) for e in envelope["entries"]]
         except ValueError:
-            return _answer(500, {"error": "data_base64 is not valid base64"})
+            return event_answer(500, {"error": "data_base64 is not valid base64"})
         req = pb.TopicEventBulkRequest(
             id=envelope["id"],
             entries=entries,
@@ -518,14 +371,14 @@ class GrpcAppChannel:
         except grpc.aio.AioRpcError as err:
             if err.code() == grpc.StatusCode.UNIMPLEMENTED:
                 drop = [{"entryId": i, "status": "DROP"} for i in ids]
-                return _answer(200, {"statuses": drop}, err)
-            if _unavailable(err):
+                return event_answer(200, {"statuses": drop}, err)
+            if is_unavailable(err):
                 raise AppUnavailable(f"gRPC app at {self._target}: {err.details()}") from None
-            return _answer(500, {"error": err.details()}, err)
+            return event_answer(500, {"error": err.details()}, err)
         statuses = [
             {"entryId": item.entry_id, "status": status_name(item.status)} for item in resp.statuses
         ]
-        return _answer(200, {"statuses": statuses})
+        return event_answer(200, {"statuses": statuses})
 
     # -- bindings and jobs -----------------------------------------------------------------------
     async def input_bindings(self, routes: Mapping[str, str]) -> set[str]:
@@ -551,7 +404,7 @@ class GrpcAppChannel:
         try:
             resp = await self._unary("AppCallback", "OnBindingEvent", req)
         except grpc.aio.AioRpcError as err:
-            if _unavailable(err):
+            if is_unavailable(err):
                 raise AppUnavailable(f"gRPC app at {self._target}: {err.details()}") from None
             return AppResponse(
                 HTTP_STATUS.get(err.code(), 500),
@@ -584,7 +437,7 @@ class GrpcAppChannel:
                 lambda: self._unary("AppCallbackAlpha", "OnJobEventAlpha1", req),
             )
         except grpc.aio.AioRpcError as err:
-            if _unavailable(err):
+            if is_unavailable(err):
                 raise AppUnavailable(f"gRPC app at {self._target}: {err.details()}") from None
             return AppResponse(
                 HTTP_STATUS.get(err.code(), 500),
