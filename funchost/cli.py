@@ -227,6 +227,16 @@ DashboardPortOpt = Annotated[
 ]
 
 
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="A Dapr Configuration YAML (secret scopes, tracing, features, workflow limits).",
+        envvar="FUNCHOST_CONFIG",
+    ),
+]
+
+
 @app.command()
 def run(
     path: PathArg,
@@ -242,6 +252,7 @@ def run(
     plugins: PluginsOpt = True,
     log_level: LogOpt = "info",
     enable: EnableOpt = None,
+    config_file: ConfigOpt = None,
     reload: Annotated[
         bool,
         typer.Option(
@@ -280,6 +291,7 @@ def run(
         ready_file=ready_file,
         from_process_start=_AS_COMMAND,
         dashboard_port=dashboard_port if dashboard else None,
+        config_file=config_file,
     )
 
 
@@ -293,9 +305,67 @@ def sidecar(
     state_dir: StateDirOpt = Path(".funchost"),
     dapr_http_port: HttpPortOpt = 3500,
     dapr_grpc_port: GrpcPortOpt = 50001,
+    app_protocol: Annotated[
+        str,
+        typer.Option(
+            "--app-protocol",
+            help="How the sidecar calls the app: http, or grpc (a dapr.ext.grpc App).",
+            envvar=["FUNCHOST_APP_PROTOCOL", "APP_PROTOCOL"],
+        ),
+    ] = "http",
+    enable_app_health_check: Annotated[
+        bool,
+        typer.Option(
+            "--enable-app-health-check",
+            help="Probe the app's health (HTTP GET path / gRPC HealthCheck); pause it when down.",
+            envvar="FUNCHOST_ENABLE_APP_HEALTH_CHECK",
+        ),
+    ] = False,
+    app_health_check_path: Annotated[
+        str,
+        typer.Option(
+            "--app-health-check-path",
+            help="Path probed on an HTTP app.",
+            envvar="FUNCHOST_APP_HEALTH_CHECK_PATH",
+        ),
+    ] = "/healthz",
+    app_health_probe_interval: Annotated[
+        int,
+        typer.Option(
+            "--app-health-probe-interval",
+            help="Seconds between health probes.",
+            envvar="FUNCHOST_APP_HEALTH_PROBE_INTERVAL",
+        ),
+    ] = 5,
+    app_health_probe_timeout: Annotated[
+        int,
+        typer.Option(
+            "--app-health-probe-timeout",
+            help="Milliseconds a probe may take.",
+            envvar="FUNCHOST_APP_HEALTH_PROBE_TIMEOUT",
+        ),
+    ] = 500,
+    app_health_threshold: Annotated[
+        int,
+        typer.Option(
+            "--app-health-threshold",
+            help="Failed probes in a row before the app counts as unhealthy.",
+            envvar="FUNCHOST_APP_HEALTH_THRESHOLD",
+        ),
+    ] = 3,
+    config_file: ConfigOpt = None,
 ) -> None:
     """Run the embedded sidecar alone (a stand-in for daprd) until Ctrl-C."""
     from funchost.commands.sidecar import sidecar as sidecar_impl
+
+    if app_health_probe_timeout > app_health_probe_interval * 1000:
+        raise typer.BadParameter(
+            "--app-health-probe-timeout (ms) must not exceed --app-health-probe-interval (s)"
+        )
+    if app_protocol.lower() not in ("http", "grpc"):
+        raise typer.BadParameter(
+            f"--app-protocol {app_protocol!r}: the embedded sidecar serves http or grpc apps"
+        )
 
     sidecar_impl(
         app_id=app_id,
@@ -304,6 +374,13 @@ def sidecar(
         state_dir=state_dir,
         dapr_http_port=dapr_http_port,
         dapr_grpc_port=dapr_grpc_port,
+        app_protocol=app_protocol.lower(),
+        enable_app_health_check=enable_app_health_check,
+        app_health_path=app_health_check_path,
+        app_health_probe_interval=float(app_health_probe_interval),
+        app_health_probe_timeout=app_health_probe_timeout / 1000.0,
+        app_health_threshold=app_health_threshold,
+        config_path=config_file.resolve() if config_file else None,
     )
 
 

@@ -35,6 +35,7 @@ def run(
     ready_file: Path | None = None,
     from_process_start: bool = False,
     dashboard_port: int | None = None,
+    config_file: Path | None = None,
 ) -> None:
     """`funchost run`: PATH with the embedded sidecar, until Ctrl-C stops both.
 
@@ -70,6 +71,7 @@ def run(
         db_path=db,
         app_api_token=os.environ.get("APP_API_TOKEN") or None,
         api_token=os.environ.get("DAPR_API_TOKEN") or None,
+        config_path=config_file.resolve() if config_file else None,
     )
     try:
         with progress.step("loading components, starting the embedded sidecar"):

@@ -21,8 +21,12 @@ def sidecar(
     state_dir: Path,
     dapr_http_port: int,
     dapr_grpc_port: int,
+    **options: Any,
 ) -> None:
-    """`funchost sidecar`: run the embedded sidecar alone until Ctrl-C."""
+    """`funchost sidecar`: run the embedded sidecar alone until Ctrl-C.
+
+    `options` are further `SidecarConfig` fields (`app_protocol`, `enable_app_health_check`,
+    `app_health_*`, `config_path`)."""
     from funchost.sidecar import SidecarConfig
 
     for p in resources_path or []:
@@ -38,6 +42,7 @@ def sidecar(
         db_path=state_dir.resolve() / f"{app_id}.db",
         app_api_token=os.environ.get("APP_API_TOKEN") or None,
         api_token=os.environ.get("DAPR_API_TOKEN") or None,
+        **options,
     )
 
     from funchost.sidecar.runner import run_sidecar_forever

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from .component import BINDING_TYPES, Component, ComponentError, SubscriptionDef
+from .component import BINDING_TYPES, Component, ComponentError, SubscriptionDef, yaml_error
 from .pubsub.registry import BROKERS
 from .state.registry import STATE_BACKENDS
 from .subsystem import Runtime, Subsystem
@@ -166,16 +166,6 @@ def _yaml_files(paths: list[Path]) -> list[Path]:
     return files
 
 
-def _yaml_error(source: str, exc: yaml.YAMLError) -> str:
-    """One line: file:line:column: not valid YAML: the parser's problem."""
-    mark = getattr(exc, "problem_mark", None)
-    where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
-    problem = getattr(exc, "problem", None) or str(exc)
-    context = getattr(exc, "context", None)
-    detail = f"{problem} ({context})" if context else problem
-    return f"{where}: not valid YAML: {' '.join(str(detail).split())}"
-
-
 def load_resources(paths: list[Path], app_id: str, defaults: bool = True) -> Resources:
     """Load every resource file in `paths` for `app_id`; add built-in defaults when asked."""
     res = Resources()
@@ -184,7 +174,7 @@ def load_resources(paths: list[Path], app_id: str, defaults: bool = True) -> Res
         try:
             docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
         except yaml.YAMLError as exc:
-            raise ComponentError(_yaml_error(source, exc)) from None
+            raise ComponentError(yaml_error(source, exc)) from None
         for doc in docs:
             if doc is None:
                 continue
@@ -243,6 +233,10 @@ class ResourcesSubsystem(Subsystem):
         cfg = sidecar.config
         self.resources = load_resources(list(cfg.resources_paths), cfg.app_id)
         self.components = self.resources.components
+        from .runtime_config import RuntimeConfig, load_runtime_config
+
+        config_path = getattr(cfg, "config_path", None)
+        self.runtime_config = load_runtime_config(config_path) if config_path else RuntimeConfig()
         from .resiliency import Resiliency
 
         self.resiliency = Resiliency(self.resources.resiliency)
@@ -287,8 +281,9 @@ class ResourcesSubsystem(Subsystem):
 
     def metadata_info(self) -> dict[str, Any]:
         return {
+            "enabledFeatures": self.runtime_config.enabled_features,  # --config spec.features
             "components": [
                 {"name": c.name, "type": c.type, "version": c.version, "capabilities": []}
                 for c in self.components.values()
-            ]
+            ],
         }

@@ -277,6 +277,7 @@ class DaprService:
                 topic=sub["topic"],
                 dead_letter_topic=sub.get("deadLetterTopic", ""),
                 metadata=sub.get("metadata") or {},
+                type=api_v1.PubsubSubscriptionType.Value(sub.get("type") or "UNKNOWN"),
             )
             for rule in sub.get("rules") or []:
                 item.rules.rules.add(match=rule["match"], path=rule["path"])

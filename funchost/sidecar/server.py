@@ -24,7 +24,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from .actors import ActorsSubsystem
-from .app_channel import AppChannel
+from .app_channel import AppChannel, make_channel
 from .bindings import BindingsSubsystem
 from .clock import Clock, VirtualClock
 from .components import ResourcesSubsystem
@@ -113,14 +113,13 @@ class Sidecar:
     def __init__(self, config: SidecarConfig, clock: Clock | None = None) -> None:
         self.config = config
         self.clock = clock or Clock()
+        self.app: AppChannel = make_channel(config)  # first: a bad --app-protocol opens nothing
         self.store = Store(config.db_path, exclusive=True)
-        self.app = AppChannel(
-            config.app_port, host=config.app_host, app_api_token=config.app_api_token
-        )
         self._http: uvicorn.Server | None = None
         self._http_task: asyncio.Task[None] | None = None
         self._grpc: grpc.aio.Server | None = None
         self._app_task: asyncio.Task[None] | None = None
+        self._health_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.started = asyncio.Event()
         self.stopping = False
@@ -153,7 +152,7 @@ class Sidecar:
             actors=self.actors,
         )
         self.grpc_api = GrpcApiSubsystem(self, DaprService(apis))
-        self.workflows = WorkflowsSubsystem(self)
+        self.workflows = WorkflowsSubsystem(self, self.components.runtime_config)
         self.metrics = MetricsSubsystem(self, self.pubsub)
         self.introspection = IntrospectionSubsystem(
             self, pubsub=self.pubsub, actors=self.actors, workflows=self.workflows
@@ -309,6 +308,10 @@ class Sidecar:
                 await sub.on_app_ready()
             except Exception:
                 log.exception("%s: reading the app's configuration failed", sub.name)
+        if self.config.enable_app_health_check and self._health_task is None:
+            from .app_channel.health import watch_health
+
+            self._health_task = self.spawn(watch_health(self))
 
     async def reconnect_app(self) -> None:
         """The app restarted (hot reload): re-read its subscriptions, actor types, bindings."""

@@ -108,6 +108,8 @@ class ActorsSubsystem(Subsystem):
             )
 
     async def _read_app_config(self) -> None:
+        if self.sidecar.app.protocol == "grpc":
+            return  # daprd's gRPC app channel has no app config (no actors over gRPC)
         try:
             resp = await self.sidecar.app.request("GET", "/dapr/config", timeout=10.0)
         except AppUnavailable as exc:

@@ -23,6 +23,7 @@ from typing import Any
 import grpc
 from starlette.routing import BaseRoute
 
+from ..runtime_config import RuntimeConfig
 from ..subsystem import Runtime, Subsystem
 from .engine import Engine, WorkflowError
 from .grpc_service import add_taskhub_service
@@ -36,9 +37,12 @@ class WorkflowsSubsystem(Subsystem):
 
     name = "workflows"
 
-    def __init__(self, sidecar: Runtime) -> None:
+    def __init__(self, sidecar: Runtime, limits: RuntimeConfig | None = None) -> None:
         super().__init__(sidecar)
         self.engine = Engine(sidecar.store, sidecar.clock)
+        if limits is not None:  # --config: spec.workflow
+            self.engine.max_turns = limits.max_concurrent_workflows
+            self.engine.max_activities = limits.max_concurrent_activities
         self._tasks: list[asyncio.Task[None]] = []
 
     def routes(self) -> list[BaseRoute]:

@@ -63,6 +63,9 @@ class Runtime:
         self._pos = 0.0
         self._pump_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Configuration spec.workflow: work items outstanding on the workers at once (None = any).
+        self.max_turns: int | None = None  # maxConcurrentWorkflowInvocations
+        self.max_activities: int | None = None  # maxConcurrentActivityInvocations
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -155,6 +158,8 @@ class Runtime:
         if not self.dispatcher.workers:
             return
         while self.ready:
+            if self.max_turns is not None and len(self.turns) >= self.max_turns:
+                break  # the next completion kicks the pump again
             iid = next(iter(self.ready))
             del self.ready[iid]
             try:
@@ -162,6 +167,8 @@ class Runtime:
             except Exception:
                 log.exception("workflow %s: starting a turn failed", iid)
         while self.undispatched:
+            if self.max_activities is not None and len(self.activity_tokens) >= self.max_activities:
+                break
             rid = self.undispatched.popleft()
             act = self.activities.get(rid)
             conn = self.dispatcher.pick()
@@ -432,6 +439,7 @@ class Runtime:
         if inst is not None and item is not None:
             inst.inbox.append(item)
             self._schedule(act.instance_id, now)
+        self._kick()  # a slot is free (see max_activities)
 
     def _forget(self, inst: Instance) -> None:
         self.instances.pop(inst.instance_id, None)
