@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ._errors import DaprApiError
+from ._errors import DaprApiError, abort
 from ._state_backend import StateItem
 from .server import Subsystem
 
@@ -37,7 +37,7 @@ def _md(context: grpc.aio.ServicerContext, name: str) -> str:
 
 
 async def _abort(context: grpc.aio.ServicerContext, exc: DaprApiError) -> Any:
-    await context.abort(exc.grpc_code, exc.message)
+    await abort(context, exc)
 
 
 class DaprService(dapr_pb2_grpc.DaprServicer):

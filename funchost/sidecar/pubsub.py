@@ -208,15 +208,19 @@ class PubSubSubsystem(Subsystem):
                 f"no pubsub is configured (publishing to {pubsub}/{topic}): add a pubsub "
                 "Component to a resources folder",
                 grpc.StatusCode.FAILED_PRECONDITION,
-            )
+            ).with_error_info("DAPR_PUBSUB_NOT_CONFIGURED")
         if pubsub not in self.pubsubs:
-            raise not_found("pubsub", pubsub, "ERR_PUBSUB_NOT_FOUND", 404)
+            raise not_found("pubsub", pubsub, "ERR_PUBSUB_NOT_FOUND", 404, "DAPR_PUBSUB_NOT_FOUND")
         if not topic:
-            raise DaprApiError(
-                404,
-                "ERR_TOPIC_NAME_EMPTY",
-                f"topic is empty in pubsub {pubsub}: pass the name of the topic",
-                grpc.StatusCode.INVALID_ARGUMENT,
+            raise (
+                DaprApiError(
+                    404,
+                    "ERR_TOPIC_NAME_EMPTY",
+                    f"topic is empty in pubsub {pubsub}: pass the name of the topic",
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                )
+                .with_resource("pubsub", pubsub)
+                .with_error_info("DAPR_PUBSUB_TOPIC_NAME_EMPTY")
             )
 
     def _row(

@@ -55,6 +55,22 @@ def _http_data(raw: bytes) -> Any:
         return raw.decode("utf-8", "replace")
 
 
+KEY_SEPARATOR = "||"
+
+
+def check_keys(store: str, keys: list[str]) -> None:
+    """Refuse keys daprd calls illegal (they contain the `||` key-prefix separator)."""
+    for key in keys:
+        if KEY_SEPARATOR in key:
+            msg = f"input key/keyPrefix '{key}' can't contain '{KEY_SEPARATOR}'"
+            raise (
+                DaprApiError(400, "ERR_MALFORMED_REQUEST", msg, grpc.StatusCode.INVALID_ARGUMENT)
+                .with_field_violation(key, msg)
+                .with_resource("state", store)
+                .with_error_info("DAPR_STATE_ILLEGAL_KEY")
+            )
+
+
 class StateSubsystem(Subsystem):
     """State stores by name, with daprd's error codes."""
 
@@ -94,11 +110,13 @@ class StateSubsystem(Subsystem):
                 "ERR_STATE_STORE_NOT_CONFIGURED",
                 "state store is not configured: add a state Component to a resources folder",
                 grpc.StatusCode.FAILED_PRECONDITION,
-            )
+            ).with_error_info("DAPR_STATE_NOT_CONFIGURED")
         try:
             return self.backends[name]
         except KeyError:
-            raise not_found("state store", name, "ERR_STATE_STORE_NOT_FOUND") from None
+            raise not_found(
+                "state store", name, "ERR_STATE_STORE_NOT_FOUND", reason="DAPR_STATE_NOT_FOUND"
+            ) from None
 
     def actor_backend(self) -> SqliteStateBackend | None:
         """The backend of the actor state store, or None when no store is flagged."""
@@ -107,21 +125,28 @@ class StateSubsystem(Subsystem):
 
     # -- operations (shared by HTTP and gRPC) -----------------------------------------------
     def get(self, store: str, key: str) -> StoredValue | None:
-        return self.backend(store).get(key)
+        backend = self.backend(store)
+        check_keys(store, [key])
+        return backend.get(key)
 
     def bulk_get(self, store: str, keys: list[str]) -> dict[str, StoredValue | None]:
-        return self.backend(store).bulk_get(keys)
+        backend = self.backend(store)
+        check_keys(store, keys)
+        return backend.bulk_get(keys)
 
     def save(self, store: str, items: list[StateItem]) -> None:
         backend = self.backend(store)
+        check_keys(store, [item.key for item in items])
         self._guard("ERR_STATE_SAVE", store, lambda: backend.set_many(items))
 
     def delete(self, store: str, item: StateItem) -> None:
         backend = self.backend(store)
+        check_keys(store, [item.key])
         self._guard("ERR_STATE_DELETE", store, lambda: backend.delete(item))
 
     def transact(self, store: str, ops: list[tuple[str, StateItem]]) -> None:
         backend = self.backend(store)
+        check_keys(store, [item.key for _, item in ops])
         for op, item in ops:
             if op not in ("upsert", "delete"):
                 raise DaprApiError(
