@@ -32,7 +32,7 @@ from ._pubsub_delivery import (
 )
 from ._pubsub_http import parse_subscribe, pubsub_routes
 from .app_channel import AppUnavailable
-from .cloudevents import dumps, envelope
+from .cloudevents import MalformedCloudEvent, cloud_event_creation_error, dumps, envelope
 from .components import SubscriptionDef
 from .routing import RuleError
 from .server import Subsystem
@@ -219,8 +219,8 @@ class PubSubSubsystem(Subsystem):
                     f"topic is empty in pubsub {pubsub}: pass the name of the topic",
                     grpc.StatusCode.INVALID_ARGUMENT,
                 )
-                .with_resource("pubsub", pubsub)
                 .with_error_info("DAPR_PUBSUB_TOPIC_NAME_EMPTY")
+                .with_resource("pubsub", pubsub)
             )
 
     def _row(
@@ -236,17 +236,20 @@ class PubSubSubsystem(Subsystem):
         raw = str(metadata.get("rawPayload", "")).lower() == "true"
         if raw:
             return (pubsub, topic, data, metadata, True)
-        event = envelope(
-            data=data,
-            content_type=content_type,
-            topic=topic,
-            pubsub=pubsub,
-            source=self.sidecar.config.app_id,
-            traceparent=traceparent,
-            tracestate=tracestate,
-            metadata=metadata,
-            now=format_rfc3339(self.sidecar.clock.time()),
-        )
+        try:
+            event = envelope(
+                data=data,
+                content_type=content_type,
+                topic=topic,
+                pubsub=pubsub,
+                source=self.sidecar.config.app_id,
+                traceparent=traceparent,
+                tracestate=tracestate,
+                metadata=metadata,
+                now=format_rfc3339(self.sidecar.clock.time()),
+            )
+        except MalformedCloudEvent as exc:
+            raise cloud_event_creation_error(pubsub, self.sidecar.config.app_id, exc) from None
         return (pubsub, topic, dumps(event), metadata, False)
 
     async def publish(
