@@ -37,6 +37,7 @@ class DaprApiError(Exception):
         self.message = message
         self.grpc_code = grpc_code
         self.details: list[Message] = []
+        self.http_details = True  # False: daprd answers HTTP in the legacy shape (no details)
 
     # -- rich details (daprd's kit/errors builder) --------------------------------------------
     def with_error_info(self, reason: str, metadata: dict[str, str] | None = None) -> DaprApiError:
@@ -44,6 +45,11 @@ class DaprApiError(Exception):
         info = error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN)
         info.metadata.update(metadata or {})
         self.details.append(info)
+        return self
+
+    def grpc_only(self) -> DaprApiError:
+        """Keep the details off the HTTP body (daprd's legacy HTTP errors, e.g. etag ones)."""
+        self.http_details = False
         return self
 
     def with_resource(
@@ -80,7 +86,7 @@ class DaprApiError(Exception):
     def to_json(self) -> dict[str, Any]:
         """daprd's HTTP error body (legacy `errorCode` + `message`, `details` when rich)."""
         body: dict[str, Any] = {"errorCode": self.error_code, "message": self.message}
-        if self.details:
+        if self.details and self.http_details:
             body["details"] = [_detail_json(d) for d in self.details]
         return body
 

@@ -165,18 +165,26 @@ class StateSubsystem(Subsystem):
         try:
             action()
         except EtagMismatch as exc:
-            raise DaprApiError(
-                409,
-                code,
-                f"failed {verb} state in state store {store}: {exc}",
-                grpc.StatusCode.ABORTED,
+            raise (
+                DaprApiError(
+                    409,
+                    code,
+                    f"failed {verb} state in state store {store}: {exc}",
+                    grpc.StatusCode.ABORTED,
+                )
+                .with_error_info(code)
+                .grpc_only()
             ) from None
         except EtagInvalid as exc:
-            raise DaprApiError(
-                400,
-                code,
-                f"failed {verb} state in state store {store}: {exc}",
-                grpc.StatusCode.INVALID_ARGUMENT,
+            raise (
+                DaprApiError(
+                    400,
+                    code,
+                    f"failed {verb} state in state store {store}: {exc}",
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                )
+                .with_error_info(code)
+                .grpc_only()
             ) from None
 
     @staticmethod

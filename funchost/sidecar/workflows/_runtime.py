@@ -269,7 +269,7 @@ class Runtime:
         An empty token (durabletask-js) matches the instance's turn in flight, as in
         durabletask-go: only a wrong non-empty token is stale.
         """
-        token = res.completionToken
+        token: str | None = res.completionToken
         if not token:
             pending = self.instances.get(res.instanceId)
             token = pending.turn_token if pending is not None else None
