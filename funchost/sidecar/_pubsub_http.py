@@ -116,8 +116,8 @@ def pubsub_routes(pubsub: Any) -> list[BaseRoute]:
             )
         return Response(status_code=204)
 
-    return [
-        Route("/v1.0/publish/{pubsub}/{topic:path}", publish, methods=["POST"]),
+    return [  # the static `bulk` segment wins over a pubsub name, as in daprd's router
         Route("/v1.0-alpha1/publish/bulk/{pubsub}/{topic:path}", bulk, methods=["POST"]),
         Route("/v1.0/publish/bulk/{pubsub}/{topic:path}", bulk, methods=["POST"]),
+        Route("/v1.0/publish/{pubsub}/{topic:path}", publish, methods=["POST"]),
     ]
