@@ -34,8 +34,10 @@ SUPPORTED_TYPES = {
     "bindings.http",
     "secretstores.local.env",
     "secretstores.local.file",
+    "lock.in-memory",
+    "lock.redis",
 }
-KINDS = ("state", "pubsub", "bindings", "secretstores")
+KINDS = ("state", "pubsub", "bindings", "secretstores", "lock")
 
 DEFAULT_STATESTORE = "statestore"
 DEFAULT_PUBSUB = "pubsub"

@@ -38,6 +38,7 @@ SUBSYSTEMS: list[str] = [
     "funchost.sidecar.core:CoreSubsystem",
     "funchost.sidecar.secrets:SecretsSubsystem",
     "funchost.sidecar.state:StateSubsystem",
+    "funchost.sidecar.lock:LockSubsystem",
     "funchost.sidecar.pubsub:PubSubSubsystem",
     "funchost.sidecar.bindings:BindingsSubsystem",
     "funchost.sidecar.jobs:JobsSubsystem",
