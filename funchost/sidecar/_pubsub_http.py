@@ -80,20 +80,9 @@ def pubsub_routes(pubsub: Any) -> list[BaseRoute]:
                 grpc.StatusCode.INVALID_ARGUMENT,
             ).with_error_info("DAPR_PUBSUB_UNMARSHAL_EVENTS")
         entries = []
-        seen: set[str] = set()
         for raw in body:
             item = go_fields(raw, _BULK_ENTRY_FIELDS) if isinstance(raw, dict) else {}
             entry_id = str(item.get("entryId") or "")
-            if not entry_id or entry_id in seen:
-                raise DaprApiError(
-                    400,
-                    "ERR_PUBSUB_EVENTS_SER",
-                    f"error marshaling events to bytes for topic {p['topic']} pubsub "
-                    f"{p['pubsub']}. error: entryId is duplicated or not present for entry: "
-                    "give every entry a unique entryId",
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                ).with_error_info("DAPR_PUBSUB_MARSHAL_EVENTS")
-            seen.add(entry_id)
             ctype = str(item.get("contentType") or "")
             event = item.get("event")
             if isinstance(event, str) and not is_json_content_type(ctype):

@@ -291,6 +291,15 @@ class PubSubSubsystem(Subsystem):
     ) -> list[tuple[str, str]]:
         """Commit several events in one transaction; returns failed (entryId, error) pairs."""
         self._check(pubsub, topic)
+        ids = [entry[0] for entry in entries]
+        if "" in ids or len(set(ids)) != len(ids):
+            raise DaprApiError(
+                400,
+                "ERR_PUBSUB_EVENTS_SER",
+                f"error marshaling events to bytes for topic {topic} pubsub {pubsub}. error: "
+                "entryId is duplicated or not present for entry: give every entry a unique entryId",
+                grpc.StatusCode.INVALID_ARGUMENT,
+            ).with_error_info("DAPR_PUBSUB_MARSHAL_EVENTS")
         rows = []
         for _entry_id, data, ctype, meta in entries:
             merged = {**(metadata or {}), **meta}

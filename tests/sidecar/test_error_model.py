@@ -21,9 +21,14 @@ from dapr.clients.exceptions import DaprGrpcError
 from dapr.proto import api_v1
 from dapr.proto.runtime.v1 import dapr_pb2_grpc
 
-pytestmark = pytest.mark.e2e
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.filterwarnings("ignore:The Distributed Lock API is an Alpha:UserWarning"),
+]
 
 CE = "application/cloudevents+json"
+JSON = "application/json"
+BULK_DUPLICATE = b'[{"entryId":"1","event":{}},{"entryID":"1","event":{}}]'
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,12 @@ class Row:
 def _seed_etag(c: DaprClient) -> None:
     c.save_state("statestore", "etagged", "v1")
     c.save_state("statestore", "etagged", "v2")  # etag is now "2"
+
+
+def _bulk_duplicate(stub: Any) -> Any:
+    entry = api_v1.BulkPublishRequestEntry(entry_id="1", event=b"{}", content_type=JSON)
+    req = api_v1.BulkPublishRequest(pubsub_name="pubsub", topic="t", entries=[entry, entry])
+    return stub.BulkPublishEvent(req)
 
 
 def _actor(stub: Any) -> Any:
@@ -113,6 +124,23 @@ ROWS = [
         lambda c, s: c.publish_event("pubsub", "t", "{not json", data_content_type=CE),
         grpc.StatusCode.INVALID_ARGUMENT,
         "DAPR_PUBSUB_CLOUD_EVENT_CREATION",
+    ),
+    Row(
+        "bulk publish entryId duplicated",
+        ("POST", "/v1.0-alpha1/publish/bulk/pubsub/t", BULK_DUPLICATE, {}),
+        400,
+        "ERR_PUBSUB_EVENTS_SER",
+        lambda c, s: _bulk_duplicate(s),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "DAPR_PUBSUB_MARSHAL_EVENTS",
+    ),
+    Row(
+        "lock store not configured",
+        ("POST", "/v1.0-alpha1/lock/nolocks", b'{"resourceId":"r","lockOwner":"o"}', {}),
+        500,
+        "ERR_LOCK_STORE_NOT_CONFIGURED",
+        lambda c, s: c.try_lock("nolocks", "r", "o", 5),
+        grpc.StatusCode.FAILED_PRECONDITION,
     ),
     Row(
         "binding not found",
@@ -234,3 +262,28 @@ def test_workflow_instance_not_found(make_sidecar: Any) -> None:
     with pytest.raises(grpc.RpcError) as err:
         wf.purge_workflow("nosuch")
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_rich_details_through_the_sdk_http_client(make_sidecar: Any) -> None:
+    """The SDK's own HTTP client raises `DaprHttpError` carrying daprd's errorCode and details."""
+    import asyncio
+    import json
+
+    from dapr.clients.exceptions import DaprHttpError
+    from dapr.clients.http.client import DaprHttpClient
+    from dapr.serializers import DefaultJSONSerializer
+
+    h = make_sidecar(app=False)
+    client = DaprHttpClient(DefaultJSONSerializer())
+    url = f"{h.http_url}/v1.0/state/statestore"
+    with pytest.raises(DaprHttpError) as err:
+        asyncio.run(client.send_bytes("POST", url, b'[{"key":"key||","value":1}]'))
+    exc = err.value
+    assert exc.status_code == 400 and exc.error_code == "ERR_MALFORMED_REQUEST"
+    assert exc.message == "input key/keyPrefix 'key||' can't contain '||'"
+    details = json.loads(exc.raw_response_bytes or b"{}")["details"]
+    assert [d["@type"].rsplit(".", 1)[1] for d in details] == [
+        "BadRequest",
+        "ResourceInfo",
+        "ErrorInfo",
+    ]
