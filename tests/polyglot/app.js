@@ -18,8 +18,12 @@ const {
   WorkflowRuntime,
   DaprWorkflowClient,
   WorkflowRuntimeStatus,
+  DaprPubSubStatusEnum,
+  Temporal,
   LogLevel,
 } = require("@dapr/dapr");
+const fs = require("fs");
+const path = require("path");
 
 const env = (name) => {
   const value = process.env[name];
@@ -59,7 +63,7 @@ async function until(what, cond, seconds = 30) {
 }
 
 // -- the app side --------------------------------------------------------------------------
-const received = { orders: [], bulk: [], ticks: 0, invoked: [] };
+const received = { orders: [], bulk: [], ticks: 0, invoked: [], retried: [], dead: [], batch: [], reminders: [] };
 
 class CounterActor extends AbstractActor {
   async increment(by) {
@@ -68,6 +72,14 @@ class CounterActor extends AbstractActor {
     await this.getStateManager().setState("count", next);
     await this.getStateManager().saveState();
     return next;
+  }
+
+  async remindMe() {
+    await this.registerActorReminder("ping", Temporal.Duration.from({ seconds: 1 }), undefined, undefined, "hello reminder");
+  }
+
+  async receiveReminder(data) {
+    received.reminders.push(data);
   }
 }
 
@@ -111,6 +123,31 @@ async function main() {
   await server.pubsub.subscribe("pubsub", "bulk-orders", async (data) => {
     received.bulk.push(data);
   });
+  let retryOnce = true;
+  await server.pubsub.subscribe("pubsub", "retried", async (data) => {
+    received.retried.push(data);
+    if (retryOnce) {
+      retryOnce = false;
+      return DaprPubSubStatusEnum.RETRY;
+    }
+    return DaprPubSubStatusEnum.SUCCESS;
+  });
+  await server.pubsub.subscribeWithOptions("pubsub", "doomed", {
+    deadLetterTopic: "doomed-dead",
+    callback: async () => DaprPubSubStatusEnum.DROP,
+  });
+  // as with daprd, dead letters reach the app only through a subscription to that topic
+  await server.pubsub.subscribe("pubsub", "doomed-dead", async (data) => {
+    received.dead.push(data);
+  });
+  await server.pubsub.subscribeBulk(
+    "pubsub",
+    "batched",
+    async (data) => {
+      received.batch.push(data);
+    },
+    { maxMessagesCount: 10, maxAwaitDurationMs: 50 },
+  );
   await server.binding.receive("tick", async () => {
     received.ticks += 1;
   });
@@ -261,6 +298,61 @@ async function main() {
     const first = await actor.increment(2);
     const second = await actor.increment(3);
     expect(first === 2 && second === 5, `actor returned ${first}, ${second}`);
+    const overGrpc = new ActorProxyBuilder(CounterActor, grpc).build(new ActorId("counter-1"));
+    const third = await overGrpc.increment(1);
+    expect(third === 6, `actor over gRPC returned ${third}`);
+  });
+
+  await attempt("actor reminder", async () => {
+    const actor = new ActorProxyBuilder(CounterActor, http).build(new ActorId("reminded-1"));
+    await actor.remindMe();
+    await until("the reminder", () => received.reminders.length > 0, 20);
+    return JSON.stringify(received.reminders);
+  });
+
+  await attempt("subscriber RETRY is redelivered", async () => {
+    await http.pubsub.publish("pubsub", "retried", { n: 1 });
+    await until("the redelivery", () => received.retried.length >= 2, 20);
+    expect(JSON.stringify(received.retried[1]) === '{"n":1}', JSON.stringify(received.retried));
+  });
+  await attempt("subscriber DROP goes to the dead-letter topic", async () => {
+    await http.pubsub.publish("pubsub", "doomed", { n: 2 });
+    await until("the dead letter", () => received.dead.length >= 1, 20);
+    return JSON.stringify(received.dead);
+  });
+  await attempt("bulk subscribe", async () => {
+    const res = await grpc.pubsub.publishBulk("pubsub", "batched", [{ k: 1 }, { k: 2 }, { k: 3 }]);
+    expect(res.failedMessages.length === 0, JSON.stringify(res));
+    await until("three batched events", () => received.batch.length >= 3, 20);
+    return JSON.stringify(received.batch);
+  });
+  await attempt("output binding (localstorage)", async () => {
+    await http.binding.send("files", "create", { hello: "file" }, { fileName: "out.json" });
+    const file = path.join(env("FILES_DIR"), "out.json");
+    await until("the file", () => fs.existsSync(file), 10);
+    const content = JSON.parse(fs.readFileSync(file, "utf8"));
+    expect(content.hello === "file", `file content ${JSON.stringify(content)}`);
+  });
+  await attempt("health", async () => {
+    expect(await http.health.isHealthy(), "http client says unhealthy");
+    expect(await grpc.health.isHealthy(), "grpc client says unhealthy");
+  });
+  await attempt("state: delete with etag, first-write", async () => {
+    for (const [proto, c] of [["http", http], ["grpc", grpc]]) {
+      const k = `js-del-${proto}`;
+      await c.state.save("statestore", [{ key: k, value: 1 }]);
+      const [item] = await c.state.getBulk("statestore", [k]);
+      let refused = false;
+      try {
+        const r = await c.state.delete("statestore", k, { etag: "999" });
+        refused = Boolean(r.error);
+      } catch (e) {
+        refused = true;
+      }
+      expect(refused, `${proto}: delete with a wrong etag was accepted`);
+      const ok = await c.state.delete("statestore", k, { etag: item.etag });
+      expect(!ok.error, `${proto}: delete with the etag failed: ${ok.error}`);
+    }
   });
 
   await attempt("input binding", async () => {

@@ -36,6 +36,15 @@ spec:
   version: v1
   metadata:
     - {name: schedule, value: "@every 1s"}
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: {name: files}
+spec:
+  type: bindings.localstorage
+  version: v1
+  metadata:
+    - {name: rootPath, value: "ROOT"}
 """
 
 
@@ -58,7 +67,9 @@ def test_javascript_sdk_against_embedded_sidecar(tmp_path: Path) -> None:
     assert NODE is not None
     resources = tmp_path / "resources"
     resources.mkdir()
-    (resources / "tick.yaml").write_text(TICK_BINDING)
+    files = tmp_path / "files"
+    files.mkdir()
+    (resources / "bindings.yaml").write_text(TICK_BINDING.replace("ROOT", str(files)))
     app_port, http_port, grpc_port = free_port(), free_port(), free_port()
     funchost = shutil.which("funchost") or str(Path(sys.executable).parent / "funchost")
     env = {**os.environ, "POLYGLOT_SECRET": "s3cret"}
@@ -88,6 +99,7 @@ def test_javascript_sdk_against_embedded_sidecar(tmp_path: Path) -> None:
         "APP_PORT": str(app_port),
         "DAPR_HTTP_PORT": str(http_port),
         "DAPR_GRPC_PORT": str(grpc_port),
+        "FILES_DIR": str(files),
     }
     try:
         sidecar.wait_until(
@@ -118,5 +130,5 @@ def test_javascript_sdk_against_embedded_sidecar(tmp_path: Path) -> None:
     assert not failed, f"{len(failed)} JS SDK checks failed ({elapsed:.0f}s):\n{report}\n{tail}"
     assert not result.get("timeout"), result
     names = {c["name"] for c in result["checks"]}
-    for want in ("workflow", "actor", "input binding", "bulk publish grpc", "state http: etags"):
+    for want in ("workflow", "actor reminder", "input binding", "bulk subscribe", "state http: etags"):
         assert want in names, names
