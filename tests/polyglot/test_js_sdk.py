@@ -130,5 +130,11 @@ def test_javascript_sdk_against_embedded_sidecar(tmp_path: Path) -> None:
     assert not failed, f"{len(failed)} JS SDK checks failed ({elapsed:.0f}s):\n{report}\n{tail}"
     assert not result.get("timeout"), result
     names = {c["name"] for c in result["checks"]}
-    for want in ("workflow", "actor reminder", "input binding", "bulk subscribe", "state http: etags"):
+    for want in (
+        "workflow",
+        "actor reminder",
+        "input binding",
+        "bulk subscribe",
+        "state http: etags",
+    ):
         assert want in names, names

@@ -54,6 +54,13 @@ def _bulk_duplicate(stub: Any) -> Any:
     return stub.BulkPublishEvent(req)
 
 
+def _invoke(stub: Any) -> Any:
+    from dapr.proto import common_v1
+
+    req = api_v1.InvokeServiceRequest(id="nosuchapp", message=common_v1.InvokeRequest(method="m"))
+    return stub.InvokeService(req)
+
+
 def _actor(stub: Any) -> Any:
     req = api_v1.InvokeActorRequest(actor_type="NoSuchActor", actor_id="1", method="m")
     return stub.InvokeActor(req)
@@ -157,6 +164,14 @@ ROWS = [
         "ERR_SECRET_STORE_NOT_FOUND",
         lambda c, s: c.get_secret("nosecrets", "k"),
         grpc.StatusCode.INVALID_ARGUMENT,
+    ),
+    Row(
+        "invoke: app id unresolvable",
+        ("POST", "/v1.0/invoke/nosuchapp/method/m", b"{}", {}),
+        500,
+        "ERR_DIRECT_INVOKE",
+        lambda c, s: _invoke(s),
+        grpc.StatusCode.INTERNAL,
     ),
     Row(
         "actor type not found",
