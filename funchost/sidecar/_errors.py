@@ -38,13 +38,22 @@ class DaprApiError(Exception):
         self.grpc_code = grpc_code
         self.details: list[Message] = []
         self.http_details = True  # False: daprd answers HTTP in the legacy shape (no details)
+        self._http_metadata: dict[int, dict[str, str]] = {}
 
     # -- rich details (daprd's kit/errors builder) --------------------------------------------
-    def with_error_info(self, reason: str, metadata: dict[str, str] | None = None) -> DaprApiError:
-        """Append a `google.rpc.ErrorInfo` (domain `dapr.io`)."""
+    def with_error_info(
+        self,
+        reason: str,
+        metadata: dict[str, str] | None = None,
+        http_metadata: dict[str, str] | None = None,
+    ) -> DaprApiError:
+        """Append a `google.rpc.ErrorInfo` (domain `dapr.io`); `http_metadata` replaces
+        `metadata` in the HTTP body where daprd fills it only there (e.g. `appID`)."""
         info = error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN)
         info.metadata.update(metadata or {})
         self.details.append(info)
+        if http_metadata is not None:
+            self._http_metadata[id(info)] = http_metadata
         return self
 
     def grpc_only(self) -> DaprApiError:
@@ -87,7 +96,9 @@ class DaprApiError(Exception):
         """daprd's HTTP error body (legacy `errorCode` + `message`, `details` when rich)."""
         body: dict[str, Any] = {"errorCode": self.error_code, "message": self.message}
         if self.details and self.http_details:
-            body["details"] = [_detail_json(d) for d in self.details]
+            body["details"] = [
+                _detail_json(d, self._http_metadata.get(id(d))) for d in self.details
+            ]
         return body
 
     def grpc_status(self) -> grpc.Status:
@@ -103,10 +114,10 @@ class DaprApiError(Exception):
         return rpc_status.to_status(proto)
 
 
-def _detail_json(detail: Message) -> dict[str, Any]:
+def _detail_json(detail: Message, http_metadata: dict[str, str] | None = None) -> dict[str, Any]:
     kind = _TYPE_PREFIX + detail.DESCRIPTOR.full_name
     if isinstance(detail, error_details_pb2.ErrorInfo):
-        meta = dict(detail.metadata) or None
+        meta = (http_metadata if http_metadata is not None else dict(detail.metadata)) or None
         return {"@type": kind, "reason": detail.reason, "domain": detail.domain, "metadata": meta}
     if isinstance(detail, error_details_pb2.ResourceInfo):
         return {
@@ -133,7 +144,12 @@ async def abort(context: grpc.aio.ServicerContext, exc: DaprApiError) -> Any:
 
 
 def not_found(
-    kind: str, name: str, error_code: str, http_status: int = 400, reason: str | None = None
+    kind: str,
+    name: str,
+    error_code: str,
+    http_status: int = 400,
+    reason: str | None = None,
+    http_metadata: dict[str, str] | None = None,
 ) -> DaprApiError:
     """daprd's answer for an unknown component name (ErrorInfo `reason` where daprd sets one)."""
     exc = DaprApiError(
@@ -142,4 +158,4 @@ def not_found(
         f"{kind} {name} is not found: define a Component named {name!r} in a resources folder",
         grpc.StatusCode.INVALID_ARGUMENT,
     )
-    return exc.with_error_info(reason) if reason else exc
+    return exc.with_error_info(reason, http_metadata=http_metadata) if reason else exc

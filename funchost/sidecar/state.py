@@ -114,8 +114,13 @@ class StateSubsystem(Subsystem):
         try:
             return self.backends[name]
         except KeyError:
+            app_id = self.sidecar.config.app_id
             raise not_found(
-                "state store", name, "ERR_STATE_STORE_NOT_FOUND", reason="DAPR_STATE_NOT_FOUND"
+                "state store",
+                name,
+                "ERR_STATE_STORE_NOT_FOUND",
+                reason="DAPR_STATE_NOT_FOUND",
+                http_metadata={"appID": app_id} if app_id else None,
             ) from None
 
     def actor_backend(self) -> SqliteStateBackend | None:

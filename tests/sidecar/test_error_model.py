@@ -41,6 +41,7 @@ class Row:
     grpc_code: grpc.StatusCode
     reason: str | None = None  # ErrorInfo reason (gRPC), None where daprd sets none
     http_details: bool = True  # the HTTP body carries the ErrorInfo too
+    http_info_metadata: dict[str, str] | None = None  # ErrorInfo.metadata daprd sets on HTTP
 
 
 def _seed_etag(c: DaprClient) -> None:
@@ -75,6 +76,7 @@ ROWS = [
         lambda c, s: c.get_state("nostore", "k"),
         grpc.StatusCode.INVALID_ARGUMENT,
         "DAPR_STATE_NOT_FOUND",
+        http_info_metadata={"appID": "testapp"},
     ),
     Row(
         "state key illegal",
@@ -201,6 +203,8 @@ def test_error_over_http_and_grpc(make_sidecar: Any, row: Row) -> None:
             info = next(d for d in doc["details"] if d.get("reason") == row.reason)
             assert info["@type"] == "type.googleapis.com/google.rpc.ErrorInfo"
             assert info["domain"] == "dapr.io"
+            if row.http_info_metadata is not None:
+                assert info["metadata"] == row.http_info_metadata
         else:
             assert "details" not in doc, doc
 
