@@ -85,6 +85,7 @@ def _history() -> list[pb.HistoryEvent]:
         event(0, 3, childWorkflowInstanceCreated=pb.ChildWorkflowInstanceCreatedEvent(name="c")),
         event(0, taskCompleted=pb.TaskCompletedEvent(taskScheduledId=1, result=sv('"B"'))),
         event(0, timerFired=pb.TimerFiredEvent(timerId=2)),
+        event(0, 4, detachedWorkflowInstanceCreated=pb.DetachedWorkflowInstanceCreatedEvent()),
         event(0, executionCompleted=pb.ExecutionCompletedEvent()),
     ]
 
@@ -129,6 +130,8 @@ def test_fork_overwrites_input_and_renames_children() -> None:
         (99, {}, "not_found", "does not have history event with ID '99'"),
         (2, {"overwrite_input": True, "input": sv("1")}, "invalid", "cannot write input to timer"),
         (0, {"new_child_instance_id": "kid"}, "invalid", "not a child workflow"),
+        (4, {}, "invalid", "detached workflow"),
+        (-1, {}, "not_found", "is not an event that can be rerun"),
     ],
 )
 def test_fork_errors(event_id: int, kwargs: dict[str, object], code: str, text: str) -> None:

@@ -69,6 +69,12 @@ def fork_history(
     if target is None:
         raise WorkflowError("not_found", f"does not have history event with ID '{event_id}'")
     kind = target.WhichOneof("eventType")
+    if kind == "detachedWorkflowInstanceCreated":
+        raise WorkflowError(
+            "invalid",
+            f"event '{event_id}' created a detached workflow, which cannot be rerun from: "
+            "rerun the detached instance itself",
+        )
     if kind not in _RERUNNABLE:
         raise WorkflowError(
             "not_found",
