@@ -47,6 +47,39 @@ def test_rerun_from_an_activity_with_new_input(wfenv: WfEnv) -> None:
 
 
 @pytest.mark.e2e
+def test_rerun_from_a_child_workflow_and_a_timer(wfenv: WfEnv) -> None:
+    iid = wfenv.client.schedule_new_workflow(_flows.parent, input=2, instance_id="rr-parent")
+    assert json.loads(wfenv.wait(iid).serialized_output) == [0, 1]
+    created = _scheduled_ids(wfenv, iid, "childWorkflowInstanceCreated")
+    new_id = wfenv.client.rerun_workflow_from_event(
+        iid,
+        created[1],
+        new_instance_id="rr-parent-2",
+        input=5,
+        new_child_workflow_instance_id="kid",
+    )
+    state = wfenv.wait(new_id)
+    assert state.runtime_status == WorkflowStatus.COMPLETED
+    assert json.loads(state.serialized_output) == [0, 25]  # child 0 replayed, child 1 rerun
+    assert wfenv.client.get_workflow_state("kid").runtime_status == WorkflowStatus.COMPLETED
+    # a child cannot be the source
+    with pytest.raises(grpc.RpcError) as err:
+        wfenv.client.rerun_workflow_from_event("kid", 0)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+    sleeper = wfenv.client.schedule_new_workflow(_flows.sleeper, instance_id="rr-sleeper")
+    wfenv.settle()
+    wfenv.advance(24 * 3600)
+    assert wfenv.wait(sleeper).runtime_status == WorkflowStatus.COMPLETED
+    timer = _scheduled_ids(wfenv, sleeper, "timerCreated")[0]
+    with pytest.raises(grpc.RpcError) as err:
+        wfenv.client.rerun_workflow_from_event(sleeper, timer, input="no")
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    again = wfenv.client.rerun_workflow_from_event(sleeper, timer)  # the timer fires at once
+    assert wfenv.wait(again).runtime_status == WorkflowStatus.COMPLETED
+
+
+@pytest.mark.e2e
 def test_rerun_errors_are_daprd_s(wfenv: WfEnv) -> None:
     iid = wfenv.client.schedule_new_workflow(_flows.chain, input="re", instance_id="re-src")
     assert wfenv.wait(iid).runtime_status == WorkflowStatus.COMPLETED
