@@ -209,6 +209,13 @@ class PubSubSubsystem(Subsystem):
                 "Component to a resources folder",
                 grpc.StatusCode.FAILED_PRECONDITION,
             ).with_error_info("DAPR_PUBSUB_NOT_CONFIGURED")
+        if not pubsub:
+            raise DaprApiError(
+                404,
+                "ERR_PUBSUB_EMPTY",
+                "pubsub name is empty: pass the name of a pubsub Component",
+                grpc.StatusCode.INVALID_ARGUMENT,
+            ).with_error_info("DAPR_PUBSUB_NAME_EMPTY")
         if pubsub not in self.pubsubs:
             raise not_found("pubsub", pubsub, "ERR_PUBSUB_NOT_FOUND", 404, "DAPR_PUBSUB_NOT_FOUND")
         if not topic:

@@ -264,6 +264,14 @@ def test_illegal_key_details_match_daprd(make_sidecar: Any) -> None:
     }
 
 
+def test_pubsub_name_empty_over_grpc(make_sidecar: Any) -> None:
+    h = make_sidecar(app=False)
+    with DaprClient(address=h.grpc_address) as c, pytest.raises(DaprGrpcError) as err:
+        c.publish_event("", "t", "{}")
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert err.value.error_code() == "DAPR_PUBSUB_NAME_EMPTY"
+
+
 def test_workflow_instance_not_found(make_sidecar: Any) -> None:
     """Terminating or purging an unknown instance: 404 ERR_INSTANCE_ID_NOT_FOUND / NOT_FOUND."""
     from dapr.ext.workflow import DaprWorkflowClient
