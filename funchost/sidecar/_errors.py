@@ -3,7 +3,7 @@
 Errors can carry daprd's rich details (`dapr/kit: errors/errors.go`): chain
 `.with_resource(...)`, `.with_field_violation(...)`, `.with_error_info(reason, metadata)` in the
 order daprd's builder appends them. gRPC callers get a `google.rpc.Status` with the details packed
-(`grpc-status-details-bin`, what `DaprGrpcError.get_details()` reads); HTTP callers get
+(`grpc-status-details-bin`, what the SDK's `DaprGrpcError.status_details()` reads); HTTP callers get
 `{"errorCode", "message", "details": [...]}` in kit's `JSONErrorValue` shape.
 """
 
