@@ -280,6 +280,24 @@ async function main() {
     expect(JSON.parse(body.error_msg).errorCode === "ERR_STATE_STORE_NOT_FOUND", body.error_msg);
     return error.message;
   });
+  await attempt("errors http: a malformed CloudEvent is refused at once", async () => {
+    const res = await http.pubsub.publish("pubsub", "orders", "{not json", {
+      contentType: "application/cloudevents+json",
+    });
+    expect(res.error, "the malformed CloudEvent was accepted");
+    const body = JSON.parse(res.error.message);
+    expect(body.status === 500, `status ${body.status}`);
+    expect(JSON.parse(body.error_msg).errorCode === "ERR_PUBSUB_CLOUD_EVENTS_SER", body.error_msg);
+  });
+  await attempt("publish: a CloudEvent passes through", async () => {
+    const before = received.orders.length;
+    const ce = { specversion: "1.0", id: "ce-1", source: "js", type: "order.created", datacontenttype: "application/json", data: { id: "ce" } };
+    const res = await http.pubsub.publish("pubsub", "orders", ce, { contentType: "application/cloudevents+json" });
+    expect(!res.error, `publish failed: ${res.error}`);
+    await until("the CloudEvent", () => received.orders.length > before);
+    const got = received.orders[received.orders.length - 1];
+    expect(JSON.stringify(got) === '{"id":"ce"}', `subscriber got ${JSON.stringify(got)}`);
+  });
   await attempt("errors grpc: illegal key rejects with INVALID_ARGUMENT", async () => {
     let error;
     try {
