@@ -39,6 +39,7 @@ class DaprApiError(Exception):
         self.details: list[Message] = []
         self.http_details = True  # False: daprd answers HTTP in the legacy shape (no details)
         self._http_metadata: dict[int, dict[str, str]] = {}
+        self.http_variant: DaprApiError | None = None  # what HTTP callers get, where it differs
 
     # -- rich details (daprd's kit/errors builder) --------------------------------------------
     def with_error_info(
@@ -94,6 +95,8 @@ class DaprApiError(Exception):
     # -- renderings ---------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         """daprd's HTTP error body (legacy `errorCode` + `message`, `details` when rich)."""
+        if self.http_variant is not None:
+            return self.http_variant.to_json()
         body: dict[str, Any] = {"errorCode": self.error_code, "message": self.message}
         if self.details and self.http_details:
             body["details"] = [

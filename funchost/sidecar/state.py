@@ -63,12 +63,21 @@ def check_keys(store: str, keys: list[str]) -> None:
     for key in keys:
         if KEY_SEPARATOR in key:
             msg = f"input key/keyPrefix '{key}' can't contain '{KEY_SEPARATOR}'"
-            raise (
-                DaprApiError(400, "ERR_MALFORMED_REQUEST", msg, grpc.StatusCode.INVALID_ARGUMENT)
-                .with_field_violation(key, msg)
-                .with_resource("state", store)
-                .with_error_info("DAPR_STATE_ILLEGAL_KEY")
+            exc = _illegal_key(store, key, msg)
+            # daprd's HTTP handler wraps the error a second time (pkg/api/errors/state.go)
+            exc.http_variant = _illegal_key(
+                store, key, f"api error: code = InvalidArgument desc = {msg}"
             )
+            raise exc
+
+
+def _illegal_key(store: str, key: str, msg: str) -> DaprApiError:
+    return (
+        DaprApiError(400, "ERR_MALFORMED_REQUEST", msg, grpc.StatusCode.INVALID_ARGUMENT)
+        .with_field_violation(key, msg)
+        .with_resource("state", store)
+        .with_error_info("DAPR_STATE_ILLEGAL_KEY")
+    )
 
 
 class StateSubsystem(Subsystem):

@@ -239,6 +239,7 @@ def test_illegal_key_details_match_daprd(make_sidecar: Any) -> None:
         r = httpx.get(h.http_url + path)
         assert r.status_code == 400 and r.json()["errorCode"] == "ERR_MALFORMED_REQUEST"
     r = httpx.post(h.http_url + "/v1.0/state/statestore", json=[{"key": "key||", "value": 1}])
+    msg = f"api error: code = InvalidArgument desc = {msg}"  # daprd wraps it again on HTTP
     assert r.json() == {
         "errorCode": "ERR_MALFORMED_REQUEST",
         "message": msg,
@@ -307,7 +308,9 @@ def test_rich_details_through_the_sdk_http_client(make_sidecar: Any) -> None:
         asyncio.run(client.send_bytes("POST", url, b'[{"key":"key||","value":1}]'))
     exc = err.value
     assert exc.status_code == 400 and exc.error_code == "ERR_MALFORMED_REQUEST"
-    assert exc.message == "input key/keyPrefix 'key||' can't contain '||'"
+    assert exc.message == (
+        "api error: code = InvalidArgument desc = input key/keyPrefix 'key||' can't contain '||'"
+    )
     details = json.loads(exc.raw_response_bytes or b"{}")["details"]
     assert [d["@type"].rsplit(".", 1)[1] for d in details] == [
         "BadRequest",
