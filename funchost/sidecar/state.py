@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import grpc
 from starlette.requests import Request
@@ -171,6 +171,24 @@ class StateSubsystem(Subsystem):
                 )
         self._guard("ERR_STATE_TRANSACTION", store, lambda: backend.transact(ops))
 
+    def query(self, store: str) -> NoReturn:
+        """The state query API (alpha): daprd's answer for stores without a querier."""
+        self.backend(store)
+        raise (
+            DaprApiError(
+                500,
+                "ERR_STATE_STORE_NOT_SUPPORTED",
+                f"state store does not support querying: {store} is a key/value store here; "
+                "read keys with get/bulk get, or run a queryable store under daprd",
+                grpc.StatusCode.INTERNAL,
+            )
+            .with_resource("state", store)
+            .with_error_info("DAPR_STATE_QUERYING_NOT_SUPPORTED")
+        )
+
+    async def grpc_QueryStateAlpha1(self, request: Any, context: Any) -> NoReturn:
+        self.query(request.store_name)
+
     @staticmethod
     def _guard(code: str, store: str, action: Callable[[], Any]) -> None:
         verb = {"ERR_STATE_SAVE": "saving", "ERR_STATE_DELETE": "deleting"}.get(
@@ -231,6 +249,7 @@ class StateSubsystem(Subsystem):
         return [
             Route("/v1.0/state/{store}", self._http_save, methods=["POST"]),
             Route("/v1.0/state/{store}/bulk", self._http_bulk, methods=["POST"]),
+            Route("/v1.0-alpha1/state/{store}/query", self._http_query, methods=["POST", "PUT"]),
             Route("/v1.0/state/{store}/transaction", self._http_tx, methods=["POST", "PUT"]),
             Route("/v1.0/state/{store}/{key:path}", self._http_get, methods=["GET"]),
             Route("/v1.0/state/{store}/{key:path}", self._http_delete, methods=["DELETE"]),
@@ -292,6 +311,10 @@ class StateSubsystem(Subsystem):
                 entry["etag"] = stored.etag
             out.append(entry)
         return json_response(out)
+
+    @api
+    async def _http_query(self, request: Request) -> Response:
+        self.query(request.path_params["store"])
 
     @api
     async def _http_tx(self, request: Request) -> Response:

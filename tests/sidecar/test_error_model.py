@@ -108,6 +108,15 @@ ROWS = [
         http_details=False,
     ),
     Row(
+        "state query unsupported",
+        ("POST", "/v1.0-alpha1/state/statestore/query", b'{"filter":{}}', {}),
+        500,
+        "ERR_STATE_STORE_NOT_SUPPORTED",
+        lambda c, s: c.query_state("statestore", '{"filter":{}}'),
+        grpc.StatusCode.INTERNAL,
+        "DAPR_STATE_QUERYING_NOT_SUPPORTED",
+    ),
+    Row(
         "pubsub not found",
         ("POST", "/v1.0/publish/nopubsub/t", b"{}", {"content-type": "application/json"}),
         404,
