@@ -298,6 +298,18 @@ async function main() {
     const got = received.orders[received.orders.length - 1];
     expect(JSON.stringify(got) === '{"id":"ce"}', `subscriber got ${JSON.stringify(got)}`);
   });
+  await attempt("errors http: state query on a key/value store is daprd's 'not supported'", async () => {
+    let error;
+    try {
+      await http.state.query("statestore", { filter: {}, sort: [], page: { limit: 2 } });
+    } catch (e) {
+      error = e;
+    }
+    expect(error, "the query resolved");
+    const body = JSON.parse(error.message);
+    expect(body.status === 500, `status ${body.status}`);
+    expect(JSON.parse(body.error_msg).errorCode === "ERR_STATE_STORE_NOT_SUPPORTED", body.error_msg);
+  });
   await attempt("errors grpc: illegal key rejects with INVALID_ARGUMENT", async () => {
     let error;
     try {
