@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from funchost._testing_proc import LoggedProcess
 from funchost.sidecar import free_port
+from funchost.testing.process import LoggedProcess
 
 pytestmark = pytest.mark.e2e
 

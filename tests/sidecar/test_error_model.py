@@ -24,6 +24,7 @@ from dapr.proto.runtime.v1 import dapr_pb2_grpc
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.filterwarnings("ignore:The Distributed Lock API is an Alpha:UserWarning"),
+    pytest.mark.filterwarnings("ignore:The State Store Query API is an Alpha:UserWarning"),
 ]
 
 CE = "application/cloudevents+json"

@@ -19,9 +19,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from .._errors import DaprApiError
-from ..components import Component
+from ..component import Component
+from ..components import ResourcesSubsystem
 from ..http_api import api, go_fields, json_body, json_response
-from ..server import Subsystem
+from ..subsystem import Runtime, Subsystem
 from .backends import LockBackend, MemoryLock, RedisLock
 
 TYPES = ("lock.in-memory", "lock.redis")
@@ -37,11 +38,11 @@ class LockSubsystem(Subsystem):
 
     name = "lock"
 
-    def __init__(self, sidecar: Any) -> None:
+    def __init__(self, sidecar: Runtime, resources: ResourcesSubsystem) -> None:
         super().__init__(sidecar)
         self.components: dict[str, Component] = {}
         self.backends: dict[str, LockBackend] = {}
-        for comp in sidecar.get("components").of_kind("lock"):
+        for comp in resources.of_kind("lock"):
             self.components[comp.name] = comp
             if comp.type == "lock.redis":
                 self.backends[comp.name] = RedisLock(comp)
@@ -109,14 +110,16 @@ class LockSubsystem(Subsystem):
         except Exception as exc:
             raise DaprApiError(500, "ERR_UNLOCK", f"failed to release lock: {exc}") from None
 
-    # -- gRPC (looked up by grpc_api's delegation) ---------------------------------------------
-    async def grpc_TryLockAlpha1(self, request: Any, context: Any) -> Any:
+    # -- gRPC (DaprService's TryLockAlpha1 / UnlockAlpha1) -------------------------------------
+    async def grpc_try_lock(self, request: Any) -> Any:
+        """A `TryLockRequest` answered with a `TryLockResponse`."""
         ok = await self.try_lock(
             request.store_name, request.resource_id, request.lock_owner, request.expiry_in_seconds
         )
         return api_v1.TryLockResponse(success=ok)
 
-    async def grpc_UnlockAlpha1(self, request: Any, context: Any) -> Any:
+    async def grpc_unlock(self, request: Any) -> Any:
+        """An `UnlockRequest` answered with an `UnlockResponse`."""
         status = await self.unlock(request.store_name, request.resource_id, request.lock_owner)
         return api_v1.UnlockResponse(status=cast(Any, status))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ..components import Component
+from ..component import Component
 
 # UnlockResponse.Status (dapr/proto/runtime/v1/dapr.proto)
 SUCCESS, LOCK_DOES_NOT_EXIST, LOCK_BELONGS_TO_OTHERS, INTERNAL_ERROR = 0, 1, 2, 3
@@ -72,7 +72,7 @@ class RedisLock:
     """`lock.redis`: `SET key owner NX EX expiry`, released by a compare-and-delete script."""
 
     def __init__(self, comp: Component) -> None:
-        from .._state_redis import redis_client
+        from ..state.redis import redis_client
 
         self.client: Any = redis_client(comp, asyncio=True)
 
