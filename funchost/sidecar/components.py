@@ -32,8 +32,10 @@ SUPPORTED_TYPES = {
     *BINDING_TYPES,
     "secretstores.local.env",
     "secretstores.local.file",
+    "lock.in-memory",
+    "lock.redis",
 }
-KINDS = ("state", "pubsub", "bindings", "secretstores")
+KINDS = ("state", "pubsub", "bindings", "secretstores", "lock")
 
 DEFAULT_STATESTORE = "statestore"
 DEFAULT_PUBSUB = "pubsub"
@@ -62,7 +64,8 @@ def _str_map(raw: Any, source: str, where: str) -> dict[str, str]:
     return {str(k): "" if v is None else str(v) for k, v in raw.items()}
 
 
-def _parse_component(doc: dict[str, Any], source: str) -> Component:
+def _parse_component(doc: dict[str, Any], source: str) -> Component | None:
+    """The component in `doc`; None when its type is unsupported and `spec.ignoreErrors` is set."""
     meta = doc.get("metadata") or {}
     name = meta.get("name") if isinstance(meta, dict) else None
     if not name or not isinstance(name, str):
@@ -77,12 +80,19 @@ def _parse_component(doc: dict[str, Any], source: str) -> Component:
     kind = ctype.split(".", 1)[0]
     if ctype not in SUPPORTED_TYPES and kind != "bindings":
         supported = ", ".join(sorted(SUPPORTED_TYPES))
-        raise _err(
+        error = _err(
             source,
             f"{where}: spec.type",
             f"type {ctype!r} is not supported by the embedded sidecar (supported: {supported}); "
-            "use one of these for local runs, or run under daprd",
+            "use one of these for local runs, set `ignoreErrors: true` to skip it, "
+            "or run under daprd",
         )
+        if _truthy(spec.get("ignoreErrors")):  # daprd: log and go on without the component
+            log.warning(
+                "Ignoring error processing component: process component %s error: %s", name, error
+            )
+            return None
+        raise error
     comp = Component(
         name=name,
         type=ctype,
@@ -113,6 +123,10 @@ def _parse_component(doc: dict[str, Any], source: str) -> Component:
     if isinstance(auth, dict) and auth.get("secretStore"):
         comp.auth_secret_store = str(auth["secretStore"])
     return comp
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).strip().lower() == "true"
 
 
 def _parse_subscription(doc: dict[str, Any], source: str) -> SubscriptionDef:
@@ -187,6 +201,8 @@ def load_resources(paths: list[Path], app_id: str, defaults: bool = True) -> Res
                 continue
             if kind == "Component":
                 comp = _parse_component(doc, source)
+                if comp is None:
+                    continue
                 if comp.name in res.components:
                     other = res.components[comp.name].source
                     raise _err(

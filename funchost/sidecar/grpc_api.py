@@ -19,13 +19,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ._errors import DaprApiError
+from ._errors import DaprApiError, abort
 from .actors import ActorsSubsystem
 from .actors import grpc_api as actors_grpc
 from .bindings import BindingsSubsystem
 from .core import CoreSubsystem
 from .invoke import InvokeSubsystem
 from .jobs import JobsSubsystem
+from .lock import LockSubsystem
 from .pubsub.subsystem import PubSubSubsystem
 from .secrets import SecretsSubsystem
 from .state.backend import StateItem
@@ -46,7 +47,7 @@ def _md(context: grpc.aio.ServicerContext, name: str) -> str:
 
 
 async def _abort(context: grpc.aio.ServicerContext, exc: DaprApiError) -> Any:
-    await context.abort(exc.grpc_code, exc.message)
+    await abort(context, exc)
 
 
 @dataclass
@@ -56,6 +57,7 @@ class DaprApis:
     runtime: Runtime
     core: CoreSubsystem
     state: StateSubsystem
+    lock: LockSubsystem
     pubsub: PubSubSubsystem
     bindings: BindingsSubsystem
     secrets: SecretsSubsystem
@@ -70,6 +72,7 @@ class DaprService:
     def __init__(self, apis: DaprApis) -> None:
         self.apis = apis
         self.state = apis.state
+        self.lock = apis.lock
         self.pubsub = apis.pubsub
         self.bindings = apis.bindings
         self.secrets = apis.secrets
@@ -152,6 +155,25 @@ class DaprService:
         except DaprApiError as exc:
             return await _abort(context, exc)
         return empty_pb2.Empty()
+
+    async def QueryStateAlpha1(self, request: Any, context: Any) -> Any:
+        try:
+            self.state.query(request.store_name)
+        except DaprApiError as exc:
+            return await _abort(context, exc)
+
+    # -- lock (alpha) -------------------------------------------------------------------------
+    async def TryLockAlpha1(self, request: Any, context: Any) -> Any:
+        try:
+            return await self.lock.grpc_try_lock(request)
+        except DaprApiError as exc:
+            return await _abort(context, exc)
+
+    async def UnlockAlpha1(self, request: Any, context: Any) -> Any:
+        try:
+            return await self.lock.grpc_unlock(request)
+        except DaprApiError as exc:
+            return await _abort(context, exc)
 
     # -- pub/sub ------------------------------------------------------------------------------
     async def PublishEvent(self, request: Any, context: Any) -> Any:

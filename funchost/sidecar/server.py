@@ -34,6 +34,7 @@ from .grpc_api import DaprApis, DaprService, GrpcApiSubsystem
 from .introspection import IntrospectionSubsystem
 from .invoke import InvokeSubsystem
 from .jobs import JobsSubsystem
+from .lock import LockSubsystem
 from .metrics import MetricsSubsystem
 from .pubsub.subsystem import PubSubSubsystem
 from .secrets import SecretsSubsystem
@@ -135,6 +136,7 @@ class Sidecar:
         self.core = CoreSubsystem(self)
         self.secrets = SecretsSubsystem(self, self.components)
         self.state = StateSubsystem(self, self.components)
+        self.lock = LockSubsystem(self, self.components)
         self.pubsub = PubSubSubsystem(self, self.components)
         self.bindings = BindingsSubsystem(self, self.components)
         self.jobs = JobsSubsystem(self)
@@ -144,6 +146,7 @@ class Sidecar:
             self,
             core=self.core,
             state=self.state,
+            lock=self.lock,
             pubsub=self.pubsub,
             bindings=self.bindings,
             secrets=self.secrets,
@@ -166,6 +169,7 @@ class Sidecar:
                 self.core,
                 self.secrets,
                 self.state,
+                self.lock,
                 self.pubsub,
                 self.bindings,
                 self.jobs,

@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute
 
 from .._errors import DaprApiError, not_found
 from ..app_channel import AppUnavailable
-from ..cloudevents import dumps, envelope
+from ..cloudevents import MalformedCloudEvent, cloud_event_creation_error, dumps, envelope
 from ..component import SubscriptionDef
 from ..components import ResourcesSubsystem
 from ..routing import RuleError
@@ -205,15 +205,26 @@ class PubSubSubsystem(Subsystem):
                 f"no pubsub is configured (publishing to {pubsub}/{topic}): add a pubsub "
                 "Component to a resources folder",
                 grpc.StatusCode.FAILED_PRECONDITION,
-            )
-        if pubsub not in self.pubsubs:
-            raise not_found("pubsub", pubsub, "ERR_PUBSUB_NOT_FOUND", 404)
-        if not topic:
+            ).with_error_info("DAPR_PUBSUB_NOT_CONFIGURED")
+        if not pubsub:
             raise DaprApiError(
                 404,
-                "ERR_TOPIC_NAME_EMPTY",
-                f"topic is empty in pubsub {pubsub}: pass the name of the topic",
+                "ERR_PUBSUB_EMPTY",
+                "pubsub name is empty: pass the name of a pubsub Component",
                 grpc.StatusCode.INVALID_ARGUMENT,
+            ).with_error_info("DAPR_PUBSUB_NAME_EMPTY")
+        if pubsub not in self.pubsubs:
+            raise not_found("pubsub", pubsub, "ERR_PUBSUB_NOT_FOUND", 404, "DAPR_PUBSUB_NOT_FOUND")
+        if not topic:
+            raise (
+                DaprApiError(
+                    404,
+                    "ERR_TOPIC_NAME_EMPTY",
+                    f"topic is empty in pubsub {pubsub}: pass the name of the topic",
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                )
+                .with_error_info("DAPR_PUBSUB_TOPIC_NAME_EMPTY")
+                .with_resource("pubsub", pubsub)
             )
 
     def _row(
@@ -229,17 +240,20 @@ class PubSubSubsystem(Subsystem):
         raw = str(metadata.get("rawPayload", "")).lower() == "true"
         if raw:
             return (pubsub, topic, data, metadata, True)
-        event = envelope(
-            data=data,
-            content_type=content_type,
-            topic=topic,
-            pubsub=pubsub,
-            source=self.sidecar.config.app_id,
-            traceparent=traceparent,
-            tracestate=tracestate,
-            metadata=metadata,
-            now=format_rfc3339(self.sidecar.clock.time()),
-        )
+        try:
+            event = envelope(
+                data=data,
+                content_type=content_type,
+                topic=topic,
+                pubsub=pubsub,
+                source=self.sidecar.config.app_id,
+                traceparent=traceparent,
+                tracestate=tracestate,
+                metadata=metadata,
+                now=format_rfc3339(self.sidecar.clock.time()),
+            )
+        except MalformedCloudEvent as exc:
+            raise cloud_event_creation_error(pubsub, self.sidecar.config.app_id, exc) from None
         return (pubsub, topic, dumps(event), metadata, False)
 
     async def publish(
@@ -269,6 +283,15 @@ class PubSubSubsystem(Subsystem):
     ) -> list[tuple[str, str]]:
         """Commit several events in one transaction; returns failed (entryId, error) pairs."""
         self._check(pubsub, topic)
+        ids = [entry[0] for entry in entries]
+        if "" in ids or len(set(ids)) != len(ids):
+            raise DaprApiError(
+                400,
+                "ERR_PUBSUB_EVENTS_SER",
+                f"error marshaling events to bytes for topic {topic} pubsub {pubsub}. error: "
+                "entryId is duplicated or not present for entry: give every entry a unique entryId",
+                grpc.StatusCode.INVALID_ARGUMENT,
+            ).with_error_info("DAPR_PUBSUB_MARSHAL_EVENTS")
         rows = []
         for _entry_id, data, ctype, meta in entries:
             merged = {**(metadata or {}), **meta}

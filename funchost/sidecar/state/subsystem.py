@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import grpc
 from starlette.requests import Request
@@ -57,6 +57,31 @@ def _http_data(raw: bytes) -> Any:
         return raw.decode("utf-8", "replace")
 
 
+KEY_SEPARATOR = "||"
+
+
+def check_keys(store: str, keys: list[str]) -> None:
+    """Refuse keys daprd calls illegal (they contain the `||` key-prefix separator)."""
+    for key in keys:
+        if KEY_SEPARATOR in key:
+            msg = f"input key/keyPrefix '{key}' can't contain '{KEY_SEPARATOR}'"
+            exc = _illegal_key(store, key, msg)
+            # daprd's HTTP handler wraps the error a second time (pkg/api/errors/state.go)
+            exc.http_variant = _illegal_key(
+                store, key, f"api error: code = InvalidArgument desc = {msg}"
+            )
+            raise exc
+
+
+def _illegal_key(store: str, key: str, msg: str) -> DaprApiError:
+    return (
+        DaprApiError(400, "ERR_MALFORMED_REQUEST", msg, grpc.StatusCode.INVALID_ARGUMENT)
+        .with_field_violation(key, msg)
+        .with_resource("state", store)
+        .with_error_info("DAPR_STATE_ILLEGAL_KEY")
+    )
+
+
 class StateSubsystem(Subsystem):
     """State stores by name, with daprd's error codes."""
 
@@ -83,11 +108,18 @@ class StateSubsystem(Subsystem):
                 "ERR_STATE_STORE_NOT_CONFIGURED",
                 "state store is not configured: add a state Component to a resources folder",
                 grpc.StatusCode.FAILED_PRECONDITION,
-            )
+            ).with_error_info("DAPR_STATE_NOT_CONFIGURED")
         try:
             return self.backends[name]
         except KeyError:
-            raise not_found("state store", name, "ERR_STATE_STORE_NOT_FOUND") from None
+            app_id = self.sidecar.config.app_id
+            raise not_found(
+                "state store",
+                name,
+                "ERR_STATE_STORE_NOT_FOUND",
+                reason="DAPR_STATE_NOT_FOUND",
+                http_metadata={"appID": app_id} if app_id else None,
+            ) from None
 
     def actor_backend(self) -> StateBackend | None:
         """The backend of the actor state store, or None when no store is flagged."""
@@ -96,21 +128,28 @@ class StateSubsystem(Subsystem):
 
     # -- operations (shared by HTTP and gRPC) -----------------------------------------------
     def get(self, store: str, key: str) -> StoredValue | None:
-        return self.backend(store).get(key)
+        backend = self.backend(store)
+        check_keys(store, [key])
+        return backend.get(key)
 
     def bulk_get(self, store: str, keys: list[str]) -> dict[str, StoredValue | None]:
-        return self.backend(store).bulk_get(keys)
+        backend = self.backend(store)
+        check_keys(store, keys)
+        return backend.bulk_get(keys)
 
     def save(self, store: str, items: list[StateItem]) -> None:
         backend = self.backend(store)
+        check_keys(store, [item.key for item in items])
         self._guard("ERR_STATE_SAVE", store, lambda: backend.set_many(items))
 
     def delete(self, store: str, item: StateItem) -> None:
         backend = self.backend(store)
+        check_keys(store, [item.key])
         self._guard("ERR_STATE_DELETE", store, lambda: backend.delete(item))
 
     def transact(self, store: str, ops: list[tuple[str, StateItem]]) -> None:
         backend = self.backend(store)
+        check_keys(store, [item.key for _, item in ops])
         for op, item in ops:
             if op not in ("upsert", "delete"):
                 raise DaprApiError(
@@ -121,6 +160,21 @@ class StateSubsystem(Subsystem):
                 )
         self._guard("ERR_STATE_TRANSACTION", store, lambda: backend.transact(ops))
 
+    def query(self, store: str) -> NoReturn:
+        """The state query API (alpha): daprd's answer for stores without a querier."""
+        self.backend(store)
+        raise (
+            DaprApiError(
+                500,
+                "ERR_STATE_STORE_NOT_SUPPORTED",
+                f"state store does not support querying: {store} is a key/value store here; "
+                "read keys with get/bulk get, or run a queryable store under daprd",
+                grpc.StatusCode.INTERNAL,
+            )
+            .with_resource("state", store)
+            .with_error_info("DAPR_STATE_QUERYING_NOT_SUPPORTED")
+        )
+
     @staticmethod
     def _guard(code: str, store: str, action: Callable[[], Any]) -> None:
         verb = {"ERR_STATE_SAVE": "saving", "ERR_STATE_DELETE": "deleting"}.get(
@@ -129,18 +183,26 @@ class StateSubsystem(Subsystem):
         try:
             action()
         except EtagMismatch as exc:
-            raise DaprApiError(
-                409,
-                code,
-                f"failed {verb} state in state store {store}: {exc}",
-                grpc.StatusCode.ABORTED,
+            raise (
+                DaprApiError(
+                    409,
+                    code,
+                    f"failed {verb} state in state store {store}: {exc}",
+                    grpc.StatusCode.ABORTED,
+                )
+                .with_error_info(code)
+                .grpc_only()
             ) from None
         except EtagInvalid as exc:
-            raise DaprApiError(
-                400,
-                code,
-                f"failed {verb} state in state store {store}: {exc}",
-                grpc.StatusCode.INVALID_ARGUMENT,
+            raise (
+                DaprApiError(
+                    400,
+                    code,
+                    f"failed {verb} state in state store {store}: {exc}",
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                )
+                .with_error_info(code)
+                .grpc_only()
             ) from None
 
     @staticmethod
@@ -173,6 +235,7 @@ class StateSubsystem(Subsystem):
         return [
             Route("/v1.0/state/{store}", self._http_save, methods=["POST"]),
             Route("/v1.0/state/{store}/bulk", self._http_bulk, methods=["POST"]),
+            Route("/v1.0-alpha1/state/{store}/query", self._http_query, methods=["POST", "PUT"]),
             Route("/v1.0/state/{store}/transaction", self._http_tx, methods=["POST", "PUT"]),
             Route("/v1.0/state/{store}/{key:path}", self._http_get, methods=["GET"]),
             Route("/v1.0/state/{store}/{key:path}", self._http_delete, methods=["DELETE"]),
@@ -234,6 +297,10 @@ class StateSubsystem(Subsystem):
                 entry["etag"] = stored.etag
             out.append(entry)
         return json_response(out)
+
+    @api
+    async def _http_query(self, request: Request) -> Response:
+        self.query(request.path_params["store"])
 
     @api
     async def _http_tx(self, request: Request) -> Response:

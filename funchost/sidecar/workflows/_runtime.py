@@ -271,14 +271,22 @@ class Runtime:
     # -- worker completions --------------------------------------------------------------------
 
     def complete_turn(self, res: pb.WorkflowResponse) -> None:
-        """Apply a `WorkflowResponse`; responses with unknown or stale tokens are discarded."""
-        turn = self.turns.pop(res.completionToken, None)
+        """Apply a `WorkflowResponse`; responses with unknown or stale tokens are discarded.
+
+        An empty token (durabletask-js) matches the instance's turn in flight, as in
+        durabletask-go: only a wrong non-empty token is stale.
+        """
+        token: str | None = res.completionToken
+        if not token:
+            pending = self.instances.get(res.instanceId)
+            token = pending.turn_token if pending is not None else None
+        turn = self.turns.pop(token, None) if token else None
         if turn is None:
-            log.debug("discarding workflow response with stale token %s", res.completionToken)
+            log.debug("discarding workflow response with stale token %r", res.completionToken)
             return
-        turn.conn.turns.discard(res.completionToken)
+        turn.conn.turns.discard(token)
         inst = self.instances.get(turn.instance_id)
-        if inst is None or inst.turn_token != res.completionToken:
+        if inst is None or inst.turn_token != token:
             return
         inst.turn_token = None
         if turn.conn.stateful:
@@ -394,7 +402,7 @@ class Runtime:
         if entry is not None:
             rid, worker = entry
             worker.activities.pop(res.completionToken, None)
-        else:  # a token from before a restart: match the owed activity by instance and task id
+        else:  # no token (durabletask-js) or one from before a restart: match instance + task id
             for pending in self.activities.values():
                 wi = pending.request.workflowInstance
                 if wi.instanceId == res.instanceId and pending.request.taskId == res.taskId:
