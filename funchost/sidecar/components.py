@@ -34,12 +34,20 @@ SUPPORTED_TYPES = {
     "bindings.http",
     "secretstores.local.env",
     "secretstores.local.file",
+    "configuration.sqlite",
+    "configuration.redis",
+    "configuration.postgresql",
+    "configuration.postgres",
+    "lock.sqlite",
+    "lock.redis",
 }
-KINDS = ("state", "pubsub", "bindings", "secretstores")
+KINDS = ("state", "pubsub", "bindings", "secretstores", "configuration", "lock")
 
 DEFAULT_STATESTORE = "statestore"
 DEFAULT_PUBSUB = "pubsub"
 DEFAULT_SECRETSTORE = "localsecretstore"
+DEFAULT_CONFIGSTORE = "configstore"
+DEFAULT_LOCKSTORE = "lockstore"
 
 
 class ComponentError(Exception):
@@ -306,6 +314,10 @@ def _add_defaults(res: Resources) -> None:
         res.components[DEFAULT_SECRETSTORE] = Component(
             DEFAULT_SECRETSTORE, "secretstores.local.env"
         )
+    if "configuration" not in kinds and DEFAULT_CONFIGSTORE not in res.components:
+        res.components[DEFAULT_CONFIGSTORE] = Component(DEFAULT_CONFIGSTORE, "configuration.sqlite")
+    if "lock" not in kinds and DEFAULT_LOCKSTORE not in res.components:
+        res.components[DEFAULT_LOCKSTORE] = Component(DEFAULT_LOCKSTORE, "lock.sqlite")
 
 
 class ResourcesSubsystem(Subsystem):

@@ -281,8 +281,19 @@ def _delegate(method: str) -> Callable[..., Awaitable[Any]]:
     return handler
 
 
-def _unimplemented_stream(method: str) -> Callable[..., Awaitable[Any]]:
+def _delegate_stream(method: str) -> Callable[..., Any]:
+    """A streaming method served by a subsystem's `grpc_<method>` async generator."""
+
     async def handler(self: DaprService, request: Any, context: Any) -> Any:
+        for sub in self.sidecar.subsystems.values():
+            fn = getattr(sub, "grpc_" + method, None)
+            if fn is not None:
+                try:
+                    async for response in fn(request, context):
+                        yield response
+                except DaprApiError as exc:
+                    await _abort(context, exc)
+                return
         await self._unimplemented(method, context)
 
     handler.__name__ = method
@@ -296,7 +307,7 @@ def _install_delegates() -> None:
         if method.name in DaprService.__dict__:
             continue
         if method.client_streaming or method.server_streaming:
-            setattr(DaprService, method.name, _unimplemented_stream(method.name))
+            setattr(DaprService, method.name, _delegate_stream(method.name))
         else:
             setattr(DaprService, method.name, _delegate(method.name))
 

@@ -38,6 +38,8 @@ SUBSYSTEMS: list[str] = [
     "funchost.sidecar.core:CoreSubsystem",
     "funchost.sidecar.secrets:SecretsSubsystem",
     "funchost.sidecar.state:StateSubsystem",
+    "funchost.sidecar.configuration.subsystem:ConfigurationSubsystem",
+    "funchost.sidecar.lock.subsystem:LockSubsystem",
     "funchost.sidecar.pubsub:PubSubSubsystem",
     "funchost.sidecar.bindings:BindingsSubsystem",
     "funchost.sidecar.jobs:JobsSubsystem",
