@@ -147,4 +147,4 @@ class LockSubsystem(Subsystem):
 
     async def grpc_UnlockAlpha1(self, request: Any, context: Any) -> Any:
         status = await self.unlock(request.store_name, request.resource_id, request.lock_owner)
-        return api_v1.UnlockResponse(status=int(status))
+        return api_v1.UnlockResponse(status=api_v1.UnlockResponse.Status.ValueType(int(status)))
