@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from funchost.app import create_app
     from funchost.context import EtagMismatch, FunctionContext
     from funchost.discovery import discover
+    from funchost.locks import LockNotAcquired
     from funchost.registry import Registry
     from funchost.settings import Settings
     from funchost.wiring.actors import actor_proxy
@@ -36,6 +37,7 @@ __all__ = [
     "EtagMismatch",
     "FunchostError",
     "FunctionContext",
+    "LockNotAcquired",
     "Registry",
     "RegistryError",
     "Retry",
@@ -57,6 +59,7 @@ _LAZY = {
     "FunctionContext": "funchost.context",
     "EtagMismatch": "funchost.context",
     "discover": "funchost.discovery",
+    "LockNotAcquired": "funchost.locks",
     "Registry": "funchost.registry",
     "Settings": "funchost.settings",
     "actor_proxy": "funchost.wiring.actors",

@@ -35,6 +35,7 @@ EXTENSIONS = (
     "funchost.manifests:register",
     "funchost.sidecar.runner:register",
     "funchost.observability.cli:register",
+    "funchost.config_cli:register",
 )
 
 PathArg = Annotated[
