@@ -199,10 +199,3 @@ def run(coro: Any) -> Any:
     """Run a coroutine on a fresh loop (async SDK client tests)."""
     return asyncio.run(coro)
 
-
-@pytest.fixture(scope="session")
-def postgres_dsn() -> Iterator[str]:
-    """A PostgreSQL DSN: FUNCHOST_TEST_POSTGRES_DSN, or a throwaway cluster (skips without)."""
-    from ._postgres import postgres_dsn as start
-
-    yield from start()

@@ -119,9 +119,8 @@ class PostgresConfigurationStore:
 
         for key in keys:
             if not _KEY_RE.match(key):
-                raise ConfigurationStoreError(
-                    f"invalid key {key!r}: keys may hold letters, digits, '.', '/' and '_'"
-                )
+                # daprd's message; keys may hold letters, digits, '.', '/' and '_'
+                raise ConfigurationStoreError(f"invalid key : '{key}'")
         query = sql.SQL("SELECT * FROM {}").format(sql.Identifier(*self.table.split(".")))
         params: list[Any] = []
         if keys:
