@@ -198,4 +198,3 @@ def make_sidecar(
 def run(coro: Any) -> Any:
     """Run a coroutine on a fresh loop (async SDK client tests)."""
     return asyncio.run(coro)
-
