@@ -66,6 +66,26 @@ def _http(method: str, url: str, **kwargs: Any) -> Any:
     return resp.json()
 
 
+def _refuse_if_running(db: Path) -> None:
+    """A running sidecar owns the file (`<db>.lock`): write through it, or nobody is told."""
+    import fcntl
+
+    lock = Path(f"{db}.lock")
+    if not lock.exists():
+        return
+    with lock.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            pid = handle.read().strip() or "unknown"
+            _fail(
+                f"{db} belongs to a running sidecar (pid {pid}): write through it with "
+                "--sidecar URL so its subscribers are notified"
+            )
+        fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _read_db(db: Path, store: str, keys: list[str]) -> dict[str, Any]:
     if not db.exists():
         _fail(f"{db}: no such database file (run the app once, or check --state-dir)")
@@ -146,6 +166,7 @@ def set_cmd(
     from funchost.sidecar.configuration.sqlite import set_items
     from funchost.sidecar.store import Store
 
+    _refuse_if_running(db)
     db.parent.mkdir(parents=True, exist_ok=True)
     handle = Store(db)
     try:

@@ -71,6 +71,15 @@ def test_cli_on_a_database_file_is_seen_by_the_next_sidecar(tmp_path, make_sidec
     }
 
 
+def test_cli_refuses_to_write_the_file_of_a_running_sidecar(tmp_path, make_sidecar) -> None:
+    make_sidecar(app=False)  # owns tmp_path / "sidecar.db"
+    result = CliRunner().invoke(
+        app, ["config", "set", "configstore", "a=1", "--db", str(tmp_path / "sidecar.db")]
+    )
+    assert result.exit_code == 1
+    assert "belongs to a running sidecar" in result.output and "--sidecar" in result.output
+
+
 def test_cli_names_the_fix_when_no_sidecar_answers() -> None:
     result = CliRunner().invoke(
         app, ["config", "list", "configstore", "--sidecar", "http://127.0.0.1:1"]
