@@ -19,7 +19,18 @@ import pytest
 
 from funchost.sidecar import free_port
 
-PG_BIN = Path(os.environ.get("FUNCHOST_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+def _pg_bin() -> Path:
+    """FUNCHOST_TEST_PG_BIN, else Debian's newest /usr/lib/postgresql/<n>/bin (15 preferred)."""
+    if os.environ.get("FUNCHOST_TEST_PG_BIN"):
+        return Path(os.environ["FUNCHOST_TEST_PG_BIN"])
+    preferred = Path("/usr/lib/postgresql/15/bin")
+    if preferred.exists():
+        return preferred
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: p.parent.name)
+    return found[-1] if found else preferred
+
+
+PG_BIN = _pg_bin()
 
 
 def _as_user(cmd: list[str], user: str | None) -> list[str]:
