@@ -19,6 +19,7 @@ import pytest
 
 from funchost.sidecar import free_port
 
+
 def _pg_bin() -> Path:
     """FUNCHOST_TEST_PG_BIN, else Debian's newest /usr/lib/postgresql/<n>/bin (15 preferred)."""
     if os.environ.get("FUNCHOST_TEST_PG_BIN"):
