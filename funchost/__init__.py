@@ -18,7 +18,16 @@ from funchost.errors import (
     RegistryError,
     Retry,
 )
-from funchost.triggers import activity, actor, binding, cron, invoke, topic, workflow
+from funchost.triggers import (
+    activity,
+    actor,
+    binding,
+    config_change,
+    cron,
+    invoke,
+    topic,
+    workflow,
+)
 
 if TYPE_CHECKING:
     from funchost.app import create_app
@@ -46,6 +55,7 @@ __all__ = [
     "actor",
     "actor_proxy",
     "binding",
+    "config_change",
     "create_app",
     "cron",
     "discover",

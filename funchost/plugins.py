@@ -29,6 +29,7 @@ BUILTIN_PLUGINS = (
     "funchost.wiring.pubsub",
     "funchost.wiring.bindings",
     "funchost.wiring.jobs",
+    "funchost.wiring.configuration",
     "funchost.wiring.invoke",
     "funchost.wiring.actors",
     "funchost.wiring.workflows",

@@ -25,7 +25,7 @@ D = TypeVar("D", bound=Definition)
 
 #: Paths the host serves itself; no trigger may use them.
 RESERVED_ROUTES = ("/healthz", "/dapr/subscribe", "/dapr/config", "/functions", "/metrics")
-KINDS = ("topic", "binding", "cron", "invoke", "actor", "workflow", "activity")
+KINDS = ("topic", "binding", "cron", "config", "invoke", "actor", "workflow", "activity")
 
 
 class Registry:

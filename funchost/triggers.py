@@ -14,6 +14,7 @@ kind           fields (besides ``name``, ``target``, ``module``, ``qualname``, `
 ``cron``       ``schedule`` (as written), ``job_schedule`` (Dapr Jobs / bindings.cron form),
                ``per_replica``, ``route`` (``/job/<name>``, or ``/<name>`` when per-replica)
 ``invoke``     ``method`` (``tasks/{id}``), ``methods`` (upper-case verbs), ``route``
+``config``     ``store`` (configuration store component), ``keys`` (watched keys; empty = all)
 ``actor``      ``actor_type``, ``idle_timeout``, ``scan_interval``, ``drain_timeout``
                (timedelta or None), ``reentrancy``, ``max_stack_depth``
 ``workflow``   (the name is the registered workflow name)
@@ -38,6 +39,7 @@ __all__ = [
     "ActivityDef",
     "ActorDef",
     "BindingDef",
+    "ConfigDef",
     "CronDef",
     "Definition",
     "InvokeDef",
@@ -47,6 +49,7 @@ __all__ = [
     "activity",
     "actor",
     "binding",
+    "config_change",
     "cron",
     "definitions_of",
     "invoke",
@@ -172,6 +175,23 @@ class InvokeDef(Definition):
     @property
     def trigger(self) -> str:
         return f"{','.join(self.methods)} /{self.method}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfigDef(Definition):
+    """``@config_change``: runs when watched keys of a configuration store change.
+
+    Wired through one Dapr configuration subscription per store, made at app start-up; the
+    sidecar calls ``POST /configuration/<store>/<key>`` for each change (every replica).
+    """
+
+    kind: ClassVar[str] = "config"
+    store: str
+    keys: tuple[str, ...] = ()
+
+    @property
+    def trigger(self) -> str:
+        return f"config {self.store}: {', '.join(self.keys) if self.keys else '* (every key)'}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -561,6 +581,45 @@ def actor(
 
     if cls is not None:
         return decorate(cls)
+    return decorate
+
+
+def config_change(
+    store: str, *, keys: Iterable[str] | None = None, name: str | None = None
+) -> Callable[[F], F]:
+    """Run the function when ``keys`` (default: every key) of configuration store ``store`` change.
+
+    The function gets the changed items, ``{key: {"value", "version", "metadata"}}`` (a key
+    deleted from the store comes as ``{}``). Returning (or raising `Drop`) acknowledges the
+    change; raising anything else answers 500, and the sidecar retries per the component's
+    resiliency policy, then drops it. It runs in every replica that serves it.
+    """
+    if callable(store):
+        raise _bare_error("config_change", "@config_change('configstore', keys=['flag'])", store)
+
+    def decorate(fn: F) -> F:
+        _check_callable(fn, "config_change")
+        _check_name(store, "configuration store name", fn)
+        if isinstance(keys, str):
+            raise DefinitionError(
+                f"keys must be a list of keys, got the string {keys!r}: write keys=[{keys!r}]",
+                _where(fn),
+            )
+        watched = tuple(dict.fromkeys(keys or ()))
+        for key in watched:
+            if not isinstance(key, str) or not key.strip() or "/" in key:
+                raise DefinitionError(
+                    f"configuration key {key!r} is invalid: use a non-empty string without '/'",
+                    _where(fn),
+                )
+        return _attach(
+            fn,
+            ConfigDef,
+            name=_check_name(name or fn.__name__, "function name", fn),
+            store=store,
+            keys=watched,
+        )
+
     return decorate
 
 

@@ -35,8 +35,8 @@ __all__ = ["RECENT_PATH", "observer_of"]
 #: The app route listing the last invocations (newest first), read by `funchost status`.
 RECENT_PATH = "/_funchost/recent"
 
-_HTTP_KINDS = ("topic", "binding", "cron", "invoke")
-_RETRIED = ("topic", "binding")
+_HTTP_KINDS = ("topic", "binding", "cron", "invoke", "config")
+_RETRIED = ("topic", "binding", "config")
 
 
 def observer_of(app_or_host: Any) -> Observer | None:
