@@ -200,3 +200,44 @@ spec:
     assert "notifyChannel must be set in component metadata or request metadata" in str(
         err.value.details()
     )
+
+
+def test_http_callback_is_retried_per_resiliency_then_dropped(make_sidecar, recording_app) -> None:
+    from starlette.responses import Response
+
+    answers = iter([500, 500, 200])
+    recording_app.handlers["/configuration/configstore/k"] = lambda rec: Response(
+        status_code=next(answers, 500)
+    )
+    resiliency = """
+apiVersion: dapr.io/v1alpha1
+kind: Resiliency
+metadata: {name: r}
+spec:
+  policies:
+    retries:
+      twice: {policy: constant, duration: 5s, maxRetries: 2}
+  targets:
+    components:
+      configstore: {inbound: {retry: twice}}
+"""
+    h = make_sidecar({"resiliency.yaml": resiliency})
+    base = f"{h.http_url}/v1.0/configuration/configstore"
+    assert httpx.get(f"{base}/subscribe", params={"key": "k"}).status_code == 200
+    httpx.put(f"{h.http_url}/funchost/v1/configuration/configstore", json={"k": "v"})
+    recording_app.wait_for("/configuration/configstore/k", 1)
+    h.idle()
+    assert len(recording_app.at("/configuration/configstore/k")) == 1  # waits on the clock
+    h.advance(5)
+    recording_app.wait_for("/configuration/configstore/k", 2)
+    h.advance(5)
+    calls = recording_app.wait_for("/configuration/configstore/k", 3)
+    assert len({c.body for c in calls}) == 1  # the same event each time
+    answers = iter([500, 500, 500, 500])
+    httpx.put(f"{h.http_url}/funchost/v1/configuration/configstore", json={"k": "w"})
+    recording_app.wait_for("/configuration/configstore/k", 4)
+    h.advance(5)
+    h.advance(5)
+    h.advance(5)
+    h.idle()
+    assert len(recording_app.at("/configuration/configstore/k")) == 6  # 1 + 2 retries, dropped

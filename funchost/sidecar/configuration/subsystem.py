@@ -61,6 +61,7 @@ class _Subscription:
     queue: asyncio.Queue[dict[str, ConfigItem] | None] = field(default_factory=asyncio.Queue)
     task: asyncio.Task[None] | None = None
     sending: bool = False
+    waiting: bool = False  # between retries, on the sidecar's clock
 
 
 class ConfigurationSubsystem(Subsystem):
@@ -181,23 +182,41 @@ class ConfigurationSubsystem(Subsystem):
                 sub.sending = False
 
     async def _post_update(self, sub: _Subscription, key: str, body: bytes) -> None:
+        """One POST, retried per the store's inbound resiliency policy, then dropped."""
         path = f"/configuration/{sub.store}/{key}"
-        try:
-            resp = await self.sidecar.app.request(
-                "POST", path, body=body, headers={"Content-Type": "application/json"}
-            )
-        except AppUnavailable as exc:
-            log.error("configuration update for %s dropped: %s", path, exc)
-            return
-        if resp.status != 200:
-            log.error(
-                "configuration update for %s dropped: the app answered %s (it must answer 200)",
-                path,
-                resp.status,
-            )
+        policy = self.sidecar.get("components").resiliency.component_retry(sub.store)
+        retries = 0
+        while True:
+            try:
+                resp = await self.sidecar.app.request(
+                    "POST", path, body=body, headers={"Content-Type": "application/json"}
+                )
+                problem = None if resp.status == 200 else f"the app answered {resp.status}"
+            except AppUnavailable as exc:
+                problem = str(exc)
+            if problem is None:
+                return
+            if not policy.allows(retries):
+                log.error(
+                    "configuration update for %s dropped after %d retries (%s): the app must "
+                    "answer 200",
+                    path,
+                    retries,
+                    problem,
+                )
+                return
+            retries += 1
+            sub.waiting = True  # waiting on the (virtual) clock is not work in flight
+            try:
+                await self.sidecar.clock.sleep(policy.delay(retries))
+            finally:
+                sub.waiting = False
 
     def busy(self) -> bool:
-        return any(s.http and (s.sending or not s.queue.empty()) for s in self._subs.values())
+        return any(
+            s.http and not s.waiting and (s.sending or not s.queue.empty())
+            for s in self._subs.values()
+        )
 
     async def stop(self) -> None:
         for sub in list(self._subs.values()):
