@@ -46,7 +46,7 @@ class RedisConfigurationStore:
         host = self.comp.meta("redisHost") or "localhost:6379"
         return ConfigurationStoreError(f"Redis at {host} ({self.comp.name}): {exc}")
 
-    async def _read(self, keys: list[str]) -> dict[str, ConfigItem]:
+    async def _read(self, keys: list[str], quiet: bool = False) -> dict[str, ConfigItem]:
         import redis
 
         if not keys:
@@ -56,7 +56,8 @@ class RedisConfigurationStore:
             try:
                 raw = await self.client.get(key)
             except redis.ResponseError as exc:  # WRONGTYPE: not a configuration item
-                log.warning("configuration.redis %s: skipping key %r: %s", self.comp.name, key, exc)
+                level = logging.DEBUG if quiet else logging.WARNING
+                log.log(level, "configuration.redis %s: skipping %r: %s", self.comp.name, key, exc)
                 continue
             if raw is None:
                 continue
@@ -103,7 +104,7 @@ class RedisConfigurationStore:
             channel = channel.decode() if isinstance(channel, bytes) else channel
             key = channel[len(prefix) :]
             try:
-                items = await self._read([key])
+                items = await self._read([key], quiet=True)  # e.g. a hash touched by others
             except Exception as exc:
                 log.error("configuration.redis %s: re-reading %r: %s", self.comp.name, key, exc)
                 continue
