@@ -17,7 +17,6 @@ import json
 import logging
 import uuid
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import grpc
@@ -27,11 +26,12 @@ from starlette.routing import BaseRoute, Route
 
 from . import outbox
 from ._errors import DaprApiError
-from ._schedules import Schedule
 from .app_channel import AppResponse, AppUnavailable
-from .components import Component, ComponentError
+from .component import Component, ComponentError
+from .components import ResourcesSubsystem
 from .http_api import api, json_body, json_response, query_metadata
-from .server import Subsystem
+from .subsystem import Runtime, Subsystem
+from .timeformats import Schedule
 
 log = logging.getLogger("funchost.sidecar.bindings")
 
@@ -48,11 +48,9 @@ class BindingsSubsystem(Subsystem):
 
     name = "bindings"
 
-    def __init__(self, sidecar: Any) -> None:
+    def __init__(self, sidecar: Runtime, resources: ResourcesSubsystem) -> None:
         super().__init__(sidecar)
-        self.components: dict[str, Component] = {
-            c.name: c for c in sidecar.get("components").of_kind("bindings")
-        }
+        self.components: dict[str, Component] = {c.name: c for c in resources.of_kind("bindings")}
         self.schedules: dict[str, Schedule] = {}
         for comp in self.components.values():
             if comp.type == "bindings.cron":
@@ -145,7 +143,7 @@ class BindingsSubsystem(Subsystem):
             await clock.sleep_until(deadline, wake=wake)
 
     async def _fire_cron(self, name: str, due: float) -> None:
-        from ._durations import format_rfc3339
+        from .timeformats import format_rfc3339
 
         meta = {"readTimeUTC": format_rfc3339(due), "timeZone": "UTC"}
         try:

@@ -134,14 +134,3 @@ class VirtualClock(Clock):
         """Move time forward to an absolute instant (never backwards)."""
         ts = when.timestamp() if isinstance(when, datetime) else float(when)
         await self.advance(max(0.0, ts - self._now))
-
-
-def parse_rfc3339(value: str) -> datetime:
-    """Parse an RFC 3339 timestamp (`Z` or offset) into an aware datetime."""
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed

@@ -4,7 +4,7 @@
 files included), keeps what is scoped to `app_id`, validates component types and adds built-in
 defaults for a missing state store, pub/sub or secret store. Any problem raises `ComponentError`
 naming the file and the field. `ResourcesSubsystem` (registered first) exposes the result to the
-other subsystems: `sidecar.get("components").get("statestore")`,
+other subsystems: `sidecar.components.get("statestore")`,
 `.actor_state_store()`, `.of_kind("bindings")`.
 """
 
@@ -17,29 +17,25 @@ from typing import Any
 
 import yaml
 
-from .server import Subsystem
+from .component import BINDING_TYPES, Component, ComponentError, SubscriptionDef
+from .configuration.registry import CONFIGURATION_STORES
+from .lock.registry import LOCK_STORES
+from .pubsub.registry import BROKERS
+from .state.registry import STATE_BACKENDS
+from .subsystem import Runtime, Subsystem
 
 log = logging.getLogger("funchost.sidecar.components")
 
 #: Component types the embedded sidecar implements. Any other `bindings.*` type is accepted as an
 #: output binding recorded in the local outbox (see outbox.py) and an input binding fed locally.
 SUPPORTED_TYPES = {
-    "state.sqlite",
-    "state.in-memory",
-    "state.redis",
-    "pubsub.in-memory",
-    "pubsub.redis",
-    "bindings.cron",
-    "bindings.localstorage",
-    "bindings.http",
+    *STATE_BACKENDS,
+    *BROKERS,
+    *BINDING_TYPES,
     "secretstores.local.env",
     "secretstores.local.file",
-    "configuration.sqlite",
-    "configuration.redis",
-    "configuration.postgresql",
-    "configuration.postgres",
-    "lock.sqlite",
-    "lock.redis",
+    *CONFIGURATION_STORES,
+    *LOCK_STORES,
 }
 KINDS = ("state", "pubsub", "bindings", "secretstores", "configuration", "lock")
 
@@ -48,79 +44,6 @@ DEFAULT_PUBSUB = "pubsub"
 DEFAULT_SECRETSTORE = "localsecretstore"
 DEFAULT_CONFIGSTORE = "configstore"
 DEFAULT_LOCKSTORE = "lockstore"
-
-
-class ComponentError(Exception):
-    """A resource file is malformed or asks for something the embedded sidecar cannot do."""
-
-
-@dataclass
-class Component:
-    """One Dapr `Component` (metadata values resolved to strings)."""
-
-    name: str
-    type: str
-    version: str = "v1"
-    metadata: dict[str, str] = field(default_factory=dict)
-    source: str = "<built-in>"
-    secret_refs: dict[str, tuple[str, str]] = field(default_factory=dict)
-    auth_secret_store: str | None = None
-    init_timeout: str | None = None
-
-    @property
-    def kind(self) -> str:
-        """`state`, `pubsub`, `bindings` or `secretstores`."""
-        return self.type.split(".", 1)[0]
-
-    @property
-    def outbox_only(self) -> bool:
-        """A binding type the sidecar does not implement: outputs go to the local outbox."""
-        return self.kind == "bindings" and self.type not in SUPPORTED_TYPES
-
-    def meta(self, key: str, default: str | None = None) -> str | None:
-        """A metadata value by name (case-insensitive, as daprd reads it)."""
-        if key in self.metadata:
-            return self.metadata[key]
-        low = key.lower()
-        for k, v in self.metadata.items():
-            if k.lower() == low:
-                return v
-        return default
-
-    def flag(self, key: str, default: bool = False) -> bool:
-        value = self.meta(key)
-        return default if value is None else value.strip().lower() in ("true", "1", "yes", "y")
-
-
-@dataclass
-class SubscriptionDef:
-    """A declarative or programmatic subscription of this app."""
-
-    pubsubname: str
-    topic: str
-    route: str = ""
-    rules: list[tuple[str, str]] = field(default_factory=list)
-    default: str = ""
-    dead_letter_topic: str = ""
-    metadata: dict[str, str] = field(default_factory=dict)
-    bulk: dict[str, Any] = field(default_factory=dict)
-    source: str = "app"
-
-    @property
-    def bulk_enabled(self) -> bool:
-        return bool(self.bulk.get("enabled"))
-
-    def to_metadata(self) -> dict[str, Any]:
-        """The shape `/v1.0/metadata` lists subscriptions in."""
-        return {
-            "pubsubname": self.pubsubname,
-            "topic": self.topic,
-            "deadLetterTopic": self.dead_letter_topic,
-            "metadata": self.metadata,
-            "rules": [{"match": m, "path": p} for m, p in self.rules]
-            + [{"match": "", "path": self.default or self.route}],
-            "type": "DECLARATIVE" if self.source != "app" else "PROGRAMMATIC",
-        }
 
 
 @dataclass
@@ -325,7 +248,7 @@ class ResourcesSubsystem(Subsystem):
 
     name = "components"
 
-    def __init__(self, sidecar: Any) -> None:
+    def __init__(self, sidecar: Runtime) -> None:
         super().__init__(sidecar)
         cfg = sidecar.config
         self.resources = load_resources(list(cfg.resources_paths), cfg.app_id)

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from .server import Subsystem
+from .subsystem import Runtime, Subsystem
 
 
 class CoreSubsystem(Subsystem):
@@ -16,7 +16,7 @@ class CoreSubsystem(Subsystem):
 
     name = "core"
 
-    def __init__(self, sidecar: Any) -> None:
+    def __init__(self, sidecar: Runtime) -> None:
         super().__init__(sidecar)
         self.extended: dict[str, str] = {}
 
@@ -51,9 +51,7 @@ class CoreSubsystem(Subsystem):
             },
         }
         for sub in self.sidecar.subsystems.values():
-            contribute = getattr(sub, "metadata_info", None)
-            if callable(contribute):
-                doc.update(contribute())
+            doc.update(sub.metadata_info())
         return doc
 
     async def metadata_endpoint(self, request: Request) -> Response:

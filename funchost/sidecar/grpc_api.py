@@ -1,32 +1,44 @@
-"""The `dapr.proto.runtime.v1.Dapr` gRPC service, delegating to the subsystems.
+"""The `dapr.proto.runtime.v1.Dapr` gRPC service: one method per RPC, each a short call into
+the subsystem that owns it (state, pub/sub, bindings, secrets, jobs, invocation, actors, metadata,
+configuration, locks).
 
-Methods this module does not implement are looked up on the subsystems: a subsystem that defines
-`async def grpc_<MethodName>(self, request, context)` (e.g. `grpc_InvokeActor` in the actors
-package) serves that method. Anything else answers UNIMPLEMENTED naming the method.
+An RPC this class does not define answers UNIMPLEMENTED naming the method (`__getattr__`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
 from dapr.proto import api_v1
-from dapr.proto.runtime.v1 import dapr_pb2_grpc
+from dapr.proto.runtime.v1 import dapr_pb2, dapr_pb2_grpc
 from google.protobuf import empty_pb2
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ._errors import DaprApiError
-from ._state_backend import StateItem
-from .server import Subsystem
+from .actors import ActorsSubsystem
+from .actors import grpc_api as actors_grpc
+from .bindings import BindingsSubsystem
+from .configuration.subsystem import ConfigurationSubsystem
+from .core import CoreSubsystem
+from .invoke import InvokeSubsystem
+from .jobs import JobsSubsystem
+from .lock.subsystem import LockSubsystem
+from .pubsub.subsystem import PubSubSubsystem
+from .secrets import SecretsSubsystem
+from .state.backend import StateItem
+from .state.subsystem import StateSubsystem
+from .subsystem import Runtime, Subsystem
 
 log = logging.getLogger("funchost.sidecar.grpc")
 
 _CONCURRENCY = {1: "first-write", 2: "last-write"}
+_DAPR_METHODS = dapr_pb2.DESCRIPTOR.services_by_name["Dapr"].methods_by_name
 
 
 def _md(context: grpc.aio.ServicerContext, name: str) -> str:
@@ -40,18 +52,53 @@ async def _abort(context: grpc.aio.ServicerContext, exc: DaprApiError) -> Any:
     await context.abort(exc.grpc_code, exc.message)
 
 
-class DaprService(dapr_pb2_grpc.DaprServicer):
-    """Async servicer for the Dapr runtime API."""
+@dataclass
+class DaprApis:
+    """The subsystems `DaprService` calls into (typed siblings, built by `Sidecar`)."""
 
-    def __init__(self, sidecar: Any) -> None:
-        self.sidecar = sidecar
+    runtime: Runtime
+    core: CoreSubsystem
+    state: StateSubsystem
+    pubsub: PubSubSubsystem
+    bindings: BindingsSubsystem
+    secrets: SecretsSubsystem
+    jobs: JobsSubsystem
+    invoke: InvokeSubsystem
+    actors: ActorsSubsystem
+    configuration: ConfigurationSubsystem
+    lock: LockSubsystem
 
-    def _sub(self, name: str) -> Any:
-        return self.sidecar.subsystems.get(name)
+
+class DaprService:
+    """Async servicer for the Dapr runtime API (`dapr_pb2_grpc.DaprServicer`'s methods)."""
+
+    def __init__(self, apis: DaprApis) -> None:
+        self.apis = apis
+        self.state = apis.state
+        self.pubsub = apis.pubsub
+        self.bindings = apis.bindings
+        self.secrets = apis.secrets
+        self.jobs = apis.jobs
+        self.invoke = apis.invoke
+        self.actors = apis.actors
+        self.core = apis.core
+        self.configuration = apis.configuration
+        self.lock = apis.lock
+
+    def __getattr__(self, method: str) -> Callable[..., Awaitable[Any]]:
+        """Any other RPC of the Dapr service: UNIMPLEMENTED, naming the method."""
+        if method not in _DAPR_METHODS:
+            raise AttributeError(method)
+
+        async def unimplemented(request: Any, context: Any) -> Any:
+            await _unimplemented(method, context)
+
+        unimplemented.__name__ = method
+        return unimplemented
 
     # -- state --------------------------------------------------------------------------------
     def _item(self, raw: Any) -> StateItem:
-        state = self._sub("state")
+        state = self.state
         etag = raw.etag.value if raw.HasField("etag") else None
         concurrency = _CONCURRENCY.get(int(raw.options.concurrency), "last-write")
         value = bytes(raw.value) if hasattr(raw, "value") else None
@@ -59,7 +106,7 @@ class DaprService(dapr_pb2_grpc.DaprServicer):
 
     async def GetState(self, request: Any, context: Any) -> Any:
         try:
-            stored = self._sub("state").get(request.store_name, request.key)
+            stored = self.state.get(request.store_name, request.key)
         except DaprApiError as exc:
             return await _abort(context, exc)
         if stored is None:
@@ -67,12 +114,12 @@ class DaprService(dapr_pb2_grpc.DaprServicer):
         return api_v1.GetStateResponse(
             data=stored.value,
             etag=stored.etag,
-            metadata=self._sub("state").response_metadata(stored),
+            metadata=self.state.response_metadata(stored),
         )
 
     async def GetBulkState(self, request: Any, context: Any) -> Any:
         try:
-            found = self._sub("state").bulk_get(request.store_name, list(request.keys))
+            found = self.state.bulk_get(request.store_name, list(request.keys))
         except DaprApiError as exc:
             return await _abort(context, exc)
         items = [
@@ -85,14 +132,14 @@ class DaprService(dapr_pb2_grpc.DaprServicer):
 
     async def SaveState(self, request: Any, context: Any) -> Any:
         try:
-            self._sub("state").save(request.store_name, [self._item(s) for s in request.states])
+            self.state.save(request.store_name, [self._item(s) for s in request.states])
         except DaprApiError as exc:
             return await _abort(context, exc)
         return empty_pb2.Empty()
 
     async def DeleteState(self, request: Any, context: Any) -> Any:
         try:
-            self._sub("state").delete(request.store_name, self._item(request))
+            self.state.delete(request.store_name, self._item(request))
         except DaprApiError as exc:
             return await _abort(context, exc)
         return empty_pb2.Empty()
@@ -100,7 +147,7 @@ class DaprService(dapr_pb2_grpc.DaprServicer):
     async def DeleteBulkState(self, request: Any, context: Any) -> Any:
         try:
             ops = [("delete", self._item(s)) for s in request.states]
-            self._sub("state").transact(request.store_name, ops)
+            self.state.transact(request.store_name, ops)
         except DaprApiError as exc:
             return await _abort(context, exc)
         return empty_pb2.Empty()
@@ -108,7 +155,7 @@ class DaprService(dapr_pb2_grpc.DaprServicer):
     async def ExecuteStateTransaction(self, request: Any, context: Any) -> Any:
         try:
             ops = [(op.operationType, self._item(op.request)) for op in request.operations]
-            self._sub("state").transact(request.storeName, ops)
+            self.state.transact(request.storeName, ops)
         except DaprApiError as exc:
             return await _abort(context, exc)
         return empty_pb2.Empty()
@@ -116,7 +163,7 @@ class DaprService(dapr_pb2_grpc.DaprServicer):
     # -- pub/sub ------------------------------------------------------------------------------
     async def PublishEvent(self, request: Any, context: Any) -> Any:
         try:
-            await self._sub("pubsub").publish(
+            await self.pubsub.publish(
                 request.pubsub_name,
                 request.topic,
                 bytes(request.data),
@@ -134,7 +181,7 @@ class DaprService(dapr_pb2_grpc.DaprServicer):
             (e.entry_id, bytes(e.event), e.content_type, dict(e.metadata)) for e in request.entries
         ]
         try:
-            failed = await self._sub("pubsub").bulk_publish(
+            failed = await self.pubsub.bulk_publish(
                 request.pubsub_name, request.topic, entries, dict(request.metadata)
             )
         except DaprApiError as exc:
@@ -148,18 +195,15 @@ class DaprService(dapr_pb2_grpc.DaprServicer):
     BulkPublishEventAlpha1 = BulkPublishEvent
 
     async def SubscribeTopicEventsAlpha1(self, request_iterator: Any, context: Any) -> Any:
-        from ._pubsub_stream import serve_stream
+        from .pubsub.stream import serve_stream
 
-        async for response in serve_stream(self._sub("pubsub"), request_iterator, context):
+        async for response in serve_stream(self.pubsub, request_iterator, context):
             yield response
 
     # -- bindings, secrets, jobs --------------------------------------------------------------
     async def InvokeBinding(self, request: Any, context: Any) -> Any:
-        bindings = self._sub("bindings")
-        if bindings is None:
-            return await self._unimplemented("InvokeBinding", context)
         try:
-            data, meta = await bindings.invoke(
+            data, meta = await self.bindings.invoke(
                 request.name, request.operation, bytes(request.data), dict(request.metadata)
             )
         except DaprApiError as exc:
@@ -168,43 +212,46 @@ class DaprService(dapr_pb2_grpc.DaprServicer):
 
     async def GetSecret(self, request: Any, context: Any) -> Any:
         try:
-            data = self._sub("secrets").get(request.store_name, request.key)
+            data = self.secrets.get(request.store_name, request.key)
         except DaprApiError as exc:
             return await _abort(context, exc)
         return api_v1.GetSecretResponse(data=data)
 
     async def GetBulkSecret(self, request: Any, context: Any) -> Any:
         try:
-            data = self._sub("secrets").bulk(request.store_name)
+            data = self.secrets.bulk(request.store_name)
         except DaprApiError as exc:
             return await _abort(context, exc)
         return api_v1.GetBulkSecretResponse(
             data={k: api_v1.SecretResponse(secrets=v) for k, v in data.items()}
         )
 
-    async def _jobs_call(self, method: str, request: Any, context: Any) -> Any:
-        jobs = self._sub("jobs")
-        if jobs is None:
-            return await self._unimplemented(method, context)
+    async def ScheduleJob(self, request: Any, context: Any) -> Any:
         try:
-            return await getattr(jobs, "grpc_" + method)(request)
+            self.jobs.schedule(request.job, request.overwrite)
+        except DaprApiError as exc:
+            return await _abort(context, exc)
+        return api_v1.ScheduleJobResponse()
+
+    async def GetJob(self, request: Any, context: Any) -> Any:
+        try:
+            return api_v1.GetJobResponse(job=self.jobs.get(request.name))
         except DaprApiError as exc:
             return await _abort(context, exc)
 
-    async def ScheduleJob(self, request: Any, context: Any) -> Any:
-        return await self._jobs_call("ScheduleJob", request, context)
-
-    async def GetJob(self, request: Any, context: Any) -> Any:
-        return await self._jobs_call("GetJob", request, context)
-
     async def DeleteJob(self, request: Any, context: Any) -> Any:
-        return await self._jobs_call("DeleteJob", request, context)
+        try:
+            self.jobs.delete(request.name)
+        except DaprApiError as exc:
+            return await _abort(context, exc)
+        return api_v1.DeleteJobResponse()
 
     async def ListJobs(self, request: Any, context: Any) -> Any:
-        return await self._jobs_call("ListJobs", request, context)
+        return api_v1.ListJobsResponse(jobs=self.jobs.all())
 
     async def DeleteJobsByPrefix(self, request: Any, context: Any) -> Any:
-        return await self._jobs_call("DeleteJobsByPrefix", request, context)
+        self.jobs.delete_by_prefix(request.name_prefix)
+        return api_v1.DeleteJobsByPrefixResponse()
 
     ScheduleJobAlpha1 = ScheduleJob
     GetJobAlpha1 = GetJob
@@ -214,7 +261,7 @@ class DaprService(dapr_pb2_grpc.DaprServicer):
 
     # -- metadata, shutdown -------------------------------------------------------------------
     async def GetMetadata(self, request: Any, context: Any) -> Any:
-        doc = self.sidecar.get("core").metadata_dict()
+        doc = self.core.metadata_dict()
         resp = api_v1.GetMetadataResponse(
             id=doc.get("id", ""),
             runtime_version=doc.get("runtimeVersion", ""),
@@ -245,74 +292,100 @@ class DaprService(dapr_pb2_grpc.DaprServicer):
         return resp
 
     async def SetMetadata(self, request: Any, context: Any) -> Any:
-        self.sidecar.get("core").extended[request.key] = request.value
+        self.core.extended[request.key] = request.value
         return empty_pb2.Empty()
 
     async def Shutdown(self, request: Any, context: Any) -> Any:
         log.warning("Shutdown requested over gRPC")
-        shutdown = getattr(self.sidecar, "request_shutdown", None)
-        if callable(shutdown):
-            shutdown()
-        else:  # not via spawn(): stop() cancels the sidecar's own tasks
-            loop = asyncio.get_running_loop()
-            loop.call_later(0.1, lambda: loop.create_task(self.sidecar.stop()))
+        self.apis.runtime.request_shutdown()
         return empty_pb2.Empty()
 
-    # -- everything else ----------------------------------------------------------------------
-    async def _unimplemented(self, method: str, context: Any) -> Any:
-        await context.abort(
-            grpc.StatusCode.UNIMPLEMENTED,
-            f"{method} is not implemented by the funchost embedded sidecar",
-        )
+    # -- service invocation -----------------------------------------------------------------
+    async def InvokeService(self, request: Any, context: Any) -> Any:
+        try:
+            return await self.invoke.invoke_grpc(request, context)
+        except DaprApiError as exc:
+            return await _abort(context, exc)
+
+    # -- configuration (configuration/subsystem.py) and locks (lock/subsystem.py) ------------
+    async def GetConfiguration(self, request: Any, context: Any) -> Any:
+        try:
+            return await self.configuration.grpc_get(request)
+        except DaprApiError as exc:
+            return await _abort(context, exc)
+
+    async def SubscribeConfiguration(self, request: Any, context: Any) -> Any:
+        try:
+            async for response in self.configuration.grpc_subscribe(request):
+                yield response
+        except DaprApiError as exc:
+            await _abort(context, exc)
+
+    async def UnsubscribeConfiguration(self, request: Any, context: Any) -> Any:
+        try:
+            return await self.configuration.grpc_unsubscribe(request)
+        except DaprApiError as exc:
+            return await _abort(context, exc)
+
+    GetConfigurationAlpha1 = GetConfiguration
+    SubscribeConfigurationAlpha1 = SubscribeConfiguration
+    UnsubscribeConfigurationAlpha1 = UnsubscribeConfiguration
+
+    async def TryLockAlpha1(self, request: Any, context: Any) -> Any:
+        try:
+            return await self.lock.grpc_try_lock(request)
+        except DaprApiError as exc:
+            return await _abort(context, exc)
+
+    async def UnlockAlpha1(self, request: Any, context: Any) -> Any:
+        try:
+            return await self.lock.grpc_unlock(request)
+        except DaprApiError as exc:
+            return await _abort(context, exc)
+
+    # -- actors (actors/grpc_api.py) ----------------------------------------------------------
+    async def InvokeActor(self, request: Any, context: Any) -> Any:
+        return await self._actor_call(actors_grpc.invoke_actor(self.actors, request), context)
+
+    async def GetActorState(self, request: Any, context: Any) -> Any:
+        return await self._actor_call(actors_grpc.get_actor_state(self.actors, request), context)
+
+    async def ExecuteActorStateTransaction(self, request: Any, context: Any) -> Any:
+        call = actors_grpc.execute_actor_state_transaction(self.actors, request)
+        return await self._actor_call(call, context)
+
+    async def RegisterActorReminder(self, request: Any, context: Any) -> Any:
+        call = actors_grpc.register_actor_reminder(self.actors, request)
+        return await self._actor_call(call, context)
+
+    async def UnregisterActorReminder(self, request: Any, context: Any) -> Any:
+        call = actors_grpc.unregister_actor_reminder(self.actors, request)
+        return await self._actor_call(call, context)
+
+    async def GetActorReminder(self, request: Any, context: Any) -> Any:
+        call = actors_grpc.get_actor_reminder(self.actors, request)
+        return await self._actor_call(call, context)
+
+    async def RegisterActorTimer(self, request: Any, context: Any) -> Any:
+        call = actors_grpc.register_actor_timer(self.actors, request)
+        return await self._actor_call(call, context)
+
+    async def UnregisterActorTimer(self, request: Any, context: Any) -> Any:
+        call = actors_grpc.unregister_actor_timer(self.actors, request)
+        return await self._actor_call(call, context)
+
+    async def _actor_call(self, call: Awaitable[Any], context: Any) -> Any:
+        try:
+            return await call
+        except DaprApiError as exc:
+            return await _abort(context, exc)
 
 
-def _delegate(method: str) -> Callable[..., Awaitable[Any]]:
-    async def handler(self: DaprService, request: Any, context: Any) -> Any:
-        for sub in self.sidecar.subsystems.values():
-            fn = getattr(sub, "grpc_" + method, None)
-            if fn is not None and sub.name != "jobs":
-                try:
-                    return await fn(request, context)
-                except DaprApiError as exc:
-                    return await _abort(context, exc)
-        return await self._unimplemented(method, context)
-
-    handler.__name__ = method
-    return handler
-
-
-def _delegate_stream(method: str) -> Callable[..., Any]:
-    """A streaming method served by a subsystem's `grpc_<method>` async generator."""
-
-    async def handler(self: DaprService, request: Any, context: Any) -> Any:
-        for sub in self.sidecar.subsystems.values():
-            fn = getattr(sub, "grpc_" + method, None)
-            if fn is not None:
-                try:
-                    async for response in fn(request, context):
-                        yield response
-                except DaprApiError as exc:
-                    await _abort(context, exc)
-                return
-        await self._unimplemented(method, context)
-
-    handler.__name__ = method
-    return handler
-
-
-def _install_delegates() -> None:
-    from dapr.proto.runtime.v1 import dapr_pb2
-
-    for method in dapr_pb2.DESCRIPTOR.services_by_name["Dapr"].methods:
-        if method.name in DaprService.__dict__:
-            continue
-        if method.client_streaming or method.server_streaming:
-            setattr(DaprService, method.name, _delegate_stream(method.name))
-        else:
-            setattr(DaprService, method.name, _delegate(method.name))
-
-
-_install_delegates()
+async def _unimplemented(method: str, context: Any) -> Any:
+    await context.abort(
+        grpc.StatusCode.UNIMPLEMENTED,
+        f"{method} is not implemented by the funchost embedded sidecar",
+    )
 
 
 class _GenericOnly:
@@ -343,14 +416,17 @@ class GrpcApiSubsystem(Subsystem):
 
     name = "grpc_api"
 
+    def __init__(self, sidecar: Runtime, service: DaprService) -> None:
+        super().__init__(sidecar)
+        self.service = service
+
     def routes(self) -> list[BaseRoute]:
         async def shutdown(request: Request) -> Response:
-            await DaprService(self.sidecar).Shutdown(None, None)
+            log.warning("Shutdown requested over HTTP")
+            self.sidecar.request_shutdown()
             return Response(status_code=204)
 
         return [Route("/v1.0/shutdown", shutdown, methods=["POST", "GET"])]
 
     def add_grpc(self, server: grpc.aio.Server) -> None:
-        add_servicer_generic(
-            dapr_pb2_grpc.add_DaprServicer_to_server, DaprService(self.sidecar), server
-        )
+        add_servicer_generic(dapr_pb2_grpc.add_DaprServicer_to_server, self.service, server)

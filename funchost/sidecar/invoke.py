@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 from ._errors import DaprApiError
 from .app_channel import AppUnavailable
 from .http_api import api
-from .server import Subsystem
+from .subsystem import Subsystem
 
 _HOP = {
     "host",
@@ -80,7 +80,7 @@ class InvokeSubsystem(Subsystem):
         out_headers = {k: v for k, v in resp.headers.items() if k.lower() not in _HOP}
         return Response(resp.body, status_code=resp.status, headers=out_headers)
 
-    async def grpc_InvokeService(self, request: Any, context: Any) -> Any:
+    async def invoke_grpc(self, request: Any, context: Any) -> Any:
         """gRPC InvokeService over the HTTP app channel (verb/querystring from http_extension)."""
         self._target(request.id)
         msg = request.message

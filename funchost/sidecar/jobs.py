@@ -23,12 +23,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ._durations import parse_duration, parse_instant_or_delay
 from ._errors import DaprApiError
-from ._schedules import Schedule
 from .app_channel import AppUnavailable
 from .http_api import api, json_body, json_response
-from .server import Subsystem
+from .subsystem import Runtime, Subsystem
+from .timeformats import Schedule, parse_duration, parse_instant_or_delay
 
 log = logging.getLogger("funchost.sidecar.jobs")
 
@@ -63,7 +62,7 @@ class JobsSubsystem(Subsystem):
 
     name = "jobs"
 
-    def __init__(self, sidecar: Any) -> None:
+    def __init__(self, sidecar: Runtime) -> None:
         super().__init__(sidecar)
         self.store = sidecar.store
         self.store.ensure_schema("jobs", _SCHEMA)
@@ -164,9 +163,9 @@ class JobsSubsystem(Subsystem):
                         log.exception("job %s: trigger failed", row["name"])
                     finally:
                         self._firing -= 1
-                row = self.store.query_one("SELECT MIN(next_at) AS due FROM job_jobs")
-                if row and row["due"] is not None:
-                    deadline = float(row["due"])
+                first = self.store.query_one("SELECT MIN(next_at) AS due FROM job_jobs")
+                if first and first["due"] is not None:
+                    deadline = float(first["due"])
             await clock.sleep_until(deadline, wake=self._wake)
 
     async def _fire(self, name: str) -> None:
@@ -244,28 +243,10 @@ class JobsSubsystem(Subsystem):
             )
         return True
 
-    # -- gRPC (called by grpc_api.DaprService) ----------------------------------------------------
-    async def grpc_ScheduleJob(self, request: Any) -> Any:
-        self.schedule(request.job, request.overwrite)
-        return api_v1.ScheduleJobResponse()
-
-    async def grpc_GetJob(self, request: Any) -> Any:
-        return api_v1.GetJobResponse(job=self.get(request.name))
-
-    async def grpc_DeleteJob(self, request: Any) -> Any:
-        self.delete(request.name)
-        return api_v1.DeleteJobResponse()
-
-    async def grpc_ListJobs(self, request: Any) -> Any:
-        return api_v1.ListJobsResponse(jobs=self.all())
-
-    async def grpc_DeleteJobsByPrefix(self, request: Any) -> Any:
+    def delete_by_prefix(self, prefix: str) -> None:
+        """Delete every job whose name starts with `prefix`."""
         with self.store.tx() as conn:
-            conn.execute(
-                "DELETE FROM job_jobs WHERE substr(name, 1, ?) = ?",
-                (len(request.name_prefix), request.name_prefix),
-            )
-        return api_v1.DeleteJobsByPrefixResponse()
+            conn.execute("DELETE FROM job_jobs WHERE substr(name, 1, ?) = ?", (len(prefix), prefix))
 
     # -- HTTP ------------------------------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:

@@ -22,7 +22,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from .server import Subsystem
+from .pubsub.subsystem import PubSubSubsystem
+from .subsystem import Runtime, Subsystem
 
 log = logging.getLogger("funchost.sidecar.metrics")
 
@@ -47,8 +48,9 @@ class MetricsSubsystem(Subsystem):
 
     name = "metrics"
 
-    def __init__(self, sidecar: Any) -> None:
+    def __init__(self, sidecar: Runtime, pubsub: PubSubSubsystem) -> None:
         super().__init__(sidecar)
+        self.pubsub = pubsub
         self.registry = CollectorRegistry()
         self.registry.register(_SidecarCollector(self))
 
@@ -71,9 +73,8 @@ class MetricsSubsystem(Subsystem):
             return []
 
     def _dead_letter_topics(self) -> set[tuple[str, str]]:
-        pubsub = self.sidecar.subsystems.get("pubsub")
         out: set[tuple[str, str]] = set()
-        for sub in getattr(pubsub, "subs", {}).values():
+        for sub in self.pubsub.subs.values():
             sdef: Any = getattr(sub, "sdef", None)
             dlq = getattr(sdef, "dead_letter_topic", "")
             if dlq:
@@ -103,8 +104,7 @@ class MetricsSubsystem(Subsystem):
                 row = {"pubsub": r["pubsub"], "topic": r["topic"], "count": int(r["n"])}
                 key = "deadLetters" if (r["pubsub"], r["topic"]) in dlq else "pendingDeliveries"
                 snap[key].append(row)
-        pubsub = self.sidecar.subsystems.get("pubsub")
-        snap["deliveryRetriesWaiting"] = len(getattr(pubsub, "_retries", ()) or ())
+        snap["deliveryRetriesWaiting"] = len(self.pubsub._retries)
         if "actor_reminders" in tables:
             for r in self._rows(
                 "SELECT COUNT(*) AS n, SUM(CASE WHEN next_due <= ? THEN 1 ELSE 0 END) AS due"

@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ._durations import parse_duration
-from .components import ComponentError
+from .component import ComponentError
+from .timeformats import parse_duration
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,13 @@ import json
 import logging
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .clock import Clock
-from .server import Sidecar, SidecarConfig
+from .config import SidecarConfig
+
+if TYPE_CHECKING:
+    from .clock import Clock
+    from .server import Sidecar
 
 log = logging.getLogger("funchost.sidecar")
 
@@ -41,13 +44,15 @@ def default_resources_paths(functions_dir: str | Path) -> list[Path]:
 
 
 async def _serve(config: SidecarConfig, clock: Clock | None, ready: Any = None) -> None:
+    from .server import Sidecar  # here, not at import: the CLI imports this module
+
     sidecar = Sidecar(config, clock)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # non-main thread
             loop.add_signal_handler(sig, stop.set)
-    sidecar.request_shutdown = stop.set  # type: ignore[attr-defined]
+    sidecar.on_shutdown = stop.set
     await sidecar.start()
     if ready is not None:
         ready(sidecar)

@@ -19,9 +19,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ._errors import DaprApiError, not_found
-from .components import Component, ComponentError
+from .component import Component, ComponentError
+from .components import ResourcesSubsystem
 from .http_api import api, json_response, query_metadata
-from .server import Subsystem
+from .subsystem import Runtime, Subsystem
 
 
 def _flatten(data: Any, sep: str, prefix: str = "") -> dict[str, str]:
@@ -133,9 +134,8 @@ class SecretsSubsystem(Subsystem):
 
     name = "secrets"
 
-    def __init__(self, sidecar: Any) -> None:
+    def __init__(self, sidecar: Runtime, resources: ResourcesSubsystem) -> None:
         super().__init__(sidecar)
-        resources = sidecar.get("components")
         scopes: dict[str, dict[str, Any]] = {}
         for _source, spec in resources.resources.configurations:
             for scope in (spec.get("secrets") or {}).get("scopes") or []:

@@ -1,8 +1,9 @@
-"""Assembly of the embedded sidecar: one store, one clock, HTTP + gRPC servers, subsystems.
+"""Typed composition of the embedded sidecar: one store, one clock, subsystems, HTTP + gRPC.
 
-A subsystem (state, pub/sub, bindings, jobs, invocation, secrets, actors, workflows) is a class
-taking the `Sidecar` and contributing HTTP routes, gRPC services, start/stop work and an
-"is anything in flight" answer for `idle()`. `Sidecar` is an asyncio object: run it on any loop
+`Sidecar.__init__` builds every subsystem (state, configuration, locks, pub/sub, bindings, jobs,
+invocation, secrets, actors, workflows...) as a typed attribute, in start order, handing each the
+siblings it needs. Each contributes HTTP routes, gRPC services, start/stop work and an "is
+anything in flight" answer for `idle()`. `Sidecar` is an asyncio object: run it on any loop
 (`await sidecar.start()`), or in a thread of its own with `SidecarThread` (tests, `funchost run`).
 """
 
@@ -10,14 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import socket
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
@@ -25,30 +23,31 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from .actors import ActorsSubsystem
 from .app_channel import AppChannel
+from .bindings import BindingsSubsystem
 from .clock import Clock, VirtualClock
+from .components import ResourcesSubsystem
+from .config import SidecarConfig
+from .configuration.subsystem import ConfigurationSubsystem
+from .core import CoreSubsystem
+from .grpc_api import DaprApis, DaprService, GrpcApiSubsystem
+from .invoke import InvokeSubsystem
+from .jobs import JobsSubsystem
+from .lock.subsystem import LockSubsystem
+from .metrics import MetricsSubsystem
+from .pubsub.subsystem import PubSubSubsystem
+from .secrets import SecretsSubsystem
+from .security import ApiTokenMiddleware, grpc_token_interceptors
+from .state.subsystem import StateSubsystem
 from .store import Store
+from .subsystem import Subsystem
+from .workflows import WorkflowsSubsystem
+
+__all__ = ["Sidecar", "SidecarConfig", "SidecarThread", "Subsystem", "free_port"]
 
 log = logging.getLogger("funchost.sidecar")
 T = TypeVar("T")
-
-# "module:Class" of every subsystem, in start order. Each takes the Sidecar in its constructor.
-SUBSYSTEMS: list[str] = [
-    "funchost.sidecar.components:ResourcesSubsystem",
-    "funchost.sidecar.core:CoreSubsystem",
-    "funchost.sidecar.secrets:SecretsSubsystem",
-    "funchost.sidecar.state:StateSubsystem",
-    "funchost.sidecar.configuration.subsystem:ConfigurationSubsystem",
-    "funchost.sidecar.lock.subsystem:LockSubsystem",
-    "funchost.sidecar.pubsub:PubSubSubsystem",
-    "funchost.sidecar.bindings:BindingsSubsystem",
-    "funchost.sidecar.jobs:JobsSubsystem",
-    "funchost.sidecar.invoke:InvokeSubsystem",
-    "funchost.sidecar.grpc_api:GrpcApiSubsystem",
-    "funchost.sidecar.workflows:WorkflowsSubsystem",
-    "funchost.sidecar.actors:ActorsSubsystem",
-    "funchost.sidecar.metrics:MetricsSubsystem",
-]
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -95,58 +94,23 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
-@dataclass
-class SidecarConfig:
-    """How to run the sidecar; mirrors daprd's flags."""
-
-    app_id: str = "app"
-    app_port: int | None = None
-    app_host: str = "127.0.0.1"
-    http_port: int = 3500
-    grpc_port: int = 50001
-    resources_paths: list[Path] = field(default_factory=list)
-    db_path: Path | str = ":memory:"
-    api_token: str | None = None
-    app_api_token: str | None = None
-    app_health_path: str = "/healthz"
-    app_ready_timeout: float = 60.0
-    log_level: str = "warning"
-
-
-class Subsystem:
-    """Base class for a sidecar subsystem; override what you need."""
-
-    name: str = "subsystem"
-
-    def __init__(self, sidecar: Sidecar) -> None:
-        self.sidecar = sidecar
-
-    def routes(self) -> list[BaseRoute]:
-        """HTTP routes this subsystem serves on the Dapr HTTP API."""
-        return []
-
-    def add_grpc(self, server: grpc.aio.Server) -> None:
-        """Register gRPC services on the sidecar's gRPC server."""
-
-    async def start(self) -> None:
-        """Start background work (after the servers listen)."""
-
-    async def on_app_ready(self) -> None:
-        """The app answers on its port: read its configuration (subscriptions, actors...)."""
-
-    async def quiesce(self) -> None:
-        """Stop dispatching new work to the app (its API stays up); called before `stop()`."""
-
-    async def stop(self) -> None:
-        """Stop background work; called in reverse start order."""
-
-    def busy(self) -> bool:
-        """True while work is in flight or due now (deliveries, turns, work items)."""
-        return False
-
-
 class Sidecar:
-    """The embedded Dapr-compatible sidecar."""
+    """The embedded Dapr-compatible sidecar: its subsystems are typed attributes, in start order."""
+
+    components: ResourcesSubsystem
+    core: CoreSubsystem
+    secrets: SecretsSubsystem
+    state: StateSubsystem
+    configuration: ConfigurationSubsystem
+    lock: LockSubsystem
+    pubsub: PubSubSubsystem
+    bindings: BindingsSubsystem
+    jobs: JobsSubsystem
+    invoke: InvokeSubsystem
+    actors: ActorsSubsystem
+    grpc_api: GrpcApiSubsystem
+    workflows: WorkflowsSubsystem
+    metrics: MetricsSubsystem
 
     def __init__(self, config: SidecarConfig, clock: Clock | None = None) -> None:
         self.config = config
@@ -155,7 +119,6 @@ class Sidecar:
         self.app = AppChannel(
             config.app_port, host=config.app_host, app_api_token=config.app_api_token
         )
-        self.subsystems: dict[str, Subsystem] = {}
         self._http: uvicorn.Server | None = None
         self._http_task: asyncio.Task[None] | None = None
         self._grpc: grpc.aio.Server | None = None
@@ -165,17 +128,73 @@ class Sidecar:
         self.stopping = False
         self.quiesced = False
         self.loop: asyncio.AbstractEventLoop | None = None
+        #: called by `request_shutdown()` (gRPC Shutdown); `run_sidecar_forever` sets it
+        self.on_shutdown: Callable[[], None] | None = None
         if isinstance(self.clock, VirtualClock):
             self.clock.settle = self.idle
-        for spec in SUBSYSTEMS:
-            module_name, _, cls_name = spec.partition(":")
-            cls = getattr(importlib.import_module(module_name), cls_name)
-            sub = cls(self)
-            self.subsystems[sub.name] = sub
+
+        # Built in start order; each subsystem gets the siblings it uses.
+        self.components = ResourcesSubsystem(self)
+        self.core = CoreSubsystem(self)
+        self.secrets = SecretsSubsystem(self, self.components)
+        self.state = StateSubsystem(self, self.components)
+        self.configuration = ConfigurationSubsystem(self, self.components)
+        self.lock = LockSubsystem(self, self.components)
+        self.pubsub = PubSubSubsystem(self, self.components)
+        self.bindings = BindingsSubsystem(self, self.components)
+        self.jobs = JobsSubsystem(self)
+        self.invoke = InvokeSubsystem(self)
+        self.actors = ActorsSubsystem(self, self.state)
+        apis = DaprApis(
+            self,
+            core=self.core,
+            state=self.state,
+            pubsub=self.pubsub,
+            bindings=self.bindings,
+            secrets=self.secrets,
+            jobs=self.jobs,
+            invoke=self.invoke,
+            actors=self.actors,
+            configuration=self.configuration,
+            lock=self.lock,
+        )
+        self.grpc_api = GrpcApiSubsystem(self, DaprService(apis))
+        self.workflows = WorkflowsSubsystem(self)
+        self.metrics = MetricsSubsystem(self, self.pubsub)
+        #: every subsystem by name, in start order (lifecycle, metadata, metrics); tools may
+        #: add their own (`funchost.testing`) before `start()`
+        self.subsystems: dict[str, Subsystem] = {
+            sub.name: sub
+            for sub in (
+                self.components,
+                self.core,
+                self.secrets,
+                self.state,
+                self.configuration,
+                self.lock,
+                self.pubsub,
+                self.bindings,
+                self.jobs,
+                self.invoke,
+                self.grpc_api,
+                self.workflows,
+                self.actors,
+                self.metrics,
+            )
+        }
 
     def get(self, name: str) -> Any:
-        """The subsystem registered under `name`."""
+        """The subsystem registered under `name` (for tools; the sidecar uses its attributes)."""
         return self.subsystems[name]
+
+    def request_shutdown(self) -> None:
+        """Stop the sidecar soon (gRPC `Shutdown`, `/v1.0/shutdown`): `on_shutdown` if set."""
+        if self.on_shutdown is not None:
+            self.on_shutdown()
+            return
+        # not via spawn(): stop() cancels the sidecar's own tasks
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.1, lambda: loop.create_task(self.stop()))
 
     def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """Run a background task owned by the sidecar (cancelled on stop, errors logged)."""
@@ -218,8 +237,6 @@ class Sidecar:
         routes: list[BaseRoute] = []
         for sub in self.subsystems.values():
             routes.extend(sub.routes())
-        from .security import ApiTokenMiddleware, grpc_token_interceptors
-
         http_app = Starlette(routes=routes)
         asgi: Any = http_app
         if self.config.api_token:
@@ -340,10 +357,7 @@ class Sidecar:
 
     async def deactivate_actors(self) -> None:
         """Shutdown step 2: deactivate every active actor on the (still listening) app."""
-        actors = self.subsystems.get("actors")
-        deactivate_all = getattr(actors, "deactivate_all", None)
-        if deactivate_all is not None:
-            await deactivate_all()
+        await self.actors.deactivate_all()
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop subsystems (reverse order), servers, background tasks; close the store."""

@@ -9,10 +9,10 @@ import pytest
 from dapr.actor.runtime.config import ActorReentrancyConfig, ActorRuntimeConfig, ActorTypeConfig
 from dapr.serializers import DefaultJSONSerializer
 
-from funchost.sidecar.actors import (
+from funchost.sidecar.actors import parse_config
+from funchost.sidecar.timeformats import (
     DurationError,
     Period,
-    parse_config,
     parse_due_time,
     parse_go_duration,
     parse_period,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from funchost.observability import configure_logging
-from funchost.sidecar import free_port, server
+from funchost.sidecar import free_port
 from funchost.sidecar.server import Sidecar, SidecarConfig, SidecarThread
 
 
@@ -33,9 +33,6 @@ def start_sidecar(
 ) -> Iterator[Callable[..., SidecarThread]]:
     """Factory: `start_sidecar(**config)` starts an embedded sidecar (no app) serving `/metrics`
     and points the SDK's environment at it; stopped at the end of the test."""
-    spec = "funchost.sidecar.metrics:MetricsSubsystem"
-    if spec not in server.SUBSYSTEMS:
-        monkeypatch.setattr(server, "SUBSYSTEMS", [*server.SUBSYSTEMS, spec])
     started: list[SidecarThread] = []
 
     def start(**overrides: Any) -> SidecarThread:

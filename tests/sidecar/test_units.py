@@ -17,14 +17,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from funchost.sidecar import free_port
-from funchost.sidecar._durations import parse_duration
-from funchost.sidecar._fast_http import FastHttpPool
-from funchost.sidecar._pubsub_delivery import Outcome, classify, classify_bulk
-from funchost.sidecar._schedules import Schedule
 from funchost.sidecar.app_channel import AppResponse, AppUnavailable
+from funchost.sidecar.app_channel.fast_http import FastHttpPool
 from funchost.sidecar.cloudevents import envelope
+from funchost.sidecar.pubsub.delivery import Outcome, classify, classify_bulk
 from funchost.sidecar.resiliency import RetryPolicy
 from funchost.sidecar.routing import Router, RuleError
+from funchost.sidecar.timeformats import Schedule, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -8,19 +8,20 @@ with one `send` costs a fraction of building Request/Response objects per call.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from starlette.routing import BaseRoute, Mount
 from starlette.types import Receive, Scope, Send
 
-from ..app_channel import AppUnavailable
+from ..app_channel import AppResponse, AppUnavailable
+from ..timeformats import DurationError
 from ._turns import StackDepthExceeded
-from .durations import DurationError
-from .state import StateOpError, parse_ops
-
-if TYPE_CHECKING:
-    from .subsystem import ActorsSubsystem
+from .config import ActorsConfig
+from .reminders import ReminderService
+from .state import ActorStateStore, StateOpError, parse_ops
+from .timers import TimerService
 
 PREFIX = "/v1.0/actors"
 _HOP_HEADERS = frozenset(
@@ -48,10 +49,44 @@ def _error(status: int, code: str, message: str) -> Reply:
 _EMPTY: Reply = (204, [], b"")
 
 
+class ActorsHost(Protocol):
+    """What the actor HTTP API uses of `ActorsSubsystem` (which passes itself)."""
+
+    config: ActorsConfig
+    config_error: str | None
+    state: ActorStateStore
+    reminders: ReminderService
+    timers: TimerService
+
+    async def await_types(self, actor_type: str) -> None:
+        """Wait (bounded) for the app's actor types while the app is being discovered."""
+        ...
+
+    def activate(self, actor_type: str, actor_id: str) -> object:
+        """Mark an actor active."""
+        ...
+
+    def unknown_type_message(self, actor_type: str) -> str:
+        """The daprd message for an actor type the app does not host."""
+        ...
+
+    async def invoke(
+        self,
+        actor_type: str,
+        actor_id: str,
+        method: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        reentrancy_id: str | None,
+    ) -> AppResponse:
+        """Call an actor method in the actor's turn."""
+        ...
+
+
 class ActorApi:
     """ASGI app serving every actor route, bound to the subsystem."""
 
-    def __init__(self, sub: ActorsSubsystem) -> None:
+    def __init__(self, sub: ActorsHost) -> None:
         self.sub = sub
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -213,6 +248,6 @@ def _json_object(raw: bytes) -> dict[str, Any]:
     return doc
 
 
-def actor_routes(sub: ActorsSubsystem) -> list[BaseRoute]:
+def actor_routes(sub: ActorsHost) -> list[BaseRoute]:
     """The actor API as one Mount: other subsystems' requests skip it with one prefix test."""
     return [Mount(PREFIX, app=ActorApi(sub))]

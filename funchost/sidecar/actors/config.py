@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .durations import DurationError, duration_seconds
+from ..timeformats import DurationError, duration_seconds
 
 log = logging.getLogger("funchost.sidecar.actors")
 

@@ -21,8 +21,8 @@ from typing import Any
 from ..app_channel import AppResponse, AppUnavailable
 from ..clock import Clock
 from ..store import Store
+from ..timeformats import parse_actor_times, parse_period
 from ._background import BackgroundLoop
-from .durations import parse_period, parse_schedule
 
 log = logging.getLogger("funchost.sidecar.actors")
 
@@ -121,7 +121,7 @@ class ReminderService(BackgroundLoop):
     # -- API ---------------------------------------------------------------------------------
     def register(self, actor_type: str, actor_id: str, name: str, body: dict[str, Any]) -> None:
         """Create or replace a reminder; raises DurationError on a bad dueTime/period/ttl."""
-        sched = parse_schedule(body, self.clock.time())
+        sched = parse_actor_times(body, self.clock.time())
         data = json.dumps(body["data"]) if body.get("data") is not None else None
         self._gen += 1
         with self.store.tx() as conn:

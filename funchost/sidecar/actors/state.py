@@ -122,7 +122,7 @@ class ComponentActorState:
         return None if found is None else StateValue(found.value, found.expires)
 
     def transact(self, actor_type: str, actor_id: str, ops: list[StateOp]) -> None:
-        from .._state_backend import StateItem
+        from ..state.backend import StateItem
 
         items = []
         for op in ops:

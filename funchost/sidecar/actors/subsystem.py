@@ -21,8 +21,9 @@ from urllib.parse import quote
 from starlette.routing import BaseRoute
 
 from ..app_channel import AppResponse, AppUnavailable
-from ..server import Subsystem
-from . import _grpc
+from ..state.subsystem import StateSubsystem
+from ..subsystem import Runtime, Subsystem
+from ._http import actor_routes
 from ._turns import TurnLock
 from .config import ActorsConfig, TypeConfig, parse_config
 from .reminders import ReminderService
@@ -59,8 +60,9 @@ class ActorsSubsystem(Subsystem):
 
     name = "actors"
 
-    def __init__(self, sidecar: Any) -> None:
+    def __init__(self, sidecar: Runtime, state_stores: StateSubsystem) -> None:
         super().__init__(sidecar)
+        self.state_stores = state_stores
         self.config = ActorsConfig()
         self.clock = sidecar.clock
         # The seam to the configured actor state store (see state.py).
@@ -79,8 +81,6 @@ class ActorsSubsystem(Subsystem):
 
     # -- lifecycle ---------------------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:
-        from ._http import actor_routes
-
         return actor_routes(self)
 
     async def on_app_ready(self) -> None:
@@ -144,11 +144,7 @@ class ActorsSubsystem(Subsystem):
 
     def _check_state_store(self) -> None:
         """Use the `actorStateStore: "true"` component; daprd refuses actors without one."""
-        state = self.sidecar.subsystems.get("state")
-        finder = getattr(state, "actor_backend", None)
-        if not callable(finder):
-            return  # no state subsystem: keep the sidecar's own actor_state table
-        backend = finder()
+        backend = self.state_stores.actor_backend()
         if backend is None:
             self.config_error = (
                 "the state store is not configured to use the actor runtime: the app hosts "
@@ -206,31 +202,6 @@ class ActorsSubsystem(Subsystem):
                 "placement": "embedded (single host)",
             },
         }
-
-    # -- gRPC (dapr.proto.runtime.v1.Dapr, delegated by grpc_api) ---------------------------
-    async def grpc_InvokeActor(self, request: Any, context: Any) -> Any:
-        return await _grpc.invoke_actor(self, request)
-
-    async def grpc_GetActorState(self, request: Any, context: Any) -> Any:
-        return await _grpc.get_actor_state(self, request)
-
-    async def grpc_ExecuteActorStateTransaction(self, request: Any, context: Any) -> Any:
-        return await _grpc.execute_actor_state_transaction(self, request)
-
-    async def grpc_RegisterActorReminder(self, request: Any, context: Any) -> Any:
-        return await _grpc.register_actor_reminder(self, request)
-
-    async def grpc_UnregisterActorReminder(self, request: Any, context: Any) -> Any:
-        return await _grpc.unregister_actor_reminder(self, request)
-
-    async def grpc_GetActorReminder(self, request: Any, context: Any) -> Any:
-        return await _grpc.get_actor_reminder(self, request)
-
-    async def grpc_RegisterActorTimer(self, request: Any, context: Any) -> Any:
-        return await _grpc.register_actor_timer(self, request)
-
-    async def grpc_UnregisterActorTimer(self, request: Any, context: Any) -> Any:
-        return await _grpc.unregister_actor_timer(self, request)
 
     # -- turns -------------------------------------------------------------------------------
     def type_config(self, actor_type: str) -> TypeConfig:

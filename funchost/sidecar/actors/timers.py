@@ -15,8 +15,8 @@ from typing import Any
 
 from ..app_channel import AppResponse, AppUnavailable
 from ..clock import Clock
+from ..timeformats import Period, parse_actor_times
 from ._background import BackgroundLoop
-from .durations import Period, parse_schedule
 
 log = logging.getLogger("funchost.sidecar.actors")
 
@@ -50,7 +50,7 @@ class TimerService(BackgroundLoop):
 
     def register(self, actor_type: str, actor_id: str, name: str, body: dict[str, Any]) -> None:
         """Create or replace a timer; raises DurationError on a bad dueTime/period/ttl."""
-        sched = parse_schedule(body, self.clock.time())
+        sched = parse_actor_times(body, self.clock.time())
         doc: dict[str, Any] = {
             "callback": body.get("callback") or "",
             "data": body.get("data"),

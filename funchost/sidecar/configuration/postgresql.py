@@ -21,7 +21,7 @@ import re
 import uuid
 from typing import Any
 
-from ..components import Component, ComponentError
+from ..component import Component, ComponentError
 from ._store import ConfigItem, ConfigurationStoreError, Notify
 
 log = logging.getLogger("funchost.sidecar.configuration")

@@ -17,8 +17,8 @@ import logging
 import uuid
 from typing import Any
 
-from .._state_redis import redis_client
-from ..components import Component
+from ..component import Component
+from ..state.redis import redis_client
 from ._store import ConfigItem, ConfigurationStoreError, Notify
 
 log = logging.getLogger("funchost.sidecar.configuration")

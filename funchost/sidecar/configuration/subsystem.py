@@ -30,11 +30,12 @@ from starlette.routing import BaseRoute, Route
 
 from .._errors import DaprApiError
 from ..app_channel import AppUnavailable
-from ..components import ComponentError
+from ..component import ComponentError
+from ..components import ResourcesSubsystem
 from ..http_api import api, json_body, json_response, query_metadata
-from ..server import Subsystem
-from ._registry import STORE_TYPES
+from ..subsystem import Runtime, Subsystem
 from ._store import ConfigItem, ConfigurationStore, ConfigurationStoreError
+from .registry import CONFIGURATION_STORES
 
 log = logging.getLogger("funchost.sidecar.configuration")
 
@@ -69,12 +70,13 @@ class ConfigurationSubsystem(Subsystem):
 
     name = "configuration"
 
-    def __init__(self, sidecar: Any) -> None:
+    def __init__(self, sidecar: Runtime, components: ResourcesSubsystem) -> None:
         super().__init__(sidecar)
+        self.components = components
         self.stores: dict[str, ConfigurationStore] = {}
         self._subs: dict[str, _Subscription] = {}
-        for comp in sidecar.get("components").of_kind("configuration"):
-            factory = STORE_TYPES.get(comp.type)
+        for comp in components.of_kind("configuration"):
+            factory = CONFIGURATION_STORES.get(comp.type)
             if factory is None:  # components.py validated the type already
                 raise ComponentError(f"{comp.source}: {comp.type} has no configuration store")
             self.stores[comp.name] = factory(comp, sidecar)
@@ -184,7 +186,7 @@ class ConfigurationSubsystem(Subsystem):
     async def _post_update(self, sub: _Subscription, key: str, body: bytes) -> None:
         """One POST, retried per the store's inbound resiliency policy, then dropped."""
         path = f"/configuration/{sub.store}/{key}"
-        policy = self.sidecar.get("components").resiliency.component_retry(sub.store)
+        policy = self.components.resiliency.component_retry(sub.store)
         retries = 0
         while True:
             try:
@@ -311,14 +313,14 @@ class ConfigurationSubsystem(Subsystem):
                 items[str(key)] = ConfigItem(str(raw))
         return json_response(await self.set_items(request.path_params["store"], items))
 
-    # -- gRPC (found by grpc_api.py through the `grpc_<Method>` names) -----------------------
-    async def grpc_GetConfiguration(self, request: Any, context: Any) -> Any:
+    # -- gRPC (grpc_api.py's DaprService calls these, stable and Alpha1 names alike) ----------
+    async def grpc_get(self, request: Any) -> Any:
+        """`GetConfiguration`."""
         items = await self.get(request.store_name, list(request.keys), dict(request.metadata))
         return api_v1.GetConfigurationResponse(items=_proto_items(items))
 
-    grpc_GetConfigurationAlpha1 = grpc_GetConfiguration
-
-    async def grpc_SubscribeConfiguration(self, request: Any, context: Any) -> AsyncIterator[Any]:
+    async def grpc_subscribe(self, request: Any) -> AsyncIterator[Any]:
+        """`SubscribeConfiguration`: the id first, then one message per change."""
         sub = await self.subscribe(
             request.store_name, list(request.keys), dict(request.metadata), http=False
         )
@@ -334,12 +336,9 @@ class ConfigurationSubsystem(Subsystem):
                 with contextlib.suppress(Exception):
                     await self.stores[sub.store].unsubscribe(sub.id)
 
-    grpc_SubscribeConfigurationAlpha1 = grpc_SubscribeConfiguration
-
-    async def grpc_UnsubscribeConfiguration(self, request: Any, context: Any) -> Any:
+    async def grpc_unsubscribe(self, request: Any) -> Any:
+        """`UnsubscribeConfiguration` (OK with `ok=false` for an unknown id, as daprd)."""
         error = await self.unsubscribe(request.store_name, request.id)
         if error is not None:
             return api_v1.UnsubscribeConfigurationResponse(ok=False, message=error)
         return api_v1.UnsubscribeConfigurationResponse(ok=True)
-
-    grpc_UnsubscribeConfigurationAlpha1 = grpc_UnsubscribeConfiguration

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._state_redis import redis_client
-from ..components import Component, ComponentError
+from ..component import Component, ComponentError
+from ..state.redis import redis_client
 from ._store import LockStoreError, UnlockStatus
 
 # components-contrib lock/redis/standalone.go unlockScript, verbatim

@@ -20,10 +20,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from .._errors import DaprApiError
+from ..components import ResourcesSubsystem
 from ..http_api import api, json_body, json_response
-from ..server import Subsystem
-from ._registry import STORE_TYPES
+from ..subsystem import Runtime, Subsystem
 from ._store import LockStore, LockStoreError, UnlockStatus, lock_key
+from .registry import LOCK_STORES
 
 
 def _malformed(message: str) -> DaprApiError:
@@ -35,12 +36,12 @@ class LockSubsystem(Subsystem):
 
     name = "lock"
 
-    def __init__(self, sidecar: Any) -> None:
+    def __init__(self, sidecar: Runtime, components: ResourcesSubsystem) -> None:
         super().__init__(sidecar)
         self.stores: dict[str, LockStore] = {}
         self._prefix: dict[str, str | None] = {}
-        for comp in sidecar.get("components").of_kind("lock"):
-            self.stores[comp.name] = STORE_TYPES[comp.type](comp, sidecar)
+        for comp in components.of_kind("lock"):
+            self.stores[comp.name] = LOCK_STORES[comp.type](comp, sidecar)
             self._prefix[comp.name] = comp.meta("keyPrefix")
 
     def _resolve(self, store: str, resource_id: str, owner: str) -> tuple[LockStore, str]:
@@ -138,13 +139,15 @@ class LockSubsystem(Subsystem):
         )
         return json_response({"status": int(status)})
 
-    # -- gRPC (found by grpc_api.py through the `grpc_<Method>` names) -----------------------
-    async def grpc_TryLockAlpha1(self, request: Any, context: Any) -> Any:
+    # -- gRPC (grpc_api.py's DaprService calls these) ---------------------------------------
+    async def grpc_try_lock(self, request: Any) -> Any:
+        """`TryLockAlpha1`."""
         ok = await self.try_lock(
             request.store_name, request.resource_id, request.lock_owner, request.expiry_in_seconds
         )
         return api_v1.TryLockResponse(success=ok)
 
-    async def grpc_UnlockAlpha1(self, request: Any, context: Any) -> Any:
+    async def grpc_unlock(self, request: Any) -> Any:
+        """`UnlockAlpha1`."""
         status = await self.unlock(request.store_name, request.resource_id, request.lock_owner)
         return api_v1.UnlockResponse(status=api_v1.UnlockResponse.Status.ValueType(int(status)))

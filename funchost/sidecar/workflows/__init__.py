@@ -23,7 +23,7 @@ from typing import Any
 import grpc
 from starlette.routing import BaseRoute
 
-from ..server import Subsystem
+from ..subsystem import Runtime, Subsystem
 from .engine import Engine, WorkflowError
 from .grpc_service import add_taskhub_service
 from .http_api import WorkflowHttpApi
@@ -36,7 +36,7 @@ class WorkflowsSubsystem(Subsystem):
 
     name = "workflows"
 
-    def __init__(self, sidecar: Any) -> None:
+    def __init__(self, sidecar: Runtime) -> None:
         super().__init__(sidecar)
         self.engine = Engine(sidecar.store, sidecar.clock)
         self._tasks: list[asyncio.Task[None]] = []

@@ -1,0 +1,127 @@
+"""The `funchost manifests` command (`register` adds it to a typer app; `main` runs it alone)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from funchost.errors import FunchostError
+
+
+def manifests_command(
+    path: Path = typer.Argument(..., help="Folder of functions (installed plugins are added)."),
+    out: Path = typer.Option(
+        Path("k8s/app"), "--out", envvar="FUNCHOST_MANIFESTS_OUT", help="Output folder."
+    ),
+    check: bool = typer.Option(
+        False,
+        "--check",
+        envvar="FUNCHOST_MANIFESTS_CHECK",
+        help="Write nothing; exit 1 naming the files that differ from the code.",
+    ),
+    app_id: str = typer.Option(
+        "funchost-app", "--app-id", envvar="FUNCHOST_APP_ID", help="Dapr app id (all units)."
+    ),
+    image: str | None = typer.Option(
+        None, "--image", envvar="FUNCHOST_IMAGE", help="Container image (default <app-id>:latest)."
+    ),
+    units: str | None = typer.Option(
+        None,
+        "--units",
+        envvar="FUNCHOST_UNITS",
+        help="Scale units, one Deployment each: api,workers,actors,workflows or name=kind+kind.",
+    ),
+    pubsub_type: str = typer.Option(
+        "redis", "--pubsub-type", envvar="FUNCHOST_PUBSUB_TYPE", help="Broker: redis or kafka."
+    ),
+    pubsub: list[str] = typer.Option(
+        [],
+        "--pubsub",
+        envvar="FUNCHOST_PUBSUB_BROKERS",
+        help="Broker of one pub/sub component, NAME=redis|kafka (repeatable).",
+    ),
+    sidecar_volume: list[str] = typer.Option(
+        [],
+        "--sidecar-volume",
+        envvar="FUNCHOST_SIDECAR_VOLUMES",
+        help="emptyDir mounted read-write in daprd, NAME:PATH (repeatable).",
+    ),
+    redis_address: str | None = typer.Option(
+        None, "--redis-address", envvar="FUNCHOST_REDIS_ADDRESS", help="host:port KEDA reads."
+    ),
+    kafka_brokers: str | None = typer.Option(
+        None, "--kafka-brokers", envvar="FUNCHOST_KAFKA_BROKERS", help="Brokers KEDA reads."
+    ),
+    components: list[Path] = typer.Option(
+        [],
+        "--components",
+        envvar="FUNCHOST_MANIFESTS_COMPONENTS",
+        help="Component YAML (file or folder, repeatable): KEDA triggers follow their pub/subs.",
+    ),
+    namespace: str = typer.Option(
+        "default", "--namespace", envvar="FUNCHOST_NAMESPACE", help="Namespace ('' = none)."
+    ),
+    replicas: int = typer.Option(2, "--replicas", envvar="FUNCHOST_REPLICAS", min=1),
+    max_replicas: int = typer.Option(10, "--max-replicas", envvar="FUNCHOST_MAX_REPLICAS", min=1),
+    plugins: bool = typer.Option(
+        True,
+        "--plugins/--no-plugins",
+        envvar="FUNCHOST_LOAD_PLUGINS",
+        help="Also render installed plugins' functions (entry-point group 'funchost').",
+    ),
+    keda: bool = typer.Option(
+        True, "--keda/--no-keda", envvar="FUNCHOST_KEDA", help="KEDA for topic consumers."
+    ),
+) -> None:
+    """Render Dapr and Kubernetes manifests from the decorated functions (or --check them)."""
+    from funchost.discovery import discover
+    from funchost.manifests.render import check as check_files
+    from funchost.manifests.render import options_from, render, write
+
+    try:
+        opts = options_from(
+            app_id=app_id,
+            image=image,
+            units=units,
+            pubsub_type=pubsub_type,
+            pubsub=pubsub,
+            sidecar_volume=sidecar_volume,
+            namespace=namespace,
+            replicas=replicas,
+            max_replicas=max_replicas,
+            keda=keda,
+            redis_address=redis_address,
+            kafka_brokers=kafka_brokers,
+            components=components,
+        )
+        files = render(discover(path, plugins=plugins), opts)
+    except FunchostError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if check:
+        problems = check_files(files, out)
+        if problems:
+            typer.echo(f"{len(problems)} manifest file(s) out of date in {out}:", err=True)
+            for problem in problems:
+                typer.echo(problem, err=True)
+            typer.echo(
+                f"fix: re-run `funchost manifests {path} --out {out} ...` and commit", err=True
+            )
+            raise typer.Exit(1)
+        typer.echo(f"{len(files)} manifest files in {out} match the code")
+        return
+    written = write(files, out)
+    typer.echo(f"wrote {len(written)} files to {out}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `manifests` command to the funchost typer app."""
+    app.command("manifests")(manifests_command)
+
+
+def main() -> None:
+    """`python -m funchost.manifests PATH --out DIR` (the same as `funchost manifests`)."""
+    app = typer.Typer(add_completion=False)
+    register(app)
+    app()

@@ -1,0 +1,24 @@
+"""`SidecarConfig`: how to run the embedded sidecar (daprd's flags)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class SidecarConfig:
+    """How to run the sidecar; mirrors daprd's flags."""
+
+    app_id: str = "app"
+    app_port: int | None = None
+    app_host: str = "127.0.0.1"
+    http_port: int = 3500
+    grpc_port: int = 50001
+    resources_paths: list[Path] = field(default_factory=list)
+    db_path: Path | str = ":memory:"
+    api_token: str | None = None
+    app_api_token: str | None = None
+    app_health_path: str = "/healthz"
+    app_ready_timeout: float = 60.0
+    log_level: str = "warning"

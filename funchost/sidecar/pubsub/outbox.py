@@ -1,0 +1,140 @@
+"""The SQLite outbox broker (`pubsub.in-memory`): messages are rows of `pubsub_outbox`.
+
+A publish is acknowledged once its row is committed (group commit: every publish waiting in the
+same loop turn shares one transaction); a settled delivery deletes its row (batched, in the same
+kind of transaction, with any dead-letter insert). Rows still present at start are routed again
+once the app's subscriptions are known: at-least-once across crashes. Every component of this
+broker shares one outbox (one table in the sidecar database).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from .._errors import DaprApiError
+from ..component import Component
+from .broker import BrokerContext, Row
+from .delivery import ActiveSubscription, Message
+
+log = logging.getLogger("funchost.sidecar.pubsub")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS pubsub_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    pubsub TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    body BLOB NOT NULL,
+    metadata TEXT NOT NULL,
+    raw INTEGER NOT NULL DEFAULT 0,
+    created REAL NOT NULL
+);
+"""
+
+
+def create(comp: Component, ctx: BrokerContext) -> OutboxBroker:
+    """The sidecar's one outbox (shared by every component of this type)."""
+    return ctx.shared("outbox", lambda: OutboxBroker(ctx))
+
+
+class OutboxBroker:
+    """A `Broker` on the `pubsub_outbox` table of the sidecar database."""
+
+    def __init__(self, ctx: BrokerContext) -> None:
+        self.ctx = ctx
+        self.store = ctx.store
+        self.store.ensure_schema("pubsub", _SCHEMA)
+        self._pending: list[tuple[list[Row], asyncio.Future[list[int]] | None]] = []
+        self._done: list[int] = []
+        self._flush_scheduled = False
+
+    async def publish(self, rows: list[Row]) -> list[int]:
+        fut: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
+        self._pending.append((rows, fut))
+        self._schedule_flush()
+        return await fut
+
+    def reader(self, sub: ActiveSubscription) -> None:
+        return None  # committed rows are routed by flush() and backlog()
+
+    def backlog(self, key: tuple[str, str] | None = None) -> None:
+        sql = "SELECT id, pubsub, topic, body, metadata, raw FROM pubsub_outbox"
+        params: tuple[str, ...] = ()
+        if key is not None:
+            sql += " WHERE pubsub=? AND topic=?"
+            params = key
+        for r in self.store.query(sql + " ORDER BY id", params):
+            self.ctx.route(
+                Message(
+                    r["id"],
+                    r["pubsub"],
+                    r["topic"],
+                    bytes(r["body"]),
+                    json.loads(r["metadata"]),
+                    bool(r["raw"]),
+                )
+            )
+
+    def settle(self, msg: Message, dead_letter: str = "") -> None:
+        if dead_letter:
+            self._pending.append(
+                ([(msg.pubsub, dead_letter, msg.body, msg.metadata, msg.raw)], None)
+            )
+        self._done.append(msg.id)
+        self._schedule_flush()
+
+    def busy(self) -> bool:
+        return bool(self._pending or self._done)
+
+    async def close(self) -> None:
+        if self._pending or self._done:
+            self.flush()
+
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Commit pending publishes and finished deliveries in one transaction, then route."""
+        self._flush_scheduled = False
+        batch, self._pending = self._pending, []
+        done, self._done = self._done, []
+        if not batch and not done:
+            return
+        now = self.ctx.clock.time()
+        results: list[list[Message]] = []
+        try:
+            with self.store.tx() as conn:
+                for rows, _fut in batch:
+                    msgs = []
+                    for pubsub, topic, body, meta, raw in rows:
+                        cur = conn.execute(
+                            "INSERT INTO pubsub_outbox(pubsub, topic, body, metadata, raw, created)"
+                            " VALUES (?,?,?,?,?,?)",
+                            (pubsub, topic, body, json.dumps(meta), int(raw), now),
+                        )
+                        msgs.append(
+                            Message(int(cur.lastrowid or 0), pubsub, topic, body, meta, raw)
+                        )
+                    results.append(msgs)
+                if done:
+                    conn.executemany("DELETE FROM pubsub_outbox WHERE id=?", [(i,) for i in done])
+        except Exception as exc:
+            log.exception("committing pub/sub messages failed")
+            for _rows, fut in batch:
+                if fut is not None and not fut.done():
+                    fut.set_exception(
+                        DaprApiError(
+                            500, "ERR_PUBSUB_PUBLISH_MESSAGE", f"error when publishing: {exc}"
+                        )
+                    )
+            return
+        for i in done:
+            self.ctx.forget(i)
+        for (_rows, fut), msgs in zip(batch, results, strict=True):
+            if fut is not None and not fut.done():
+                fut.set_result([m.id for m in msgs])
+            for msg in msgs:
+                self.ctx.route(msg)

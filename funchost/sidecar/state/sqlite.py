@@ -1,0 +1,132 @@
+"""`state.sqlite`: integer etags per key, first-write/last-write, TTL, transactions.
+
+One table per store in the sidecar database (`state_<name>`), so a write is durable once
+acknowledged; `state.in-memory` (memory.py) uses the same code on a private in-memory database.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from ..component import Component
+from ..store import Store
+from .backend import (
+    FIRST_WRITE,
+    BackendContext,
+    EtagInvalid,
+    EtagMismatch,
+    StateItem,
+    StoredValue,
+)
+
+
+def _table(name: str) -> str:
+    return "state_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+def create(comp: Component, ctx: BackendContext) -> SqliteStateBackend:
+    """The `state.sqlite` store `comp`, in the sidecar's database."""
+    return SqliteStateBackend(ctx.store, comp.name, ctx.clock_time)
+
+
+class SqliteStateBackend:
+    """Key/value rows with versions; every method runs in one transaction."""
+
+    def __init__(self, store: Store, name: str, clock_time: Callable[[], float]) -> None:
+        self.store = store
+        self.name = name
+        self.table = _table(name)
+        self._now = clock_time
+        store.ensure_schema(
+            self.table,
+            f"CREATE TABLE IF NOT EXISTS {self.table} ("
+            "key TEXT PRIMARY KEY, value BLOB NOT NULL, version INTEGER NOT NULL, "
+            "expires REAL)",
+        )
+
+    def now(self) -> float:
+        return float(self._now())
+
+    def get(self, key: str) -> StoredValue | None:
+        row = self.store.query_one(
+            f"SELECT value, version, expires FROM {self.table} WHERE key=?", (key,)
+        )
+        if row is None or (row["expires"] is not None and row["expires"] <= self.now()):
+            return None
+        return StoredValue(bytes(row["value"]), str(row["version"]), row["expires"])
+
+    def bulk_get(self, keys: list[str]) -> dict[str, StoredValue | None]:
+        return {key: self.get(key) for key in keys}
+
+    def _current(self, key: str) -> tuple[int, bool]:
+        """(stored version or 0, live) for `key`."""
+        row = self.store.query_one(f"SELECT version, expires FROM {self.table} WHERE key=?", (key,))
+        if row is None:
+            return 0, False
+        live = row["expires"] is None or row["expires"] > self.now()
+        return int(row["version"]), live
+
+    def _check(self, item: StateItem, version: int, live: bool) -> None:
+        if item.etag:
+            try:
+                wanted = int(item.etag)
+            except ValueError:
+                raise EtagInvalid(f"invalid etag value {item.etag!r}: etags are integers") from None
+            if not live or wanted != version:
+                raise EtagMismatch(
+                    f"possible etag mismatch for key {item.key!r}: expected {item.etag}, "
+                    f"stored {version if live else 'nothing'}"
+                )
+        elif item.concurrency == FIRST_WRITE and live:
+            raise EtagMismatch(
+                f"first-write concurrency: key {item.key!r} already exists; pass its etag"
+            )
+
+    def _set(self, item: StateItem) -> str:
+        version, live = self._current(item.key)
+        self._check(item, version, live)
+        expires = self.now() + item.ttl if item.ttl is not None else None
+        self.store.execute(
+            f"INSERT INTO {self.table}(key, value, version, expires) VALUES (?,?,?,?) "
+            "ON CONFLICT(key) DO UPDATE SET value=excluded.value, version=excluded.version, "
+            "expires=excluded.expires",
+            (item.key, item.value or b"", version + 1, expires),
+        )
+        return str(version + 1)
+
+    def _delete(self, item: StateItem) -> None:
+        version, live = self._current(item.key)
+        if item.etag:
+            self._check(item, version, live)
+        self.store.execute(f"DELETE FROM {self.table} WHERE key=?", (item.key,))
+
+    def set(self, item: StateItem) -> str:
+        """Write one value; returns its new etag."""
+        with self.store.tx():
+            return self._set(item)
+
+    def set_many(self, items: list[StateItem]) -> None:
+        """Write several values atomically (SaveState with many items)."""
+        with self.store.tx():
+            for item in items:
+                self._set(item)
+
+    def delete(self, item: StateItem) -> None:
+        with self.store.tx():
+            self._delete(item)
+
+    def transact(self, ops: list[tuple[str, StateItem]]) -> None:
+        """Apply upserts and deletes all-or-nothing."""
+        with self.store.tx():
+            for op, item in ops:
+                if op == "delete":
+                    self._delete(item)
+                else:
+                    self._set(item)
+
+    def purge_expired(self) -> int:
+        cur = self.store.execute(
+            f"DELETE FROM {self.table} WHERE expires IS NOT NULL AND expires <= ?", (self.now(),)
+        )
+        return cur.rowcount
