@@ -65,8 +65,9 @@ EnableOpt = Annotated[
         "--enable",
         help=(
             "Serve only part of PATH (a scale unit), comma separated: unit names api (invoke), "
-            "workers (topic, binding, cron), actors, workflows (workflow + activity); trigger "
-            "kinds invoke, topic, binding, cron, actor, workflow, activity; or function names "
+            "workers (topic, binding, cron, config), actors, workflows (workflow + activity); "
+            "trigger kinds invoke, topic, binding, cron, config, actor, workflow, activity; or "
+            "function names "
             "(e.g. TaskActor). Empty, 'all' or '*' serves everything."
         ),
         envvar="FUNCHOST_ENABLE",
