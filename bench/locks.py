@@ -153,6 +153,7 @@ def main() -> None:
                 f"http://127.0.0.1:{ports['http']}/funchost/v1/configuration/configstore",
                 json={"a": "1", "b": "2"},
             ).raise_for_status()
+            os.environ["DAPR_HTTP_PORT"] = str(ports["http"])  # the SDK's health check
             result: dict[str, Any] = {"callers": CALLERS, "seconds_per_run": SECONDS}
             result.update(asyncio.run(_through_sidecar(ports["grpc"], prefix, redis)))
         finally:
