@@ -1,5 +1,5 @@
 """The ``funchost`` command line: list, check, serve, run, sidecar, send, outbox, manifests,
-status, workflow, dashboard, deadletters.
+status, workflow, dashboard, deadletters, config, new, wait.
 
 Every option reads a ``FUNCHOST_*`` environment variable. This module declares the commands and
 their options only; each body imports its implementation (`funchost.commands.*`, the app, the
@@ -83,8 +83,9 @@ EnableOpt = Annotated[
         "--enable",
         help=(
             "Serve only part of PATH (a scale unit), comma separated: unit names api (invoke), "
-            "workers (topic, binding, cron), actors, workflows (workflow + activity); trigger "
-            "kinds invoke, topic, binding, cron, actor, workflow, activity; or function names "
+            "workers (topic, binding, cron, config), actors, workflows (workflow + activity); "
+            "trigger kinds invoke, topic, binding, cron, config, actor, workflow, activity; or "
+            "function names "
             "(e.g. TaskActor). Empty, 'all' or '*' serves everything."
         ),
         envvar="FUNCHOST_ENABLE",
@@ -423,6 +424,7 @@ def outbox(
 
 def _add_commands() -> None:
     # These modules declare typer commands and import their implementations lazily.
+    from funchost.commands.config import register as register_config
     from funchost.dashboard.cli import register as register_dashboard
     from funchost.manifests.command import register as register_manifests
     from funchost.observability.cli import register as register_observability
@@ -434,6 +436,7 @@ def _add_commands() -> None:
     register_wait(app)
     register_new(app)
     register_dashboard(app)
+    register_config(app)
 
 
 _add_commands()

@@ -236,6 +236,32 @@ class FunctionContext:
         resp = await client.get_secret(store, key)
         return dict(resp.secret)
 
+    # -- configuration and locks ------------------------------------------------------------
+    async def get_configuration(
+        self, store: str, keys: list[str], metadata: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Items of configuration store ``store`` by key (each has ``value``, ``version``,
+        ``metadata``); missing keys are left out, no keys means every item."""
+        client = await self.host.client()
+        resp = await client.get_configuration(store, list(keys), dict(metadata or {}))
+        return dict(resp.items)
+
+    def lock(
+        self,
+        store: str,
+        resource: str,
+        *,
+        expiry: int,
+        wait: float = 0.0,
+        owner: str | None = None,
+    ) -> Any:
+        """``async with ctx.lock(store, resource, expiry=30):`` a distributed lock held for at
+        most ``expiry`` seconds; raises `funchost.LockNotAcquired` when another owner holds it
+        (after retrying for up to ``wait`` seconds)."""
+        from funchost.locks import DistributedLock
+
+        return DistributedLock(self.host, store, resource, expiry=expiry, wait=wait, owner=owner)
+
     # -- workflows and actors ---------------------------------------------------------------
     @property
     def workflows(self) -> Any:

@@ -14,6 +14,7 @@ kind           fields (besides ``name``, ``target``, ``module``, ``qualname``, `
 ``cron``       ``schedule`` (as written), ``job_schedule`` (Dapr Jobs / bindings.cron form),
                ``per_replica``, ``route`` (``/job/<name>``, or ``/<name>`` when per-replica)
 ``invoke``     ``method`` (``tasks/{id}``), ``methods`` (upper-case verbs), ``route``
+``config``     ``store`` (configuration store component), ``keys`` (watched keys; empty = all)
 ``actor``      ``actor_type``, ``idle_timeout``, ``scan_interval``, ``drain_timeout``
                (timedelta or None), ``reentrancy``, ``max_stack_depth``
 ``workflow``   (the name is the registered workflow name)
@@ -45,6 +46,7 @@ __all__ = [
     "ActivityDef",
     "ActorDef",
     "BindingDef",
+    "ConfigDef",
     "CronDef",
     "Definition",
     "InvokeDef",
@@ -54,6 +56,7 @@ __all__ = [
     "activity",
     "actor",
     "binding",
+    "config_change",
     "cron",
     "definitions_of",
     "invoke",
@@ -254,6 +257,31 @@ class InvokeDef(Definition):
     def routes(self) -> tuple[Route, ...]:
         """The method's route, for its verbs."""
         return ((self.route, self.methods),)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfigDef(Definition):
+    """``@config_change``: runs when watched keys of a configuration store change.
+
+    Wired through one Dapr configuration subscription per store, made at app start-up; the
+    sidecar calls ``POST /configuration/<store>/<key>`` for each change (every replica).
+    """
+
+    kind: ClassVar[str] = "config"
+    wiring: ClassVar[tuple[str, ...]] = ("funchost.wiring.configuration",)
+    unit: ClassVar[str] = "workers"
+    http: ClassVar[bool] = True
+    retried: ClassVar[bool] = True
+    store: str
+    keys: tuple[str, ...] = ()
+
+    @property
+    def trigger(self) -> str:
+        return f"config {self.store}: {', '.join(self.keys) if self.keys else '* (every key)'}"
+
+    def routes(self) -> tuple[Route, ...]:
+        """daprd's change callback, one route per store (shared by its watchers)."""
+        return ((f"/configuration/{self.store}/{{key}}", ("POST",)),)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -687,6 +715,45 @@ def actor(
 
     if cls is not None:
         return decorate(cls)
+    return decorate
+
+
+def config_change(
+    store: str, *, keys: Iterable[str] | None = None, name: str | None = None
+) -> Callable[[F], F]:
+    """Run the function when ``keys`` (default: every key) of configuration store ``store`` change.
+
+    The function gets the changed items, ``{key: {"value", "version", "metadata"}}`` (a key
+    deleted from the store comes as ``{}``). Returning (or raising `Drop`) acknowledges the
+    change; raising anything else answers 500, and the sidecar retries per the component's
+    resiliency policy, then drops it. It runs in every replica that serves it.
+    """
+    if callable(store):
+        raise _bare_error("config_change", "@config_change('configstore', keys=['flag'])", store)
+
+    def decorate(fn: F) -> F:
+        _check_callable(fn, "config_change")
+        _check_name(store, "configuration store name", fn)
+        if isinstance(keys, str):
+            raise DefinitionError(
+                f"keys must be a list of keys, got the string {keys!r}: write keys=[{keys!r}]",
+                _where(fn),
+            )
+        watched = tuple(dict.fromkeys(keys or ()))
+        for key in watched:
+            if not isinstance(key, str) or not key.strip() or "/" in key:
+                raise DefinitionError(
+                    f"configuration key {key!r} is invalid: use a non-empty string without '/'",
+                    _where(fn),
+                )
+        return _attach(
+            fn,
+            ConfigDef,
+            name=_check_name(name or fn.__name__, "function name", fn),
+            store=store,
+            keys=watched,
+        )
+
     return decorate
 
 

@@ -18,6 +18,8 @@ from typing import Any
 import yaml
 
 from .component import BINDING_TYPES, Component, ComponentError, SubscriptionDef, yaml_error
+from .configuration.registry import CONFIGURATION_STORES
+from .lock.registry import LOCK_STORES
 from .pubsub.registry import BROKERS
 from .state.registry import STATE_BACKENDS
 from .subsystem import Runtime, Subsystem
@@ -32,14 +34,16 @@ SUPPORTED_TYPES = {
     *BINDING_TYPES,
     "secretstores.local.env",
     "secretstores.local.file",
-    "lock.in-memory",
-    "lock.redis",
+    *CONFIGURATION_STORES,
+    *LOCK_STORES,
 }
-KINDS = ("state", "pubsub", "bindings", "secretstores", "lock")
+KINDS = ("state", "pubsub", "bindings", "secretstores", "configuration", "lock")
 
 DEFAULT_STATESTORE = "statestore"
 DEFAULT_PUBSUB = "pubsub"
 DEFAULT_SECRETSTORE = "localsecretstore"
+DEFAULT_CONFIGSTORE = "configstore"
+DEFAULT_LOCKSTORE = "lockstore"
 
 
 @dataclass
@@ -237,6 +241,10 @@ def _add_defaults(res: Resources) -> None:
         res.components[DEFAULT_SECRETSTORE] = Component(
             DEFAULT_SECRETSTORE, "secretstores.local.env"
         )
+    if "configuration" not in kinds and DEFAULT_CONFIGSTORE not in res.components:
+        res.components[DEFAULT_CONFIGSTORE] = Component(DEFAULT_CONFIGSTORE, "configuration.sqlite")
+    if "lock" not in kinds and DEFAULT_LOCKSTORE not in res.components:
+        res.components[DEFAULT_LOCKSTORE] = Component(DEFAULT_LOCKSTORE, "lock.sqlite")
 
 
 class ResourcesSubsystem(Subsystem):

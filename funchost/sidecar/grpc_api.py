@@ -1,5 +1,6 @@
 """The `dapr.proto.runtime.v1.Dapr` gRPC service: one method per RPC, each a short call into
-the subsystem that owns it (state, pub/sub, bindings, secrets, jobs, invocation, actors, metadata).
+the subsystem that owns it (state, pub/sub, bindings, secrets, jobs, invocation, actors, metadata,
+configuration, locks).
 
 An RPC this class does not define answers UNIMPLEMENTED naming the method (`__getattr__`).
 """
@@ -23,10 +24,11 @@ from ._errors import DaprApiError, abort
 from .actors import ActorsSubsystem
 from .actors import grpc_api as actors_grpc
 from .bindings import BindingsSubsystem
+from .configuration.subsystem import ConfigurationSubsystem
 from .core import CoreSubsystem
 from .invoke import InvokeSubsystem
 from .jobs import JobsSubsystem
-from .lock import LockSubsystem
+from .lock.subsystem import LockSubsystem
 from .pubsub.subsystem import PubSubSubsystem
 from .secrets import SecretsSubsystem
 from .state.backend import StateItem
@@ -57,13 +59,14 @@ class DaprApis:
     runtime: Runtime
     core: CoreSubsystem
     state: StateSubsystem
-    lock: LockSubsystem
     pubsub: PubSubSubsystem
     bindings: BindingsSubsystem
     secrets: SecretsSubsystem
     jobs: JobsSubsystem
     invoke: InvokeSubsystem
     actors: ActorsSubsystem
+    configuration: ConfigurationSubsystem
+    lock: LockSubsystem
 
 
 class DaprService:
@@ -72,7 +75,6 @@ class DaprService:
     def __init__(self, apis: DaprApis) -> None:
         self.apis = apis
         self.state = apis.state
-        self.lock = apis.lock
         self.pubsub = apis.pubsub
         self.bindings = apis.bindings
         self.secrets = apis.secrets
@@ -80,6 +82,8 @@ class DaprService:
         self.invoke = apis.invoke
         self.actors = apis.actors
         self.core = apis.core
+        self.configuration = apis.configuration
+        self.lock = apis.lock
 
     def __getattr__(self, method: str) -> Callable[..., Awaitable[Any]]:
         """Any other RPC of the Dapr service: UNIMPLEMENTED, naming the method."""
@@ -159,19 +163,6 @@ class DaprService:
     async def QueryStateAlpha1(self, request: Any, context: Any) -> Any:
         try:
             self.state.query(request.store_name)
-        except DaprApiError as exc:
-            return await _abort(context, exc)
-
-    # -- lock (alpha) -------------------------------------------------------------------------
-    async def TryLockAlpha1(self, request: Any, context: Any) -> Any:
-        try:
-            return await self.lock.grpc_try_lock(request)
-        except DaprApiError as exc:
-            return await _abort(context, exc)
-
-    async def UnlockAlpha1(self, request: Any, context: Any) -> Any:
-        try:
-            return await self.lock.grpc_unlock(request)
         except DaprApiError as exc:
             return await _abort(context, exc)
 
@@ -320,6 +311,42 @@ class DaprService:
     async def InvokeService(self, request: Any, context: Any) -> Any:
         try:
             return await self.invoke.invoke_grpc(request, context)
+        except DaprApiError as exc:
+            return await _abort(context, exc)
+
+    # -- configuration (configuration/subsystem.py) and locks (lock/subsystem.py) ------------
+    async def GetConfiguration(self, request: Any, context: Any) -> Any:
+        try:
+            return await self.configuration.grpc_get(request)
+        except DaprApiError as exc:
+            return await _abort(context, exc)
+
+    async def SubscribeConfiguration(self, request: Any, context: Any) -> Any:
+        try:
+            async for response in self.configuration.grpc_subscribe(request):
+                yield response
+        except DaprApiError as exc:
+            await _abort(context, exc)
+
+    async def UnsubscribeConfiguration(self, request: Any, context: Any) -> Any:
+        try:
+            return await self.configuration.grpc_unsubscribe(request)
+        except DaprApiError as exc:
+            return await _abort(context, exc)
+
+    GetConfigurationAlpha1 = GetConfiguration
+    SubscribeConfigurationAlpha1 = SubscribeConfiguration
+    UnsubscribeConfigurationAlpha1 = UnsubscribeConfiguration
+
+    async def TryLockAlpha1(self, request: Any, context: Any) -> Any:
+        try:
+            return await self.lock.grpc_try_lock(request)
+        except DaprApiError as exc:
+            return await _abort(context, exc)
+
+    async def UnlockAlpha1(self, request: Any, context: Any) -> Any:
+        try:
+            return await self.lock.grpc_unlock(request)
         except DaprApiError as exc:
             return await _abort(context, exc)
 

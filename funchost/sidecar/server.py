@@ -1,10 +1,10 @@
 """Typed composition of the embedded sidecar: one store, one clock, subsystems, HTTP + gRPC.
 
-`Sidecar.__init__` builds every subsystem (state, pub/sub, bindings, jobs, invocation, secrets,
-actors, workflows...) as a typed attribute, in start order, handing each the siblings it needs.
-Each contributes HTTP routes, gRPC services, start/stop work and an "is anything in flight" answer
-for `idle()`. `Sidecar` is an asyncio object: run it on any loop (`await sidecar.start()`), or in a
-thread of its own with `SidecarThread` (tests, `funchost run`).
+`Sidecar.__init__` builds every subsystem (state, configuration, locks, pub/sub, bindings, jobs,
+invocation, secrets, actors, workflows...) as a typed attribute, in start order, handing each the
+siblings it needs. Each contributes HTTP routes, gRPC services, start/stop work and an "is
+anything in flight" answer for `idle()`. `Sidecar` is an asyncio object: run it on any loop
+(`await sidecar.start()`), or in a thread of its own with `SidecarThread` (tests, `funchost run`).
 """
 
 from __future__ import annotations
@@ -29,12 +29,13 @@ from .bindings import BindingsSubsystem
 from .clock import Clock, VirtualClock
 from .components import ResourcesSubsystem
 from .config import SidecarConfig
+from .configuration.subsystem import ConfigurationSubsystem
 from .core import CoreSubsystem
 from .grpc_api import DaprApis, DaprService, GrpcApiSubsystem
 from .introspection import IntrospectionSubsystem
 from .invoke import InvokeSubsystem
 from .jobs import JobsSubsystem
-from .lock import LockSubsystem
+from .lock.subsystem import LockSubsystem
 from .metrics import MetricsSubsystem
 from .pubsub.subsystem import PubSubSubsystem
 from .secrets import SecretsSubsystem
@@ -101,6 +102,8 @@ class Sidecar:
     core: CoreSubsystem
     secrets: SecretsSubsystem
     state: StateSubsystem
+    configuration: ConfigurationSubsystem
+    lock: LockSubsystem
     pubsub: PubSubSubsystem
     bindings: BindingsSubsystem
     jobs: JobsSubsystem
@@ -136,6 +139,7 @@ class Sidecar:
         self.core = CoreSubsystem(self)
         self.secrets = SecretsSubsystem(self, self.components)
         self.state = StateSubsystem(self, self.components)
+        self.configuration = ConfigurationSubsystem(self, self.components)
         self.lock = LockSubsystem(self, self.components)
         self.pubsub = PubSubSubsystem(self, self.components)
         self.bindings = BindingsSubsystem(self, self.components)
@@ -146,13 +150,14 @@ class Sidecar:
             self,
             core=self.core,
             state=self.state,
-            lock=self.lock,
             pubsub=self.pubsub,
             bindings=self.bindings,
             secrets=self.secrets,
             jobs=self.jobs,
             invoke=self.invoke,
             actors=self.actors,
+            configuration=self.configuration,
+            lock=self.lock,
         )
         self.grpc_api = GrpcApiSubsystem(self, DaprService(apis))
         self.workflows = WorkflowsSubsystem(self, self.components.runtime_config)
@@ -169,6 +174,7 @@ class Sidecar:
                 self.core,
                 self.secrets,
                 self.state,
+                self.configuration,
                 self.lock,
                 self.pubsub,
                 self.bindings,

@@ -97,6 +97,8 @@ def test_defaults_and_scopes(tmp_path):
         "statestore": "state.sqlite",
         "pubsub": "pubsub.in-memory",
         "localsecretstore": "secretstores.local.env",
+        "configstore": "configuration.sqlite",
+        "lockstore": "lock.sqlite",
     }
     assert res.components["statestore"].flag("actorStateStore")
 
