@@ -154,12 +154,19 @@ ROWS = [
         "DAPR_PUBSUB_MARSHAL_EVENTS",
     ),
     Row(
-        "lock store not configured",
-        ("POST", "/v1.0-alpha1/lock/nolocks", b'{"resourceId":"r","lockOwner":"o"}', {}),
-        500,
-        "ERR_LOCK_STORE_NOT_CONFIGURED",
+        # the embedded sidecar always has its built-in `lockstore`, so an unknown name is
+        # ERR_LOCK_STORE_NOT_FOUND (daprd answers ERR_LOCK_STORE_NOT_CONFIGURED only with none)
+        "lock store not found",
+        (
+            "POST",
+            "/v1.0-alpha1/lock/nolocks",
+            b'{"resourceId":"r","lockOwner":"o","expiryInSeconds":5}',
+            {},
+        ),
+        400,
+        "ERR_LOCK_STORE_NOT_FOUND",
         lambda c, s: c.try_lock("nolocks", "r", "o", 5),
-        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.INVALID_ARGUMENT,
     ),
     Row(
         "binding not found",

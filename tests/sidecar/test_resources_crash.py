@@ -72,14 +72,14 @@ def test_malformed_resources_name_file_and_field(tmp_path, text, expected):
 
 def test_unsupported_type_with_ignore_errors_is_skipped(tmp_path, caplog):
     """daprd logs a component that fails with `ignoreErrors: true` and starts without it."""
-    lock = COMPONENT.format(name="lockstore", type="lock.cassandra", metadata="[]")
+    lock = COMPONENT.format(name="cassandra-locks", type="lock.cassandra", metadata="[]")
     (tmp_path / "lock.yaml").write_text(lock + "  ignoreErrors: true\n")
     (tmp_path / "state.yaml").write_text(
         COMPONENT.format(name="kv", type="state.in-memory", metadata="[]")
     )
     res = load_resources([tmp_path], "me")
-    assert "lockstore" not in res.components and "kv" in res.components
-    assert "Ignoring error processing component: process component lockstore" in caplog.text
+    assert "cassandra-locks" not in res.components and "kv" in res.components
+    assert "Ignoring error processing component: process component cassandra-locks" in caplog.text
     assert "lock.cassandra" in caplog.text
     (tmp_path / "lock.yaml").write_text(lock)
     with pytest.raises(ComponentError) as err:

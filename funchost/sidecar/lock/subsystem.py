@@ -44,7 +44,10 @@ class LockSubsystem(Subsystem):
             self.stores[comp.name] = LOCK_STORES[comp.type](comp, sidecar)
             self._prefix[comp.name] = comp.meta("keyPrefix")
 
-    def _resolve(self, store: str, resource_id: str, owner: str) -> tuple[LockStore, str]:
+    def _resolve(
+        self, store: str, resource_id: str, owner: str, expiry: int | None = None
+    ) -> tuple[LockStore, str]:
+        # daprd's order (pkg/api/universal/lock.go): configured, resource, owner, expiry, store
         if not self.stores:
             raise DaprApiError(
                 500,
@@ -56,6 +59,8 @@ class LockSubsystem(Subsystem):
             raise _malformed(f"ResourceId is empty in lock store {store}")
         if not owner:
             raise _malformed(f"LockOwner is empty in lock store {store}")
+        if expiry is not None and expiry <= 0:
+            raise _malformed(f"ExpiryInSeconds is not positive in lock store {store}")
         backend = self.stores.get(store)
         if backend is None:
             raise DaprApiError(
@@ -69,9 +74,7 @@ class LockSubsystem(Subsystem):
 
     async def try_lock(self, store: str, resource_id: str, owner: str, expiry: int) -> bool:
         """Acquire `resource_id` for `owner` for `expiry` seconds (daprd's checks first)."""
-        if expiry <= 0:
-            raise _malformed(f"ExpiryInSeconds is not positive in lock store {store}")
-        backend, key = self._resolve(store, resource_id, owner)
+        backend, key = self._resolve(store, resource_id, owner, expiry)
         try:
             if "||" in resource_id:
                 raise LockStoreError("input key/keyPrefix '" + resource_id + "' can't contain '||'")
