@@ -133,8 +133,8 @@ class Sidecar:
         self.components = ResourcesSubsystem(self)
         self.core = CoreSubsystem(self)
         self.secrets = SecretsSubsystem(self, self.components)
-        self.state = StateSubsystem(self, self.components)
         self.pubsub = PubSubSubsystem(self, self.components)
+        self.state = StateSubsystem(self, self.components, self.pubsub)  # outbox publishes
         self.bindings = BindingsSubsystem(self, self.components)
         self.jobs = JobsSubsystem(self)
         self.invoke = InvokeSubsystem(self)

@@ -95,15 +95,15 @@ def _encode(value: Any) -> bytes:
 class ActorStateStore(Protocol):
     """Where actor state lives."""
 
-    def get(self, actor_type: str, actor_id: str, key: str) -> StateValue | None: ...
+    async def get(self, actor_type: str, actor_id: str, key: str) -> StateValue | None: ...
 
-    def transact(self, actor_type: str, actor_id: str, ops: list[StateOp]) -> None: ...
+    async def transact(self, actor_type: str, actor_id: str, ops: list[StateOp]) -> None: ...
 
 
 class _Backend(Protocol):
-    def get(self, key: str) -> Any: ...
+    async def get(self, key: str) -> Any: ...
 
-    def transact(self, ops: list[tuple[str, Any]]) -> None: ...
+    async def transact(self, ops: list[tuple[str, Any]]) -> None: ...
 
 
 class ComponentActorState:
@@ -117,11 +117,11 @@ class ComponentActorState:
         """daprd's key layout: `<appId>||<actorType>||<actorId>||<key>`."""
         return f"{self.app_id}||{actor_type}||{actor_id}||{key}"
 
-    def get(self, actor_type: str, actor_id: str, key: str) -> StateValue | None:
-        found = self.backend.get(self.key(actor_type, actor_id, key))
+    async def get(self, actor_type: str, actor_id: str, key: str) -> StateValue | None:
+        found = await self.backend.get(self.key(actor_type, actor_id, key))
         return None if found is None else StateValue(found.value, found.expires)
 
-    def transact(self, actor_type: str, actor_id: str, ops: list[StateOp]) -> None:
+    async def transact(self, actor_type: str, actor_id: str, ops: list[StateOp]) -> None:
         from ..state.backend import StateItem
 
         items = []
@@ -129,7 +129,7 @@ class ComponentActorState:
             ttl = op.ttl_seconds if op.ttl_seconds is not None and op.ttl_seconds > 0 else None
             item = StateItem(self.key(actor_type, actor_id, op.key), op.value, ttl=ttl)
             items.append((op.operation, item))
-        self.backend.transact(items)
+        await self.backend.transact(items)
 
 
 class SqliteActorState:
@@ -140,7 +140,7 @@ class SqliteActorState:
         self.clock = clock
         store.ensure_schema("actor_state", SCHEMA)
 
-    def get(self, actor_type: str, actor_id: str, key: str) -> StateValue | None:
+    async def get(self, actor_type: str, actor_id: str, key: str) -> StateValue | None:
         row = self.store.query_one(
             "SELECT value, expires FROM actor_state WHERE actor_type=? AND actor_id=? AND key=?",
             (actor_type, actor_id, key),
@@ -151,7 +151,7 @@ class SqliteActorState:
             return None
         return StateValue(bytes(row["value"]), row["expires"])
 
-    def transact(self, actor_type: str, actor_id: str, ops: list[StateOp]) -> None:
+    async def transact(self, actor_type: str, actor_id: str, ops: list[StateOp]) -> None:
         now = self.clock.time()
         with self.store.tx() as conn:
             for op in ops:

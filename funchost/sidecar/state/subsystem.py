@@ -7,9 +7,11 @@ grpc_api.py and call the same `save/get/delete/transact` methods.
 
 from __future__ import annotations
 
+import inspect
 import json
-from collections.abc import Callable
-from typing import Any
+import logging
+from collections.abc import Awaitable
+from typing import Any, cast
 
 import grpc
 from starlette.requests import Request
@@ -19,20 +21,34 @@ from starlette.routing import BaseRoute, Route
 from .._errors import DaprApiError, not_found
 from ..components import ResourcesSubsystem
 from ..http_api import api, json_body, json_response, query_metadata
+from ..pubsub.broker import Broker, Row
+from ..pubsub.delivery import Message
+from ..pubsub.outbox import OutboxBroker
+from ..pubsub.subsystem import PubSubSubsystem
 from ..subsystem import Runtime, Subsystem
 from ..timeformats import format_rfc3339
 from .backend import (
     FIRST_WRITE,
     LAST_WRITE,
+    AsyncStateBackend,
     BackendContext,
     EtagInvalid,
     EtagMismatch,
+    Querier,
+    QueryResult,
     StateBackend,
     StateItem,
+    StateStoreError,
     StoredValue,
+    SyncBackendAdapter,
     ttl_from_metadata,
 )
+from .outbox import OutboxSettings, PendingEvents
+from .outbox import plan as outbox_plan
+from .query import QueryError, parse_query
 from .registry import STATE_BACKENDS
+
+log = logging.getLogger("funchost.sidecar.state")
 
 __all__ = ["FIRST_WRITE", "LAST_WRITE", "StateItem", "StateSubsystem", "StoredValue"]
 
@@ -57,25 +73,60 @@ def _http_data(raw: bytes) -> Any:
         return raw.decode("utf-8", "replace")
 
 
+def _as_async(backend: StateBackend | AsyncStateBackend) -> AsyncStateBackend:
+    if inspect.iscoroutinefunction(getattr(backend, "get", None)):
+        return cast(AsyncStateBackend, backend)
+    return SyncBackendAdapter(cast(StateBackend, backend))
+
+
+def _query_failed(store: str, reason: str) -> DaprApiError:
+    return DaprApiError(500, "ERR_STATE_QUERY", f"state store {store} query failed: {reason}")
+
+
 class StateSubsystem(Subsystem):
     """State stores by name, with daprd's error codes."""
 
     name = "state"
 
-    def __init__(self, sidecar: Runtime, resources: ResourcesSubsystem) -> None:
+    def __init__(
+        self,
+        sidecar: Runtime,
+        resources: ResourcesSubsystem,
+        pubsub: PubSubSubsystem | None = None,
+    ) -> None:
         super().__init__(sidecar)
         self.resources = resources
+        self.pubsub = pubsub
         ctx = BackendContext(sidecar.store, sidecar.config.app_id, sidecar.clock.time)
-        self.backends: dict[str, StateBackend] = {
-            comp.name: STATE_BACKENDS[comp.type](comp, ctx) for comp in resources.of_kind("state")
-        }
+        #: each store's backend as built (actors use the synchronous ones directly)
+        self.backends: dict[str, StateBackend | AsyncStateBackend] = {}
+        #: each store's backend behind the async interface the API awaits
+        self.apis: dict[str, AsyncStateBackend] = {}
+        #: stores with outbox metadata
+        self.outboxes: dict[str, OutboxSettings] = {}
+        for comp in resources.of_kind("state"):
+            backend = STATE_BACKENDS[comp.type](comp, ctx)
+            self.backends[comp.name] = backend
+            self.apis[comp.name] = _as_async(backend)
+            if (settings := OutboxSettings.of(comp)) is not None:
+                self.outboxes[comp.name] = settings
+        self.pending = PendingEvents(sidecar.store) if self.outboxes else None
 
     async def start(self) -> None:
-        for backend in self.backends.values():
-            backend.purge_expired()  # rows whose TTL passed while the sidecar was down
+        for sapi in self.apis.values():
+            await sapi.open()
+        for sapi in self.apis.values():
+            await sapi.purge_expired()  # rows whose TTL passed while the sidecar was down
+
+    async def on_app_ready(self) -> None:
+        await self._recover_outbox()
+
+    async def stop(self) -> None:
+        for sapi in self.apis.values():
+            await sapi.close()
 
     # -- lookups used by other subsystems ---------------------------------------------------
-    def backend(self, name: str) -> StateBackend:
+    def backend(self, name: str) -> StateBackend | AsyncStateBackend:
         """The backend of state store `name` (DaprApiError ERR_STATE_STORE_NOT_FOUND if none)."""
         if not self.backends:
             raise DaprApiError(
@@ -89,28 +140,43 @@ class StateSubsystem(Subsystem):
         except KeyError:
             raise not_found("state store", name, "ERR_STATE_STORE_NOT_FOUND") from None
 
-    def actor_backend(self) -> StateBackend | None:
+    def actor_backend(self) -> StateBackend | AsyncStateBackend | None:
         """The backend of the actor state store, or None when no store is flagged."""
         comp = self.resources.actor_state_store()
         return self.backends.get(comp.name) if comp is not None else None
 
+    def actor_api(self) -> AsyncStateBackend | None:
+        """The actor state store behind the async interface, keys unprefixed (actor keys
+        already carry daprd's `<appId>||<type>||<id>||` layout)."""
+        comp = self.resources.actor_state_store()
+        if comp is None or comp.name not in self.apis:
+            return None
+        sapi = self.apis[comp.name]
+        unprefixed = getattr(sapi, "unprefixed", None)
+        return cast(AsyncStateBackend, unprefixed()) if unprefixed is not None else sapi
+
+    def store_api(self, name: str) -> AsyncStateBackend:
+        """Store `name` behind the async interface (errors as `backend`)."""
+        self.backend(name)
+        return self.apis[name]
+
     # -- operations (shared by HTTP and gRPC) -----------------------------------------------
-    def get(self, store: str, key: str) -> StoredValue | None:
-        return self.backend(store).get(key)
+    async def get(self, store: str, key: str) -> StoredValue | None:
+        return await self.store_api(store).get(key)
 
-    def bulk_get(self, store: str, keys: list[str]) -> dict[str, StoredValue | None]:
-        return self.backend(store).bulk_get(keys)
+    async def bulk_get(self, store: str, keys: list[str]) -> dict[str, StoredValue | None]:
+        return await self.store_api(store).bulk_get(keys)
 
-    def save(self, store: str, items: list[StateItem]) -> None:
-        backend = self.backend(store)
-        self._guard("ERR_STATE_SAVE", store, lambda: backend.set_many(items))
+    async def save(self, store: str, items: list[StateItem]) -> None:
+        sapi = self.store_api(store)
+        await self._guard("ERR_STATE_SAVE", store, sapi.set_many(items))
 
-    def delete(self, store: str, item: StateItem) -> None:
-        backend = self.backend(store)
-        self._guard("ERR_STATE_DELETE", store, lambda: backend.delete(item))
+    async def delete(self, store: str, item: StateItem) -> None:
+        sapi = self.store_api(store)
+        await self._guard("ERR_STATE_DELETE", store, sapi.delete(item))
 
-    def transact(self, store: str, ops: list[tuple[str, StateItem]]) -> None:
-        backend = self.backend(store)
+    async def transact(self, store: str, ops: list[tuple[str, StateItem]]) -> None:
+        sapi = self.store_api(store)
         for op, item in ops:
             if op not in ("upsert", "delete"):
                 raise DaprApiError(
@@ -119,15 +185,116 @@ class StateSubsystem(Subsystem):
                     f"operation type {op} not supported: use upsert or delete (key {item.key!r})",
                     grpc.StatusCode.INVALID_ARGUMENT,
                 )
-        self._guard("ERR_STATE_TRANSACTION", store, lambda: backend.transact(ops))
+        settings = self.outboxes.get(store)
+        if settings is None:
+            await self._guard("ERR_STATE_TRANSACTION", store, sapi.transact(ops))
+            return
+        await self._transact_outbox(store, settings, ops)
+
+    async def query(self, store: str, text: str | bytes, metadata: dict[str, str]) -> QueryResult:
+        """Run a state query (daprd's `QueryStateAlpha1` answers and errors)."""
+        sapi = self.store_api(store)
+        if not isinstance(sapi, Querier):
+            raise DaprApiError(
+                500,
+                "ERR_STATE_STORE_NOT_SUPPORTED",
+                "state store does not support querying",
+                grpc.StatusCode.INTERNAL,
+            )
+        try:
+            parsed = parse_query(text)
+        except QueryError as exc:
+            raise _query_failed(store, f"failed to parse JSON query body: {exc}") from None
+        try:
+            return await sapi.query(parsed, metadata)
+        except QueryError as exc:
+            raise _query_failed(store, str(exc)) from None
+        except Exception as exc:  # the database refused it
+            raise _query_failed(store, str(exc).strip()) from None
+
+    # -- transactional outbox ---------------------------------------------------------------
+    async def _transact_outbox(
+        self, store: str, settings: OutboxSettings, ops: list[tuple[str, StateItem]]
+    ) -> None:
+        now = format_rfc3339(self.sidecar.clock.time())
+        ops, events = outbox_plan(settings, ops, self.sidecar.config.app_id, now)
+        broker = self._outbox_broker(settings)
+        rows: list[Row] = [(settings.pubsub, settings.topic, e.body, {}, False) for e in events]
+        backend = self.backends[store]
+        store_db = getattr(backend, "store", None)
+        if store_db is self.sidecar.store and isinstance(broker, OutboxBroker):
+            # state and broker share the sidecar database: one transaction
+            def commit() -> list[Message]:
+                with self.sidecar.store.tx() as conn:
+                    backend.transact(ops)  # type: ignore[union-attr]
+                    return broker.stage(conn, rows)
+
+            msgs: list[Message] = []
+
+            async def run() -> None:
+                msgs.extend(commit())
+
+            await self._guard("ERR_STATE_TRANSACTION", store, run())
+            broker.committed(msgs)
+            return
+        assert self.pending is not None
+        markers = [e.marker for e in events]
+        self.pending.record(store, settings, events)
+        marked = ops + [("upsert", StateItem(m, b"0")) for m in markers]
+        try:
+            await self._guard("ERR_STATE_TRANSACTION", store, self.apis[store].transact(marked))
+        except BaseException:
+            self.pending.forget(markers)
+            raise
+        await self._publish_pending(store, broker, rows, markers)
+
+    def _outbox_broker(self, settings: OutboxSettings) -> Broker:
+        pubsub = self.pubsub
+        if pubsub is None or settings.pubsub not in pubsub.brokers:
+            raise DaprApiError(
+                500,
+                "ERR_PUBLISH_OUTBOX",
+                f"error while publishing outbox message: pubsub {settings.pubsub} is not found: "
+                f"define a pubsub Component named {settings.pubsub!r} (outboxPublishPubsub)",
+            )
+        return pubsub.brokers[settings.pubsub]
+
+    async def _publish_pending(
+        self, store: str, broker: Broker, rows: list[Row], markers: list[str]
+    ) -> None:
+        try:
+            await broker.publish(rows)
+        except Exception as exc:
+            raise DaprApiError(
+                500, "ERR_PUBLISH_OUTBOX", f"error while publishing outbox message: {exc}"
+            ) from None
+        assert self.pending is not None
+        self.pending.forget(markers)
+        await self.apis[store].transact([("delete", StateItem(m)) for m in markers])
+
+    async def _recover_outbox(self) -> None:
+        """Publish events whose transaction committed before a crash; drop the others."""
+        if self.pending is None:
+            return
+        for store, marker, pubsub, topic, body in self.pending.all():
+            settings = self.outboxes.get(store)
+            sapi = self.apis.get(store)
+            if settings is None or sapi is None:
+                continue
+            if await sapi.get(marker) is None:
+                log.info("outbox event %s: its transaction did not commit; dropped", marker)
+                self.pending.forget([marker])
+                continue
+            broker = self._outbox_broker(settings)
+            await self._publish_pending(store, broker, [(pubsub, topic, body, {}, False)], [marker])
 
     @staticmethod
-    def _guard(code: str, store: str, action: Callable[[], Any]) -> None:
+    async def _guard(code: str, store: str, action: Awaitable[Any]) -> None:
         verb = {"ERR_STATE_SAVE": "saving", "ERR_STATE_DELETE": "deleting"}.get(
             code, "executing transaction in"
         )
         try:
-            action()
+            await action
         except EtagMismatch as exc:
             raise DaprApiError(
                 409,
@@ -141,6 +308,10 @@ class StateSubsystem(Subsystem):
                 code,
                 f"failed {verb} state in state store {store}: {exc}",
                 grpc.StatusCode.INVALID_ARGUMENT,
+            ) from None
+        except StateStoreError as exc:
+            raise DaprApiError(
+                500, code, f"failed {verb} state in state store {store}: {exc}"
             ) from None
 
     @staticmethod
@@ -162,7 +333,16 @@ class StateSubsystem(Subsystem):
             raise DaprApiError(
                 400, "ERR_MALFORMED_REQUEST", str(exc), grpc.StatusCode.INVALID_ARGUMENT
             ) from None
-        return StateItem(key, value, etag or None, _concurrency(concurrency), ttl, metadata)
+        ctype = metadata.get("contentType", "").split(";")[0].strip().lower()
+        return StateItem(
+            key,
+            value,
+            etag or None,
+            _concurrency(concurrency),
+            ttl,
+            metadata,
+            is_json=ctype == "application/json",
+        )
 
     @staticmethod
     def response_metadata(stored: StoredValue) -> dict[str, str]:
@@ -174,6 +354,7 @@ class StateSubsystem(Subsystem):
             Route("/v1.0/state/{store}", self._http_save, methods=["POST"]),
             Route("/v1.0/state/{store}/bulk", self._http_bulk, methods=["POST"]),
             Route("/v1.0/state/{store}/transaction", self._http_tx, methods=["POST", "PUT"]),
+            Route("/v1.0-alpha1/state/{store}/query", self._http_query, methods=["POST", "PUT"]),
             Route("/v1.0/state/{store}/{key:path}", self._http_get, methods=["GET"]),
             Route("/v1.0/state/{store}/{key:path}", self._http_delete, methods=["DELETE"]),
         ]
@@ -182,26 +363,28 @@ class StateSubsystem(Subsystem):
         if not isinstance(raw, dict):
             raise DaprApiError(400, "ERR_MALFORMED_REQUEST", "each state item must be an object")
         opts = raw.get("options") or {}
-        return self.item(
+        item = self.item(
             str(raw.get("key") or ""),
             _value_bytes(raw.get("value")),
             str(raw["etag"]) if raw.get("etag") not in (None, "") else None,
             opts.get("concurrency"),
             {str(k): str(v) for k, v in (raw.get("metadata") or {}).items()},
         )
+        item.is_json = True
+        return item
 
     @api
     async def _http_save(self, request: Request) -> Response:
         body = await json_body(request)
         if not isinstance(body, list):
             raise DaprApiError(400, "ERR_MALFORMED_REQUEST", "body must be a list of state items")
-        self.save(request.path_params["store"], [self._http_item(r) for r in body])
+        await self.save(request.path_params["store"], [self._http_item(r) for r in body])
         return Response(status_code=204)
 
     @api
     async def _http_get(self, request: Request) -> Response:
         query_metadata(request)
-        stored = self.get(request.path_params["store"], request.path_params["key"])
+        stored = await self.get(request.path_params["store"], request.path_params["key"])
         if stored is None:
             return Response(status_code=204)
         headers = {"ETag": stored.etag}
@@ -219,7 +402,7 @@ class StateSubsystem(Subsystem):
             request.query_params.get("concurrency"),
             query_metadata(request),
         )
-        self.delete(request.path_params["store"], item)
+        await self.delete(request.path_params["store"], item)
         return Response(status_code=204)
 
     @api
@@ -227,7 +410,8 @@ class StateSubsystem(Subsystem):
         body = await json_body(request) or {}
         keys = [str(k) for k in body.get("keys") or []]
         out = []
-        for key, stored in self.bulk_get(request.path_params["store"], keys).items():
+        found = await self.bulk_get(request.path_params["store"], keys)
+        for key, stored in found.items():
             entry: dict[str, Any] = {"key": key}
             if stored is not None:
                 entry["data"] = _http_data(stored.value)
@@ -241,5 +425,22 @@ class StateSubsystem(Subsystem):
         ops = []
         for raw in body.get("operations") or []:
             ops.append((str(raw.get("operation")), self._http_item(raw.get("request") or {})))
-        self.transact(request.path_params["store"], ops)
+        await self.transact(request.path_params["store"], ops)
         return Response(status_code=204)
+
+    @api
+    async def _http_query(self, request: Request) -> Response:
+        store = request.path_params["store"]
+        result = await self.query(store, await request.body(), query_metadata(request))
+        if not result.results:
+            return Response(status_code=204)
+        items = []
+        for r in result.results:
+            entry: dict[str, Any] = {"key": r.key, "data": _http_data(r.data)}
+            if r.etag:
+                entry["etag"] = r.etag
+            items.append(entry)
+        out: dict[str, Any] = {"results": items}
+        if result.token:
+            out["token"] = result.token
+        return json_response(out)
