@@ -166,36 +166,34 @@ class PostgresStateBackend:
             self.pool = None
 
     async def _migrate(self) -> None:
-        """components-contrib v1 migrations: 1 creates the table, 2 adds `expiredate`."""
+        """components-contrib v1 migrations: 1 creates the table, 2 adds `expiredate`.
+
+        Both statements are idempotent and always run: daprd records one migration level per
+        metadata table, so a second store with another tableName would otherwise never get its
+        table.
+        """
         async with self.pool.connection() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.meta_table,))
             await conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {self.meta_table} "
                 "(key text NOT NULL PRIMARY KEY, value text NOT NULL)"
             )
-            cur = await conn.execute(
-                f"SELECT value FROM {self.meta_table} WHERE key = 'migrations'"
+            await conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.table} ("
+                "key text NOT NULL PRIMARY KEY, value jsonb NOT NULL, "
+                "isbinary boolean NOT NULL, "
+                "insertdate TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT NOW(), "
+                "updatedate TIMESTAMP WITH TIME ZONE NULL)"
             )
-            row = await cur.fetchone()
-            level = int(row[0]) if row else 0
-            if level < 1:
-                await conn.execute(
-                    f"CREATE TABLE IF NOT EXISTS {self.table} ("
-                    "key text NOT NULL PRIMARY KEY, value jsonb NOT NULL, "
-                    "isbinary boolean NOT NULL, "
-                    "insertdate TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT NOW(), "
-                    "updatedate TIMESTAMP WITH TIME ZONE NULL)"
-                )
-            if level < 2:
-                await conn.execute(
-                    f"ALTER TABLE {self.table} ADD COLUMN IF NOT EXISTS "
-                    "expiredate TIMESTAMP WITH TIME ZONE"
-                )
-            if level < 2:
-                await conn.execute(
-                    f"INSERT INTO {self.meta_table} (key, value) VALUES ('migrations', '2') "
-                    "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
-                )
+            await conn.execute(
+                f"ALTER TABLE {self.table} ADD COLUMN IF NOT EXISTS "
+                "expiredate TIMESTAMP WITH TIME ZONE"
+            )
+            await conn.execute(
+                f"INSERT INTO {self.meta_table} (key, value) VALUES ('migrations', '2') "
+                f"ON CONFLICT (key) DO UPDATE SET value = GREATEST({self.meta_table}.value::int, "
+                "2)::text"
+            )
 
     def unprefixed(self) -> PostgresStateBackend:
         """This store without the key prefix (for actor state, whose keys carry their own)."""
