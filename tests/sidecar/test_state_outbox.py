@@ -195,3 +195,50 @@ def test_kill9_between_commit_and_delivery_still_delivers_once(tmp_path, monkeyp
     assert len(app.at("/orders")) == 2  # once each
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM pubsub_outbox").fetchone()[0] == 0
+
+
+@pytest.mark.postgres
+def test_outbox_recovery_publishes_only_committed_transactions(
+    make_sidecar, recording_app, postgres_dsn, tmp_path
+):
+    """A crash after PostgreSQL committed (marker present) publishes at start; a crash before
+    the commit (no marker) drops the recorded event."""
+    import psycopg
+
+    from funchost.sidecar.state.outbox import SCHEMA
+
+    table = f"ob_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute(
+            f"CREATE TABLE {table} (key text NOT NULL PRIMARY KEY, value jsonb NOT NULL, "
+            "isbinary boolean NOT NULL, insertdate timestamptz NOT NULL DEFAULT now(), "
+            "updatedate timestamptz, expiredate timestamptz)"
+        )
+        conn.execute(f"INSERT INTO {table} VALUES ('testapp||outbox-a', '\"MA==\"', true)")
+    with sqlite3.connect(tmp_path / "sidecar.db") as db:
+        db.executescript(SCHEMA)
+        for marker in ("outbox-a", "outbox-b"):
+            event = {
+                "id": marker, "source": "testapp", "type": "com.dapr.event.sent",
+                "specversion": "1.0", "datacontenttype": "text/plain", "topic": "orders",
+                "pubsubname": "pubsub", "data": marker,
+            }  # fmt: skip
+            db.execute(
+                "INSERT INTO state_outbox_pending(store, marker, pubsub, topic, body) "
+                "VALUES ('orders', ?, 'pubsub', 'orders', ?)",
+                (marker, json.dumps(event).encode()),
+            )
+    recording_app.subscriptions = SUBSCRIPTION
+    extra = (
+        f'    - {{name: connectionString, value: "{postgres_dsn}"}}\n'
+        f"    - {{name: tableName, value: {table}}}\n"
+    )
+    h = make_sidecar(resources={"orders.yaml": outbox_store("state.postgresql", extra)})
+    got = recording_app.wait_for("/orders", 1)
+    h.idle()
+    assert [r.json()["data"] for r in recording_app.at("/orders")] == ["outbox-a"]
+    assert got[0].json()["id"] == "outbox-a"
+    pending = h.sidecar.store.query("SELECT COUNT(*) AS n FROM state_outbox_pending")
+    assert pending[0]["n"] == 0
+    with psycopg.connect(postgres_dsn) as conn:  # the marker is removed once published
+        assert conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0

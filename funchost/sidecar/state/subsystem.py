@@ -7,6 +7,7 @@ grpc_api.py and call the same `save/get/delete/transact` methods.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import logging
@@ -117,6 +118,18 @@ class StateSubsystem(Subsystem):
             await sapi.open()
         for sapi in self.apis.values():
             await sapi.purge_expired()  # rows whose TTL passed while the sidecar was down
+            interval = float(getattr(sapi, "cleanup_interval", 0) or 0)
+            if interval > 0:  # the store's TTLs run on its own clock (state.postgresql)
+                self.sidecar.spawn(self._cleanup_loop(sapi, interval))
+
+    async def _cleanup_loop(self, sapi: AsyncStateBackend, interval: float) -> None:
+        """daprd's garbage collector: delete expired rows every `cleanupInterval`."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await sapi.purge_expired()
+            except Exception as exc:
+                log.warning("state store %s: deleting expired rows failed: %s", sapi.name, exc)
 
     async def on_app_ready(self) -> None:
         await self._recover_outbox()
