@@ -44,6 +44,8 @@ class StateItem:
     #: the value is JSON (HTTP API, or gRPC with metadata contentType application/json):
     #: stores with a JSON column (state.postgresql) keep it as JSON, others as bytes
     is_json: bool = False
+    #: write the key as given, without the store's key prefix (daprd's outbox marker keys)
+    raw_key: bool = False
 
 
 @dataclass

@@ -205,6 +205,9 @@ class PostgresStateBackend:
     def _key(self, key: str) -> str:
         return f"{self.prefix}{_SEP}{key}" if self.prefix else key
 
+    def _item_key(self, item: StateItem) -> str:
+        return item.key if item.raw_key else self._key(item.key)
+
     @staticmethod
     def _encode(item: StateItem) -> tuple[str, bool]:
         raw = item.value or b""
@@ -275,7 +278,7 @@ class PostgresStateBackend:
                 f"updatedate = CURRENT_TIMESTAMP, expiredate = {expire} "
                 "WHERE key = %s AND xmin = %s::xid "
                 "AND (expiredate IS NULL OR expiredate >= CURRENT_TIMESTAMP)",
-                (value, isbinary, self._key(item.key), self._etag(item)),
+                (value, isbinary, self._item_key(item), self._etag(item)),
             )
             if cur.rowcount != 1:
                 raise EtagMismatch(f"possible etag mismatch for key {item.key!r}")
@@ -288,18 +291,18 @@ class PostgresStateBackend:
             f"VALUES (%s, %s::jsonb, %s, {expire}) ON CONFLICT (key) DO UPDATE SET "
             "value = excluded.value, isbinary = excluded.isbinary, "
             f"updatedate = CURRENT_TIMESTAMP, expiredate = {expire}{where}",
-            (self._key(item.key), value, isbinary),
+            (self._item_key(item), value, isbinary),
         )
         if cur.rowcount != 1:
             raise StateStoreError("no item was updated")
 
     async def _delete(self, conn: Any, item: StateItem) -> None:
         if not item.etag:
-            await conn.execute(f"DELETE FROM {self.table} WHERE key = %s", (self._key(item.key),))
+            await conn.execute(f"DELETE FROM {self.table} WHERE key = %s", (self._item_key(item),))
             return
         cur = await conn.execute(
             f"DELETE FROM {self.table} WHERE key = %s AND xmin = %s::xid",
-            (self._key(item.key), self._etag(item)),
+            (self._item_key(item), self._etag(item)),
         )
         if cur.rowcount != 1:
             raise EtagMismatch(f"possible etag mismatch for key {item.key!r}")

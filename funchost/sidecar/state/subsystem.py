@@ -253,7 +253,7 @@ class StateSubsystem(Subsystem):
         assert self.pending is not None
         markers = [e.marker for e in events]
         self.pending.record(store, settings, events)
-        marked = ops + [("upsert", StateItem(m, b"0")) for m in markers]
+        marked = ops + [("upsert", StateItem(m, b"0", raw_key=True)) for m in markers]
         try:
             await self._guard("ERR_STATE_TRANSACTION", store, self.apis[store].transact(marked))
         except BaseException:
@@ -283,7 +283,7 @@ class StateSubsystem(Subsystem):
             ) from None
         assert self.pending is not None
         self.pending.forget(markers)
-        await self.apis[store].transact([("delete", StateItem(m)) for m in markers])
+        await self.apis[store].transact([("delete", StateItem(m, raw_key=True)) for m in markers])
 
     async def _recover_outbox(self) -> None:
         """Publish events whose transaction committed before a crash; drop the others."""
@@ -294,7 +294,9 @@ class StateSubsystem(Subsystem):
             sapi = self.apis.get(store)
             if settings is None or sapi is None:
                 continue
-            if await sapi.get(marker) is None:
+            unprefixed = getattr(sapi, "unprefixed", None)
+            reader = unprefixed() if unprefixed is not None else sapi
+            if await reader.get(marker) is None:
                 log.info("outbox event %s: its transaction did not commit; dropped", marker)
                 self.pending.forget([marker])
                 continue
