@@ -39,6 +39,8 @@ class StateOp:
     key: str
     value: bytes | None = None
     ttl_seconds: float | None = None
+    #: the value is JSON (the HTTP API): a JSON store column keeps it as JSON, as daprd does
+    is_json: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ def parse_ops(body: bytes) -> list[StateOp]:
         value: bytes | None = None
         if kind == "upsert":
             value = _encode(req.get("value"))
-        ops.append(StateOp(kind, key, value, ttl))
+        ops.append(StateOp(kind, key, value, ttl, is_json=True))
     return ops
 
 
@@ -127,7 +129,9 @@ class ComponentActorState:
         items = []
         for op in ops:
             ttl = op.ttl_seconds if op.ttl_seconds is not None and op.ttl_seconds > 0 else None
-            item = StateItem(self.key(actor_type, actor_id, op.key), op.value, ttl=ttl)
+            item = StateItem(
+                self.key(actor_type, actor_id, op.key), op.value, ttl=ttl, is_json=op.is_json
+            )
             items.append((op.operation, item))
         await self.backend.transact(items)
 
