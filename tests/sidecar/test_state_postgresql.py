@@ -242,3 +242,23 @@ spec:
     h = make_sidecar(resources={"cache.yaml": text}, app=False)
     r = httpx.post(f"{h.http_url}/v1.0-alpha1/state/cache/query", json={})
     assert r.status_code == 500 and r.json()["errorCode"] == "ERR_STATE_STORE_NOT_SUPPORTED"
+
+
+def test_unreachable_postgres_names_the_component_field_and_fix(tmp_path):
+    pytest.importorskip("psycopg", reason="psycopg 3 missing: pip install 'funchost[postgres]'")
+    import asyncio
+
+    from funchost.sidecar import free_port
+    from funchost.sidecar.component import Component, ComponentError
+    from funchost.sidecar.state.postgresql import PostgresStateBackend
+
+    dsn = f"host=127.0.0.1 port={free_port()} user=postgres connect_timeout=5"
+    comp = Component("pg", "state.postgresql", metadata={"connectionString": dsn}, source="pg.yaml")
+    with pytest.raises(ComponentError) as info:
+        asyncio.run(PostgresStateBackend(comp, "app").open())
+    message = str(info.value)
+    assert message.startswith("pg.yaml: Component 'pg': spec.metadata.connectionString")
+    assert "Connection refused" in message and "\n" not in message
+    bad = Component("pg", "state.postgresql", metadata={"url": dsn, "tableName": "x; drop"})
+    with pytest.raises(ComponentError, match=r"spec\.metadata\.tableName"):
+        PostgresStateBackend(bad, "app")

@@ -139,7 +139,7 @@ class PostgresStateBackend:
     # -- lifecycle -----------------------------------------------------------------------------
     async def open(self) -> None:
         try:
-            import psycopg  # noqa: F401
+            import psycopg
             from psycopg_pool import AsyncConnectionPool
         except ImportError:
             raise ComponentError(
@@ -150,6 +150,9 @@ class PostgresStateBackend:
             self.dsn, min_size=1, max_size=8, open=False, kwargs={"autocommit": True}
         )
         try:
+            # one direct connection first: a refused or misnamed server fails now, with its reason
+            conn = await psycopg.AsyncConnection.connect(self.dsn, connect_timeout=20)
+            await conn.close()
             await self.pool.open(wait=True, timeout=20)
             await self._migrate()
         except Exception as exc:
@@ -157,7 +160,8 @@ class PostgresStateBackend:
             self.pool = None
             raise ComponentError(
                 f"{self.comp.source}: Component {self.name!r}: spec.metadata.connectionString: "
-                f"cannot use PostgreSQL: {exc}"
+                f"cannot use PostgreSQL: {' '.join(str(exc).split())}: check the server runs and "
+                "the connection string's host, port, user, password and database"
             ) from None
 
     async def close(self) -> None:
