@@ -38,6 +38,7 @@ PEOPLE = {
     ("query", "error"),
     [
         ("{not json", "invalid character"),
+        ("", "unexpected end of JSON input"),
         ("[]", "cannot unmarshal array"),
         ('{"filter": []}', "filter unit must be a map"),
         (

@@ -102,6 +102,8 @@ def _go_type(value: Any) -> str:
 
 def parse_query(text: str | bytes) -> Query:
     """Parse a query as components-contrib's `Query.UnmarshalJSON` does (QueryError if not)."""
+    if not text.strip():
+        raise QueryError("unexpected end of JSON input")
     try:
         doc = json.loads(text)
     except ValueError as exc:
