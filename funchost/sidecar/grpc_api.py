@@ -29,7 +29,7 @@ from .jobs import JobsSubsystem
 from .pubsub.subsystem import PubSubSubsystem
 from .secrets import SecretsSubsystem
 from .state.backend import StateItem
-from .state.subsystem import StateSubsystem
+from .state.subsystem import StateQueryError, StateSubsystem
 from .subsystem import Runtime, Subsystem
 
 log = logging.getLogger("funchost.sidecar.grpc")
@@ -158,6 +158,8 @@ class DaprService:
             result = await self.state.query(
                 request.store_name, request.query, dict(request.metadata)
             )
+        except StateQueryError as exc:
+            await context.abort(exc.grpc_code, exc.message, exc.trailing_metadata())
         except DaprApiError as exc:
             return await _abort(context, exc)
         return api_v1.QueryStateResponse(

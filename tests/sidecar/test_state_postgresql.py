@@ -150,6 +150,7 @@ def test_query_over_grpc_and_http(pg):
             "state store pgstore query failed: failed to parse JSON query body: "
             'unsupported filter "NE"'
         )
+        assert err.value.error_code() == "DAPR_STATE_QUERY_FAILED"
 
     url = f"{pg.http_url}/v1.0-alpha1/state/pgstore/query"
     body = {"filter": {"IN": {"org": ["b"]}}, "sort": [{"key": "n"}]}
@@ -214,6 +215,8 @@ def test_query_refused_where_daprd_cannot_query(make_sidecar):
         c.query_state("statestore", '{"filter": {"EQ": {"a": 1}}}')
     assert err.value.code() == grpc.StatusCode.INTERNAL
     assert err.value.details() == "state store does not support querying"
+    assert err.value.error_code() == "DAPR_STATE_QUERYING_NOT_SUPPORTED"
+    assert err.value.status_details().resource_info["resource_name"] == "statestore"
     r = httpx.post(f"{h.http_url}/v1.0-alpha1/state/statestore/query", json={})
     assert r.status_code == 500
     assert r.json() == {

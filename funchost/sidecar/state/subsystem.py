@@ -80,8 +80,35 @@ def _as_async(backend: StateBackend | AsyncStateBackend) -> AsyncStateBackend:
     return SyncBackendAdapter(cast(StateBackend, backend))
 
 
-def _query_failed(store: str, reason: str) -> DaprApiError:
-    return DaprApiError(500, "ERR_STATE_QUERY", f"state store {store} query failed: {reason}")
+class StateQueryError(DaprApiError):
+    """A query error as daprd's kit errors report it: over gRPC the status also carries an
+    ErrorInfo (`reason`, domain dapr.io) and a ResourceInfo (state, the store), which the SDK's
+    `DaprGrpcError.error_code()` reads."""
+
+    def __init__(self, error_code: str, message: str, reason: str, store: str) -> None:
+        super().__init__(500, error_code, message, grpc.StatusCode.INTERNAL)
+        self.reason = reason
+        self.store = store
+
+    def trailing_metadata(self) -> tuple[tuple[str, bytes], ...]:
+        """`grpc-status-details-bin` with the rich status."""
+        from google.rpc import error_details_pb2, status_pb2
+
+        status = status_pb2.Status(code=self.grpc_code.value[0], message=self.message)
+        status.details.add().Pack(error_details_pb2.ErrorInfo(reason=self.reason, domain="dapr.io"))
+        status.details.add().Pack(
+            error_details_pb2.ResourceInfo(resource_type="state", resource_name=self.store)
+        )
+        return (("grpc-status-details-bin", status.SerializeToString()),)
+
+
+def _query_failed(store: str, reason: str) -> StateQueryError:
+    return StateQueryError(
+        "ERR_STATE_QUERY",
+        f"state store {store} query failed: {reason}",
+        "DAPR_STATE_QUERY_FAILED",
+        store,
+    )
 
 
 class StateSubsystem(Subsystem):
@@ -208,11 +235,11 @@ class StateSubsystem(Subsystem):
         """Run a state query (daprd's `QueryStateAlpha1` answers and errors)."""
         sapi = self.store_api(store)
         if not isinstance(sapi, Querier):
-            raise DaprApiError(
-                500,
+            raise StateQueryError(
                 "ERR_STATE_STORE_NOT_SUPPORTED",
                 "state store does not support querying",
-                grpc.StatusCode.INTERNAL,
+                "DAPR_STATE_QUERYING_NOT_SUPPORTED",
+                store,
             )
         try:
             parsed = parse_query(text)
