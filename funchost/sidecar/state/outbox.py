@@ -19,15 +19,29 @@ daprd's internal-topic round trip decides.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .._errors import DaprApiError
 from ..cloudevents import envelope
 from ..component import Component
+from ..pubsub.broker import Broker, Row
+from ..pubsub.delivery import Message
+from ..pubsub.outbox import OutboxBroker
 from ..store import Store
-from .backend import StateItem
+from .backend import AsyncStateBackend, StateBackend, StateItem
 from .query import go_value
+
+if TYPE_CHECKING:
+    from ..pubsub.subsystem import PubSubSubsystem
+
+log = logging.getLogger("funchost.sidecar.state")
+
+#: runs a store operation, mapping etag errors to daprd's (the state subsystem's `_guard`)
+Guard = Callable[[Awaitable[Any]], Awaitable[None]]
 
 #: daprd's `outboxStatePrefix` + "-"
 MARKER_PREFIX = "outbox-"
@@ -152,3 +166,91 @@ class PendingEvents:
                 "SELECT store, marker, pubsub, topic, body FROM state_outbox_pending ORDER BY id"
             )
         ]
+
+
+class TransactionalOutbox:
+    """Publishes the upserts of transactions on stores with outbox metadata (see module doc)."""
+
+    def __init__(self, db: Store, pubsub: PubSubSubsystem | None, app_id: str) -> None:
+        self.db = db
+        self.pubsub = pubsub
+        self.app_id = app_id
+        self.pending = PendingEvents(db)
+
+    async def transact(
+        self,
+        store: str,
+        settings: OutboxSettings,
+        backend: StateBackend | AsyncStateBackend,
+        sapi: AsyncStateBackend,
+        ops: list[tuple[str, StateItem]],
+        now: str,
+        guard: Guard,
+    ) -> None:
+        """Apply `ops` on `store` and publish its upserts, atomically (module doc)."""
+        ops, events = plan(settings, ops, self.app_id, now)
+        broker = self._broker(settings)
+        rows: list[Row] = [(settings.pubsub, settings.topic, e.body, {}, False) for e in events]
+        if getattr(backend, "store", None) is self.db and isinstance(broker, OutboxBroker):
+            # state and broker share the sidecar database: one transaction
+            sqlite_backend: StateBackend = backend  # type: ignore[assignment]
+            msgs: list[Message] = []
+
+            async def commit() -> None:
+                with self.db.tx() as conn:
+                    sqlite_backend.transact(ops)
+                    msgs.extend(broker.stage(conn, rows))
+
+            await guard(commit())
+            broker.committed(msgs)
+            return
+        markers = [e.marker for e in events]
+        self.pending.record(store, settings, events)
+        marked = ops + [("upsert", StateItem(m, b"0", raw_key=True)) for m in markers]
+        try:
+            await guard(sapi.transact(marked))
+        except BaseException:
+            self.pending.forget(markers)
+            raise
+        await self._publish(sapi, broker, rows, markers)
+
+    def _broker(self, settings: OutboxSettings) -> Broker:
+        pubsub = self.pubsub
+        if pubsub is None or settings.pubsub not in pubsub.brokers:
+            raise DaprApiError(
+                500,
+                "ERR_PUBLISH_OUTBOX",
+                f"error while publishing outbox message: pubsub {settings.pubsub} is not found: "
+                f"define a pubsub Component named {settings.pubsub!r} (outboxPublishPubsub)",
+            )
+        return pubsub.brokers[settings.pubsub]
+
+    async def _publish(
+        self, sapi: AsyncStateBackend, broker: Broker, rows: list[Row], markers: list[str]
+    ) -> None:
+        try:
+            await broker.publish(rows)
+        except Exception as exc:
+            raise DaprApiError(
+                500, "ERR_PUBLISH_OUTBOX", f"error while publishing outbox message: {exc}"
+            ) from None
+        self.pending.forget(markers)
+        await sapi.transact([("delete", StateItem(m, raw_key=True)) for m in markers])
+
+    async def recover(
+        self, outboxes: dict[str, OutboxSettings], apis: dict[str, AsyncStateBackend]
+    ) -> None:
+        """Publish events whose transaction committed before a crash; drop the others."""
+        for store, marker, pubsub, topic, body in self.pending.all():
+            settings = outboxes.get(store)
+            sapi = apis.get(store)
+            if settings is None or sapi is None:
+                continue
+            unprefixed = getattr(sapi, "unprefixed", None)
+            reader = unprefixed() if unprefixed is not None else sapi
+            if await reader.get(marker) is None:
+                log.info("outbox event %s: its transaction did not commit; dropped", marker)
+                self.pending.forget([marker])
+                continue
+            broker = self._broker(settings)
+            await self._publish(sapi, broker, [(pubsub, topic, body, {}, False)], [marker])

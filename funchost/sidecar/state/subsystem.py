@@ -22,9 +22,6 @@ from starlette.routing import BaseRoute, Route
 from .._errors import DaprApiError, not_found
 from ..components import ResourcesSubsystem
 from ..http_api import api, json_body, json_response, query_metadata
-from ..pubsub.broker import Broker, Row
-from ..pubsub.delivery import Message
-from ..pubsub.outbox import OutboxBroker
 from ..pubsub.subsystem import PubSubSubsystem
 from ..subsystem import Runtime, Subsystem
 from ..timeformats import format_rfc3339
@@ -44,8 +41,7 @@ from .backend import (
     SyncBackendAdapter,
     ttl_from_metadata,
 )
-from .outbox import OutboxSettings, PendingEvents
-from .outbox import plan as outbox_plan
+from .outbox import OutboxSettings, TransactionalOutbox
 from .query import QueryError, parse_query
 from .registry import STATE_BACKENDS
 
@@ -138,7 +134,11 @@ class StateSubsystem(Subsystem):
             self.apis[comp.name] = _as_async(backend)
             if (settings := OutboxSettings.of(comp)) is not None:
                 self.outboxes[comp.name] = settings
-        self.pending = PendingEvents(sidecar.store) if self.outboxes else None
+        self.outbox = (
+            TransactionalOutbox(sidecar.store, pubsub, sidecar.config.app_id)
+            if self.outboxes
+            else None
+        )
 
     async def start(self) -> None:
         for sapi in self.apis.values():
@@ -159,7 +159,8 @@ class StateSubsystem(Subsystem):
                 log.warning("state store %s: deleting expired rows failed: %s", sapi.name, exc)
 
     async def on_app_ready(self) -> None:
-        await self._recover_outbox()
+        if self.outbox is not None:
+            await self.outbox.recover(self.outboxes, self.apis)
 
     async def stop(self) -> None:
         for sapi in self.apis.values():
@@ -226,10 +227,19 @@ class StateSubsystem(Subsystem):
                     grpc.StatusCode.INVALID_ARGUMENT,
                 )
         settings = self.outboxes.get(store)
-        if settings is None:
+        if settings is None or self.outbox is None:
             await self._guard("ERR_STATE_TRANSACTION", store, sapi.transact(ops))
             return
-        await self._transact_outbox(store, settings, ops)
+        now = format_rfc3339(self.sidecar.clock.time())
+        await self.outbox.transact(
+            store,
+            settings,
+            self.backends[store],
+            sapi,
+            ops,
+            now,
+            lambda action: self._guard("ERR_STATE_TRANSACTION", store, action),
+        )
 
     async def query(self, store: str, text: str | bytes, metadata: dict[str, str]) -> QueryResult:
         """Run a state query (daprd's `QueryStateAlpha1` answers and errors)."""
@@ -251,84 +261,6 @@ class StateSubsystem(Subsystem):
             raise _query_failed(store, str(exc)) from None
         except Exception as exc:  # the database refused it
             raise _query_failed(store, str(exc).strip()) from None
-
-    # -- transactional outbox ---------------------------------------------------------------
-    async def _transact_outbox(
-        self, store: str, settings: OutboxSettings, ops: list[tuple[str, StateItem]]
-    ) -> None:
-        now = format_rfc3339(self.sidecar.clock.time())
-        ops, events = outbox_plan(settings, ops, self.sidecar.config.app_id, now)
-        broker = self._outbox_broker(settings)
-        rows: list[Row] = [(settings.pubsub, settings.topic, e.body, {}, False) for e in events]
-        backend = self.backends[store]
-        store_db = getattr(backend, "store", None)
-        if store_db is self.sidecar.store and isinstance(broker, OutboxBroker):
-            # state and broker share the sidecar database: one transaction
-            def commit() -> list[Message]:
-                with self.sidecar.store.tx() as conn:
-                    backend.transact(ops)  # type: ignore[union-attr]
-                    return broker.stage(conn, rows)
-
-            msgs: list[Message] = []
-
-            async def run() -> None:
-                msgs.extend(commit())
-
-            await self._guard("ERR_STATE_TRANSACTION", store, run())
-            broker.committed(msgs)
-            return
-        assert self.pending is not None
-        markers = [e.marker for e in events]
-        self.pending.record(store, settings, events)
-        marked = ops + [("upsert", StateItem(m, b"0", raw_key=True)) for m in markers]
-        try:
-            await self._guard("ERR_STATE_TRANSACTION", store, self.apis[store].transact(marked))
-        except BaseException:
-            self.pending.forget(markers)
-            raise
-        await self._publish_pending(store, broker, rows, markers)
-
-    def _outbox_broker(self, settings: OutboxSettings) -> Broker:
-        pubsub = self.pubsub
-        if pubsub is None or settings.pubsub not in pubsub.brokers:
-            raise DaprApiError(
-                500,
-                "ERR_PUBLISH_OUTBOX",
-                f"error while publishing outbox message: pubsub {settings.pubsub} is not found: "
-                f"define a pubsub Component named {settings.pubsub!r} (outboxPublishPubsub)",
-            )
-        return pubsub.brokers[settings.pubsub]
-
-    async def _publish_pending(
-        self, store: str, broker: Broker, rows: list[Row], markers: list[str]
-    ) -> None:
-        try:
-            await broker.publish(rows)
-        except Exception as exc:
-            raise DaprApiError(
-                500, "ERR_PUBLISH_OUTBOX", f"error while publishing outbox message: {exc}"
-            ) from None
-        assert self.pending is not None
-        self.pending.forget(markers)
-        await self.apis[store].transact([("delete", StateItem(m, raw_key=True)) for m in markers])
-
-    async def _recover_outbox(self) -> None:
-        """Publish events whose transaction committed before a crash; drop the others."""
-        if self.pending is None:
-            return
-        for store, marker, pubsub, topic, body in self.pending.all():
-            settings = self.outboxes.get(store)
-            sapi = self.apis.get(store)
-            if settings is None or sapi is None:
-                continue
-            unprefixed = getattr(sapi, "unprefixed", None)
-            reader = unprefixed() if unprefixed is not None else sapi
-            if await reader.get(marker) is None:
-                log.info("outbox event %s: its transaction did not commit; dropped", marker)
-                self.pending.forget([marker])
-                continue
-            broker = self._outbox_broker(settings)
-            await self._publish_pending(store, broker, [(pubsub, topic, body, {}, False)], [marker])
 
     @staticmethod
     async def _guard(code: str, store: str, action: Awaitable[Any]) -> None:
