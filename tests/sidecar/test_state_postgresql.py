@@ -265,3 +265,24 @@ def test_unreachable_postgres_names_the_component_field_and_fix(tmp_path):
     bad = Component("pg", "state.postgresql", metadata={"url": dsn, "tableName": "x; drop"})
     with pytest.raises(ComponentError, match=r"spec\.metadata\.tableName"):
         PostgresStateBackend(bad, "app")
+
+
+@pytest.mark.parametrize(
+    ("mode", "namespace", "prefix"),
+    [
+        (None, "", "app"),
+        ("appid", "", "app"),
+        ("name", "", "pg"),
+        ("none", "", ""),
+        ("namespace", "", "app"),
+        ("namespace", "prod", "prod.app"),
+        ("Shared", "", "Shared"),
+    ],
+)
+def test_key_prefix_as_daprd(mode, namespace, prefix, monkeypatch):
+    from funchost.sidecar.component import Component
+    from funchost.sidecar.state.postgresql import key_prefix
+
+    monkeypatch.setenv("NAMESPACE", namespace)
+    meta = {"keyPrefix": mode} if mode else {}
+    assert key_prefix(Component("pg", "state.postgresql", metadata=meta), "app") == prefix

@@ -9,7 +9,7 @@ updatedate, expiredate)`, migrations recorded under `migrations` in `<metadataTa
   etag only replaces an expired row (otherwise "no item was updated", as daprd).
 - `ttlInSeconds` sets `expiredate`; reads skip expired rows; a cleanup deletes them every
   `cleanupInterval` (default 1h; 0 disables). TTLs follow the database's clock.
-- Keys carry daprd's prefix (`keyPrefix`: appid (default), name, none, or a literal).
+- Keys carry daprd's prefix (`keyPrefix`: appid (default), name, namespace, none, or a literal).
 - Every call runs on a pooled async connection: the sidecar's event loop never waits on it.
 """
 
@@ -19,6 +19,7 @@ import base64
 import copy
 import json
 import logging
+import os
 import re
 from typing import Any
 
@@ -84,6 +85,9 @@ def key_prefix(comp: Component, app_id: str) -> str:
         return comp.name
     if low == "none":
         return ""
+    if low == "namespace":  # daprd: <namespace>.<appId>, the app id alone outside one
+        namespace = os.environ.get("NAMESPACE", "")
+        return f"{namespace}.{app_id}" if namespace else app_id
     return mode
 
 
