@@ -106,7 +106,7 @@ class DaprService:
 
     async def GetState(self, request: Any, context: Any) -> Any:
         try:
-            stored = self.state.get(request.store_name, request.key)
+            stored = await self.state.get(request.store_name, request.key)
         except DaprApiError as exc:
             return await _abort(context, exc)
         if stored is None:
@@ -119,7 +119,7 @@ class DaprService:
 
     async def GetBulkState(self, request: Any, context: Any) -> Any:
         try:
-            found = self.state.bulk_get(request.store_name, list(request.keys))
+            found = await self.state.bulk_get(request.store_name, list(request.keys))
         except DaprApiError as exc:
             return await _abort(context, exc)
         items = [
@@ -132,14 +132,14 @@ class DaprService:
 
     async def SaveState(self, request: Any, context: Any) -> Any:
         try:
-            self.state.save(request.store_name, [self._item(s) for s in request.states])
+            await self.state.save(request.store_name, [self._item(s) for s in request.states])
         except DaprApiError as exc:
             return await _abort(context, exc)
         return empty_pb2.Empty()
 
     async def DeleteState(self, request: Any, context: Any) -> Any:
         try:
-            self.state.delete(request.store_name, self._item(request))
+            await self.state.delete(request.store_name, self._item(request))
         except DaprApiError as exc:
             return await _abort(context, exc)
         return empty_pb2.Empty()
@@ -147,7 +147,7 @@ class DaprService:
     async def DeleteBulkState(self, request: Any, context: Any) -> Any:
         try:
             ops = [("delete", self._item(s)) for s in request.states]
-            self.state.transact(request.store_name, ops)
+            await self.state.transact(request.store_name, ops)
         except DaprApiError as exc:
             return await _abort(context, exc)
         return empty_pb2.Empty()
@@ -155,16 +155,24 @@ class DaprService:
     async def ExecuteStateTransaction(self, request: Any, context: Any) -> Any:
         try:
             ops = [(op.operationType, self._item(op.request)) for op in request.operations]
-            self.state.transact(request.storeName, ops)
+            await self.state.transact(request.storeName, ops)
         except DaprApiError as exc:
             return await _abort(context, exc)
         return empty_pb2.Empty()
 
     async def QueryStateAlpha1(self, request: Any, context: Any) -> Any:
         try:
-            self.state.query(request.store_name)
+            result = await self.state.query(
+                request.store_name, request.query, dict(request.metadata)
+            )
         except DaprApiError as exc:
             return await _abort(context, exc)
+        return api_v1.QueryStateResponse(
+            results=[
+                api_v1.QueryStateItem(key=r.key, data=r.data, etag=r.etag) for r in result.results
+            ],
+            token=result.token,
+        )
 
     # -- pub/sub ------------------------------------------------------------------------------
     async def PublishEvent(self, request: Any, context: Any) -> Any:

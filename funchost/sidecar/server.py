@@ -138,10 +138,10 @@ class Sidecar:
         self.components = ResourcesSubsystem(self)
         self.core = CoreSubsystem(self)
         self.secrets = SecretsSubsystem(self, self.components)
-        self.state = StateSubsystem(self, self.components)
+        self.pubsub = PubSubSubsystem(self, self.components)
+        self.state = StateSubsystem(self, self.components, self.pubsub)  # outbox publishes
         self.configuration = ConfigurationSubsystem(self, self.components)
         self.lock = LockSubsystem(self, self.components)
-        self.pubsub = PubSubSubsystem(self, self.components)
         self.bindings = BindingsSubsystem(self, self.components)
         self.jobs = JobsSubsystem(self)
         self.invoke = InvokeSubsystem(self)

@@ -146,7 +146,7 @@ class ActorsSubsystem(Subsystem):
 
     def _check_state_store(self) -> None:
         """Use the `actorStateStore: "true"` component; daprd refuses actors without one."""
-        backend = self.state_stores.actor_backend()
+        backend = self.state_stores.actor_api()
         if backend is None:
             self.config_error = (
                 "the state store is not configured to use the actor runtime: the app hosts "
