@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import threading
 from collections.abc import Iterator
@@ -34,6 +35,15 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+_THREAD = "funchost-dashboard"
+
+
+def _not_the_dashboards_info(record: logging.LogRecord) -> bool:
+    # uvicorn's loggers are shared with the app's server: drop the dashboard thread's own
+    # start/stop lines so each appears once, keep its warnings and errors
+    return record.threadName != _THREAD or record.levelno >= logging.WARNING
+
+
 class _QuietServer(uvicorn.Server):
     """uvicorn without signal handlers: the process that hosts it owns them."""
 
@@ -53,7 +63,10 @@ class DashboardThread:
             app, log_level="warning", log_config=None, access_log=False, lifespan="on"
         )
         self.server = _QuietServer(config)
-        self.thread = threading.Thread(target=self._run, name="funchost-dashboard", daemon=True)
+        self.thread = threading.Thread(target=self._run, name=_THREAD, daemon=True)
+        uvicorn_log = logging.getLogger("uvicorn.error")
+        if _not_the_dashboards_info not in uvicorn_log.filters:
+            uvicorn_log.addFilter(_not_the_dashboards_info)
 
     def _run(self) -> None:
         asyncio.run(self.server.serve(sockets=[self.sock]))

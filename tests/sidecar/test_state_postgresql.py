@@ -219,10 +219,13 @@ def test_query_refused_where_daprd_cannot_query(make_sidecar):
     assert err.value.status_details().resource_info["resource_name"] == "statestore"
     r = httpx.post(f"{h.http_url}/v1.0-alpha1/state/statestore/query", json={})
     assert r.status_code == 500
-    assert r.json() == {
-        "errorCode": "ERR_STATE_STORE_NOT_SUPPORTED",
-        "message": "state store does not support querying",
-    }
+    body = r.json()
+    assert body["errorCode"] == "ERR_STATE_STORE_NOT_SUPPORTED"
+    assert body["message"] == "state store does not support querying"
+    # daprd's kit errors carry their details over HTTP too
+    assert [d.get("reason") for d in body["details"] if "reason" in d] == [
+        "DAPR_STATE_QUERYING_NOT_SUPPORTED"
+    ]
 
 
 @pytest.mark.redis
