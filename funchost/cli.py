@@ -370,6 +370,9 @@ def run(
         db_path=db,
         app_api_token=os.environ.get("APP_API_TOKEN") or None,
         api_token=os.environ.get("DAPR_API_TOKEN") or None,
+        app_protocol=os.environ.get("APP_PROTOCOL") or "http",
+        namespace=os.environ.get("NAMESPACE") or None,
+        register=True,  # found by app id from the other apps on this machine
     )
     try:
         with progress.step("loading components, starting the embedded sidecar"):
@@ -460,6 +463,9 @@ def sidecar(
         db_path=state_dir.resolve() / f"{app_id}.db",
         app_api_token=os.environ.get("APP_API_TOKEN") or None,
         api_token=os.environ.get("DAPR_API_TOKEN") or None,
+        app_protocol=os.environ.get("APP_PROTOCOL") or "http",
+        namespace=os.environ.get("NAMESPACE") or None,
+        register=True,  # found by app id from the other apps on this machine
     )
 
     from funchost.sidecar.runner import run_sidecar_forever

@@ -22,3 +22,11 @@ class SidecarConfig:
     app_health_path: str = "/healthz"
     app_ready_timeout: float = 60.0
     log_level: str = "warning"
+    #: daprd's `--app-protocol` (recorded in the name registry; the app channel speaks HTTP)
+    app_protocol: str = "http"
+    #: daprd's NAMESPACE (`<app-id>.<namespace>` targets); None = "default"
+    namespace: str | None = None
+    #: claim the app id in the local name registry (`funchost run`, `funchost sidecar`)
+    register: bool = False
+    #: the registry directory; None = FUNCHOST_REGISTRY_DIR or the user's default
+    registry_dir: Path | str | None = None

@@ -148,6 +148,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--db", default=".funchost/sidecar.db")
     p.add_argument("--api-token", default=None)
     p.add_argument("--log-level", default="warning")
+    p.add_argument(
+        "--register", action="store_true", help="claim --app-id in the local name registry"
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper())
     config = SidecarConfig(
@@ -159,6 +162,7 @@ def main(argv: list[str] | None = None) -> None:
         db_path=args.db,
         api_token=args.api_token,
         log_level=args.log_level,
+        register=args.register,
     )
 
     def ready(sidecar: Sidecar) -> None:

@@ -16,13 +16,14 @@ import socket
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from . import resolution
 from .actors import ActorsSubsystem
 from .app_channel import AppChannel
 from .bindings import BindingsSubsystem
@@ -41,6 +42,9 @@ from .state.subsystem import StateSubsystem
 from .store import Store
 from .subsystem import Subsystem
 from .workflows import WorkflowsSubsystem
+
+if TYPE_CHECKING:
+    from .resolution import Registration
 
 __all__ = ["Sidecar", "SidecarConfig", "SidecarThread", "Subsystem", "free_port"]
 
@@ -120,6 +124,8 @@ class Sidecar:
         self._grpc: grpc.aio.Server | None = None
         self._app_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: this sidecar's claim on its app id in the local name registry (config.register)
+        self.registration: Registration | None = None
         self.started = asyncio.Event()
         self.stopping = False
         self.quiesced = False
@@ -224,6 +230,11 @@ class Sidecar:
     async def start(self) -> None:
         """Open servers on loopback, start subsystems, then discover the app in the background."""
         self.loop = asyncio.get_running_loop()
+        if self.config.register and self.registration is None:
+            # before any port opens: a second process with this id fails naming the holder
+            self.registration = resolution.claim(
+                self.config.app_id, self.config.namespace, self.config.registry_dir
+            )
         routes: list[BaseRoute] = []
         for sub in self.subsystems.values():
             routes.extend(sub.routes())
@@ -277,6 +288,13 @@ class Sidecar:
 
         for sub in self.subsystems.values():
             await sub.start()
+        if self.registration is not None:
+            self.registration.publish(
+                self.config.http_port,
+                self.config.grpc_port,
+                self.config.app_port,
+                self.config.app_protocol,
+            )
         self.started.set()
         if self.config.app_port is not None:
             self._app_task = asyncio.create_task(self._discover_app())
@@ -353,6 +371,9 @@ class Sidecar:
         """Stop subsystems (reverse order), servers, background tasks; close the store."""
         await self.quiesce()
         self.stopping = True
+        if self.registration is not None:
+            self.registration.close()  # other apps stop resolving us first
+            self.registration = None
         if self._app_task is not None:
             self._app_task.cancel()
         for sub in reversed(list(self.subsystems.values())):
