@@ -1,12 +1,21 @@
-"""Service invocation: `/v1.0/invoke/<app-id>/method/<method>` proxied to this sidecar's app.
+"""Service invocation: `/v1.0/invoke/<app-id>/method/<method>` (and the `dapr-app-id` header
+forms) and gRPC `InvokeService`, to this sidecar's app or to another app's sidecar.
 
-Method, headers, query string and body are preserved both ways. The embedded sidecar is a single
-app: another app id answers daprd's ERR_DIRECT_INVOKE (HTTP 500, gRPC INTERNAL).
+As daprd: the own app id (in the own namespace) goes straight to the local app; another id is
+looked up in the local name registry (`resolution.py`) and sent to that app's sidecar, which hands
+it to its app (`/funchost/internal/invoke/...`, the stand-in for daprd's internal `CallLocal`).
+Verb, method path (as sent, percent-encoding kept), query string, headers, content type, body and
+the response status, headers and body pass through unchanged. The Resiliency policy of the target
+app id applies (`invocation/policy.py`). Errors are daprd's ERR_DIRECT_INVOKE (HTTP 500, gRPC
+INTERNAL) naming the id: an unknown id, an unreachable app, an open circuit breaker, a timeout.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import http
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from dapr.proto.common.v1 import common_pb2
@@ -15,96 +24,235 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ._errors import DaprApiError
-from .app_channel import AppUnavailable
+from .app_channel import AppResponse, AppUnavailable
 from .http_api import api
-from .subsystem import Subsystem
+from .invocation import headers as hdr
+from .invocation.policy import AppPolicies, AppPolicy
+from .invocation.remote import INTERNAL_PREFIX, RemoteSidecars
+from .invocation.targets import direct_invoke_error, raw_method, split_target
+from .resolution import DEFAULT_NAMESPACE, registry_dir
+from .subsystem import Runtime, Subsystem
 
-_HOP = {
-    "host",
-    "content-length",
-    "connection",
-    "keep-alive",
-    "transfer-encoding",
-    "te",
-    "trailer",
-    "upgrade",
-    "proxy-authorization",
-    "proxy-authenticate",
-    "dapr-api-token",
+if TYPE_CHECKING:
+    from .components import ResourcesSubsystem
+
+_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "CONNECT"]
+_GRPC_SKIP = ("user-agent", "grpc-", ":", "dapr-api-token", "content-type")
+
+# daprd's CodeFromHTTPStatus (pkg/messaging/v1/util.go): HTTP app -> gRPC caller
+_HTTP_TO_GRPC = {
+    400: grpc.StatusCode.INTERNAL,
+    401: grpc.StatusCode.UNAUTHENTICATED,
+    403: grpc.StatusCode.PERMISSION_DENIED,
+    404: grpc.StatusCode.NOT_FOUND,
+    409: grpc.StatusCode.ABORTED,
+    429: grpc.StatusCode.UNAVAILABLE,
+    500: grpc.StatusCode.UNKNOWN,
+    501: grpc.StatusCode.UNIMPLEMENTED,
+    502: grpc.StatusCode.UNAVAILABLE,
+    503: grpc.StatusCode.UNAVAILABLE,
+    504: grpc.StatusCode.UNAVAILABLE,
 }
-_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+
+Attempt = Callable[[], Awaitable[AppResponse]]
 
 
 class InvokeSubsystem(Subsystem):
-    """Proxies service invocation to the local app."""
+    """Service invocation to the local app or, through the name registry, to another app."""
 
     name = "invoke"
 
-    def _target(self, app_id: str) -> None:
-        own = self.sidecar.config.app_id
-        if app_id.split(".", 1)[0] != own:
-            raise DaprApiError(
-                500,
-                "ERR_DIRECT_INVOKE",
-                f"failed to invoke, id: {app_id}, err: couldn't find service: {app_id} "
-                f"(the embedded sidecar only knows its own app {own!r}; run the other app "
-                "under daprd or call it directly)",
-                grpc.StatusCode.INTERNAL,
-            )
+    def __init__(self, sidecar: Runtime, resources: ResourcesSubsystem | None = None) -> None:
+        super().__init__(sidecar)
+        specs = resources.resources.resiliency if resources is not None else []
+        self.policies = AppPolicies(specs)
+        self.remote = RemoteSidecars(sidecar.config.registry_dir)
+
+    @property
+    def namespace(self) -> str:
+        return self.sidecar.config.namespace or DEFAULT_NAMESPACE
 
     def routes(self) -> list[BaseRoute]:
         return [
-            Route("/v1.0/invoke/{app_id}/method/{method:path}", self._http_invoke, methods=_METHODS)
+            Route(
+                "/v1.0/invoke/{app_id}/method/{method:path}", self._http_invoke, methods=_METHODS
+            ),
+            Route(INTERNAL_PREFIX + "{method:path}", self._http_internal, methods=_METHODS),
         ]
 
+    async def stop(self) -> None:
+        await self.remote.close()
+
+    # -- entry points -------------------------------------------------------------------------
     @api
     async def _http_invoke(self, request: Request) -> Response:
-        app_id = request.path_params["app_id"]
-        self._target(app_id)
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
-        try:
-            resp = await self.sidecar.app.request(
-                request.method,
-                "/" + request.path_params["method"],
-                body=await request.body(),
-                headers=headers,
-                params=request.url.query or None,
-            )
-        except AppUnavailable as exc:
-            raise DaprApiError(
-                500,
-                "ERR_DIRECT_INVOKE",
-                f"failed to invoke, id: {app_id}, err: {exc}",
-                grpc.StatusCode.UNAVAILABLE,
-            ) from None
-        out_headers = {k: v for k, v in resp.headers.items() if k.lower() not in _HOP}
-        return Response(resp.body, status_code=resp.status, headers=out_headers)
+        found = raw_method(request.scope)
+        target, method = found or (request.path_params["app_id"], request.path_params["method"])
+        resp = await self.invoke(
+            target,
+            request.method,
+            method,
+            request.url.query,
+            await request.body(),
+            request.headers.items(),
+        )
+        return Response(resp.body, status_code=resp.status, headers=hdr.from_app(resp.headers))
+
+    @api
+    async def _http_internal(self, request: Request) -> Response:
+        """A call from another app's sidecar: caller identity already stamped; to the app."""
+        raw = (request.scope.get("raw_path") or b"").decode("latin-1")
+        method = raw[len(INTERNAL_PREFIX) :] if raw.startswith(INTERNAL_PREFIX) else ""
+        method = method or request.path_params["method"]
+        resp = await self._local(
+            request.method,
+            method,
+            request.url.query,
+            await request.body(),
+            hdr.to_app(request.headers.items()),
+            self.sidecar.config.app_id,
+        )
+        return Response(resp.body, status_code=resp.status, headers=hdr.from_app(resp.headers))
 
     async def invoke_grpc(self, request: Any, context: Any) -> Any:
-        """gRPC InvokeService over the HTTP app channel (verb/querystring from http_extension)."""
-        self._target(request.id)
+        """gRPC InvokeService: verb and query string from `http_extension`, metadata as headers."""
         msg = request.message
         verb_value = msg.http_extension.verb if msg.HasField("http_extension") else 0
         verb = common_pb2.HTTPExtension.Verb.Name(verb_value) if verb_value else "POST"
-        headers = {"Content-Type": msg.content_type} if msg.content_type else {}
-        try:
-            resp = await self.sidecar.app.request(
-                verb,
-                "/" + msg.method,
-                body=bytes(msg.data.value),
-                headers=headers,
-                params=msg.http_extension.querystring or None,
-            )
-        except AppUnavailable as exc:
-            raise DaprApiError(
-                500, "ERR_DIRECT_INVOKE", str(exc), grpc.StatusCode.UNAVAILABLE
-            ) from None
-        if resp.status >= 400:
-            await context.abort(
-                grpc.StatusCode.UNKNOWN, resp.body.decode("utf-8", "replace") or str(resp.status)
-            )
+        headers = [
+            (str(k), str(v))
+            for k, v in context.invocation_metadata() or ()
+            if not k.endswith("-bin") and not str(k).startswith(_GRPC_SKIP)
+        ]
+        if msg.content_type:
+            headers.append(("content-type", msg.content_type))
+        resp = await self.invoke(
+            request.id,
+            verb,
+            msg.method,
+            msg.http_extension.querystring,
+            bytes(msg.data.value),
+            headers,
+        )
+        if not 200 <= resp.status <= 399:
+            await context.send_initial_metadata((("dapr-http-status", str(resp.status)),))
+            try:
+                text = http.HTTPStatus(resp.status).phrase
+            except ValueError:
+                text = str(resp.status)
+            await context.abort(_HTTP_TO_GRPC.get(resp.status, grpc.StatusCode.UNKNOWN), text)
         out = common_pb2.InvokeResponse(
             content_type=resp.headers.get("Content-Type") or resp.headers.get("content-type") or ""
         )
         out.data.value = resp.body
         return out
+
+    # -- the call -----------------------------------------------------------------------------
+    async def invoke(
+        self,
+        target: str,
+        verb: str,
+        method: str,
+        query: str,
+        body: bytes,
+        headers: Iterable[tuple[str, str]],
+    ) -> AppResponse:
+        """Invoke `method` on app `target` (`<app-id>[.<namespace>]`) under its policy."""
+        app_id, namespace = split_target(target, self.namespace)
+        own = self.sidecar.config.app_id
+        out = hdr.outbound(headers, own, self.namespace, app_id)
+        policy = self.policies.for_app(app_id)
+        if app_id == own and namespace == self.namespace:
+
+            async def local() -> AppResponse:
+                return await self._local(verb, method, query, body, out, target)
+
+            return await self._run(target, policy, local, remote=False)
+
+        async def remote() -> AppResponse:
+            address = self.remote.lookup(app_id, namespace)
+            if address is None:
+                raise _NotFound(
+                    f"couldn't find service: {app_id} (no sidecar on this machine registered "
+                    f"app id {app_id!r} in namespace {namespace!r}, registry {self._dir()}: "
+                    f"start it with `funchost run` or `funchost sidecar --app-id {app_id}`)"
+                )
+            try:
+                return await self.remote.send(
+                    address, verb, method, query, body, out, policy.timeout
+                )
+            except AppUnavailable:
+                self.remote.forget(app_id, namespace)
+                raise
+
+        return await self._run(target, policy, remote, remote=True)
+
+    def _dir(self) -> str:
+        return str(self.sidecar.config.registry_dir or registry_dir())
+
+    async def _local(
+        self,
+        verb: str,
+        method: str,
+        query: str,
+        body: bytes,
+        headers: dict[str, str],
+        target: str,
+    ) -> AppResponse:
+        try:
+            return await self.sidecar.app.request(
+                verb,
+                "/" + method.lstrip("/"),
+                body=body,
+                headers=headers,
+                params=query or None,
+            )
+        except AppUnavailable as exc:
+            raise direct_invoke_error(target, str(exc)) from None
+
+    async def _run(
+        self, target: str, policy: AppPolicy, attempt: Attempt, remote: bool
+    ) -> AppResponse:
+        """Run `attempt` under the target's retry, timeout and circuit breaker."""
+        clock = self.sidecar.clock
+        retries = 0
+        while True:
+            breaker = policy.breaker
+            if breaker is not None and not breaker.allow(clock.time()):
+                raise direct_invoke_error(target, "circuit breaker is open")
+            resp: AppResponse | None = None
+            transport = False
+            failure: DaprApiError | None = None
+            try:
+                if policy.timeout is not None:
+                    resp = await asyncio.wait_for(attempt(), policy.timeout)
+                else:
+                    resp = await attempt()
+                err = ""
+            except TimeoutError:
+                err = "context deadline exceeded"
+            except _NotFound as exc:
+                err = str(exc)
+            except AppUnavailable as exc:
+                err, transport = str(exc), True
+            except DaprApiError as exc:  # the local app could not be reached
+                failure, err = exc, exc.message
+            ok = resp is not None and not policy.failed(resp.status)
+            if breaker is not None:
+                breaker.record(ok, clock.time())
+            if ok and resp is not None:
+                return resp
+            if resp is not None:
+                retry = policy.retries_status(resp.status)
+            else:
+                retry = policy.retry_responses or (transport and remote)
+            if not retry or not policy.retry.allows(retries):
+                if resp is not None:
+                    return resp  # the app's own failed answer goes back as it is
+                raise failure or direct_invoke_error(target, err)
+            retries += 1
+            await clock.sleep(policy.retry.delay(retries))
+
+
+class _NotFound(Exception):
+    """The target app id is not registered (or its entry is stale)."""

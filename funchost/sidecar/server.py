@@ -32,6 +32,7 @@ from .components import ResourcesSubsystem
 from .config import SidecarConfig
 from .core import CoreSubsystem
 from .grpc_api import DaprApis, DaprService, GrpcApiSubsystem
+from .invocation.targets import AppIdHeaderMiddleware
 from .invoke import InvokeSubsystem
 from .jobs import JobsSubsystem
 from .metrics import MetricsSubsystem
@@ -115,7 +116,19 @@ class Sidecar:
     def __init__(self, config: SidecarConfig, clock: Clock | None = None) -> None:
         self.config = config
         self.clock = clock or Clock()
-        self.store = Store(config.db_path, exclusive=True)
+        #: this sidecar's claim on its app id in the local name registry (config.register),
+        #: taken first: a second process with this id fails naming the holder's pid
+        self.registration: Registration | None = None
+        if config.register:
+            self.registration = resolution.claim(
+                config.app_id, config.namespace, config.registry_dir
+            )
+        try:
+            self.store = Store(config.db_path, exclusive=True)
+        except BaseException:
+            if self.registration is not None:
+                self.registration.close()
+            raise
         self.app = AppChannel(
             config.app_port, host=config.app_host, app_api_token=config.app_api_token
         )
@@ -124,8 +137,6 @@ class Sidecar:
         self._grpc: grpc.aio.Server | None = None
         self._app_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        #: this sidecar's claim on its app id in the local name registry (config.register)
-        self.registration: Registration | None = None
         self.started = asyncio.Event()
         self.stopping = False
         self.quiesced = False
@@ -143,7 +154,7 @@ class Sidecar:
         self.pubsub = PubSubSubsystem(self, self.components)
         self.bindings = BindingsSubsystem(self, self.components)
         self.jobs = JobsSubsystem(self)
-        self.invoke = InvokeSubsystem(self)
+        self.invoke = InvokeSubsystem(self, self.components)
         self.actors = ActorsSubsystem(self, self.state)
         apis = DaprApis(
             self,
@@ -230,18 +241,13 @@ class Sidecar:
     async def start(self) -> None:
         """Open servers on loopback, start subsystems, then discover the app in the background."""
         self.loop = asyncio.get_running_loop()
-        if self.config.register and self.registration is None:
-            # before any port opens: a second process with this id fails naming the holder
-            self.registration = resolution.claim(
-                self.config.app_id, self.config.namespace, self.config.registry_dir
-            )
         routes: list[BaseRoute] = []
         for sub in self.subsystems.values():
             routes.extend(sub.routes())
         http_app = Starlette(routes=routes)
-        asgi: Any = http_app
+        asgi: Any = AppIdHeaderMiddleware(http_app)  # `dapr-app-id` header invocations
         if self.config.api_token:
-            asgi = ApiTokenMiddleware(http_app, self.config.api_token)
+            asgi = ApiTokenMiddleware(asgi, self.config.api_token)
         self._grpc = grpc.aio.server(
             interceptors=grpc_token_interceptors(self.config.api_token),
             options=[
