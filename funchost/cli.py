@@ -319,9 +319,27 @@ GrpcPortOpt = Annotated[
 ]
 
 
+RunFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "-f",
+        "--run-file",
+        help=(
+            "Run every app of a Dapr multi-app run template (the dapr.yaml of `dapr run -f`, or "
+            "a folder holding one) instead of PATH."
+        ),
+        envvar="FUNCHOST_RUN_FILE",
+    ),
+]
+
+
 @app.command()
 def run(
-    path: PathArg,
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Folder (or .py file) of functions.", envvar="FUNCHOST_PATH"),
+    ] = None,
+    run_file: RunFileOpt = None,
     host: HostOpt = "127.0.0.1",
     port: Annotated[
         int, typer.Option("--port", help="App port.", envvar="FUNCHOST_APP_PORT")
@@ -343,7 +361,15 @@ def run(
         ),
     ] = False,
 ) -> None:
-    """Run PATH with the embedded sidecar: no Docker, no daprd. Ctrl-C stops both."""
+    """Run PATH with the embedded sidecar: no Docker, no daprd. Ctrl-C stops both.
+
+    With -f dapr.yaml: every app of the multi-app run template, each with its own sidecar.
+    """
+    if run_file is not None:
+        _run_many(run_file, state_dir, log_level)
+        return
+    if path is None:
+        raise typer.BadParameter("give PATH (a folder of functions) or -f dapr.yaml")
     import uvicorn
 
     from funchost.app import create_app
@@ -433,6 +459,24 @@ def run(
             server.run()
     finally:
         thread.stop()
+
+
+def _run_many(run_file: Path, state_dir: Path, log_level: str) -> None:
+    from funchost.runfile import RunFileError, load_run_file, run_apps
+
+    try:
+        spec = load_run_file(run_file)
+    except RunFileError as exc:
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(1) from None
+    for warning in spec.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+    default_state = state_dir == Path(".funchost")
+    code = run_apps(spec, state_dir=None if default_state else state_dir, log_level=log_level)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
