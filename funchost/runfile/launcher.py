@@ -177,7 +177,7 @@ class Launcher:
             run = _Started(spec, http_port, grpc_port, app_port)
             run.app = self._spawn("APP", spec, args, env)
             self.started.append(run)
-            self._wait_ready(run, run.app)
+            self._wait_ready(run, run.app, with_app=True)
             return run
         env = self._env(spec, http_port, grpc_port, spec.app_port)
         args = [*FUNCHOST, "sidecar", *self._common_args(spec, http_port, grpc_port)]
@@ -195,10 +195,14 @@ class Launcher:
                 f"{self.run_file.path}:{spec.line}: apps: command {spec.command!r} of "
                 f"{spec.app_id!r} did not start: {exc.strerror or exc}"
             ) from None
+        if spec.app_port is not None:
+            self._wait_ready(run, run.app, with_app=True)
         return run
 
-    def _wait_ready(self, run: _Started, proc: _Proc) -> None:
-        url = f"http://127.0.0.1:{run.http_port}/v1.0/healthz/outbound"
+    def _wait_ready(self, run: _Started, proc: _Proc, with_app: bool = False) -> None:
+        """Until the sidecar answers (`with_app`: and has found its app): daprd's health API."""
+        probe = "/v1.0/healthz" if with_app else "/v1.0/healthz/outbound"
+        url = f"http://127.0.0.1:{run.http_port}{probe}"
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline and not self.stopping.is_set():
             if proc.popen.poll() is not None:
