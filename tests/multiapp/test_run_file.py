@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -218,3 +219,50 @@ def _port() -> int:
     from funchost.sidecar import free_port
 
     return free_port()
+
+
+NODE_APP = """
+const http = require("http");
+http.createServer((req, res) => {
+  let body = "";
+  req.on("data", (chunk) => (body += chunk));
+  req.on("end", () => {
+    res.writeHead(201, {"content-type": "text/plain", "x-node-app": process.env.APP_ID});
+    res.end(`${req.method} ${req.url} ${body} ${process.env.DAPR_HTTP_PORT}`);
+  });
+}).listen(Number(process.env.APP_PORT), "127.0.0.1");
+"""
+
+
+def test_run_file_runs_a_node_app_next_to_its_own_sidecar(tmp_path: Path) -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the non-Python command app needs it")
+    _write(tmp_path / "web" / "server.js", NODE_APP)
+    (tmp_path / "caller").mkdir()
+    run_file = _write(
+        tmp_path / "dapr.yaml",
+        f"""
+        version: 1
+        apps:
+          - appDirPath: ./web
+            appID: node-web
+            appPort: {_port()}
+            command: ["node", "server.js"]
+          - appDirPath: ./caller
+            command: ["{sys.executable}", "-c", "import time; time.sleep(600)"]
+        """,
+    )
+    registry = tmp_path / "registry"
+    launcher = _Launcher(run_file, registry)
+    try:
+        launcher.wait_for("2 apps running")
+        apps = {a.app_id: a for a in resolution.list_apps(registry)}
+        r = httpx.put(
+            f"{apps['caller'].http_url}/v1.0/invoke/node-web/method/items/1?x=y", content=b"data"
+        )
+        assert r.status_code == 201 and r.headers["x-node-app"] == "node-web"
+        assert r.text == f"PUT /items/1?x=y data {apps['node-web'].http_port}"
+    finally:
+        launcher.proc.send_signal(signal.SIGTERM)
+        assert launcher.proc.wait(90) == 0, "\n".join(launcher.lines)
