@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import http
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -213,12 +214,15 @@ class InvokeSubsystem(Subsystem):
     async def _run(
         self, target: str, policy: AppPolicy, attempt: Attempt, remote: bool
     ) -> AppResponse:
-        """Run `attempt` under the target's retry, timeout and circuit breaker."""
-        clock = self.sidecar.clock
+        """Run `attempt` under the target's retry, timeout and circuit breaker.
+
+        Real time, not the sidecar's clock: a caller is waiting on this very request, and a
+        virtual clock (tests) would leave it hanging between attempts.
+        """
         retries = 0
         while True:
             breaker = policy.breaker
-            if breaker is not None and not breaker.allow(clock.time()):
+            if breaker is not None and not breaker.allow(time.monotonic()):
                 raise direct_invoke_error(target, "circuit breaker is open")
             resp: AppResponse | None = None
             transport = False
@@ -239,7 +243,7 @@ class InvokeSubsystem(Subsystem):
                 failure, err = exc, exc.message
             ok = resp is not None and not policy.failed(resp.status)
             if breaker is not None:
-                breaker.record(ok, clock.time())
+                breaker.record(ok, time.monotonic())
             if ok and resp is not None:
                 return resp
             if resp is not None:
@@ -251,7 +255,7 @@ class InvokeSubsystem(Subsystem):
                     return resp  # the app's own failed answer goes back as it is
                 raise failure or direct_invoke_error(target, err)
             retries += 1
-            await clock.sleep(policy.retry.delay(retries))
+            await asyncio.sleep(policy.retry.delay(retries))
 
 
 class _NotFound(Exception):
