@@ -254,6 +254,12 @@ def load_run_file(path: str | Path) -> RunFile:
         config_base = app_dir if app.config_file_path else base
         env = {k: _env_str(v) for k, v in (common.env or {}).items()}
         env.update({k: _env_str(v) for k, v in (app.env or {}).items()})
+        protocol = app.app_protocol or common.app_protocol or "http"
+        if protocol not in ("http", "h2c"):
+            warnings.append(
+                f"{_where(file, lines, (*loc, 'appProtocol'))}: the embedded sidecar calls its "
+                f"app over HTTP only; {protocol!r} is recorded but the app is called over HTTP"
+            )
         apps.append(
             AppSpec(
                 app_id=app_id,
@@ -261,7 +267,7 @@ def load_run_file(path: str | Path) -> RunFile:
                 line=lines.get(loc, 1),
                 command=list(app.command) if app.command else None,
                 app_port=app.app_port if app.app_port and app.app_port > 0 else None,
-                app_protocol=app.app_protocol or common.app_protocol or "http",
+                app_protocol=protocol,
                 dapr_http_port=_port(app.dapr_http_port),
                 dapr_grpc_port=_port(app.dapr_grpc_port),
                 resources=resources,
