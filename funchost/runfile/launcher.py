@@ -305,7 +305,8 @@ def run_apps(
             )
         if not launcher.stopping.is_set():
             launcher.print_line(
-                f"funchost: {len(run_file.apps)} apps running; Ctrl-C stops them all"
+                f"funchost: {len(run_file.apps)} app{'s' if len(run_file.apps) != 1 else ''} "
+                "running; Ctrl-C stops them all"
             )
         launcher.wait()
     except StartError as exc:
