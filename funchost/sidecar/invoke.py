@@ -137,11 +137,7 @@ class InvokeSubsystem(Subsystem):
         )
         if not 200 <= resp.status <= 399:
             await context.send_initial_metadata((("dapr-http-status", str(resp.status)),))
-            try:
-                text = http.HTTPStatus(resp.status).phrase
-            except ValueError:
-                text = str(resp.status)
-            await context.abort(_HTTP_TO_GRPC.get(resp.status, grpc.StatusCode.UNKNOWN), text)
+            await context.abort_with_status(_http_error_status(resp))
         out = common_pb2.InvokeResponse(
             content_type=resp.headers.get("Content-Type") or resp.headers.get("content-type") or ""
         )
@@ -256,6 +252,33 @@ class InvokeSubsystem(Subsystem):
                 raise failure or direct_invoke_error(target, err)
             retries += 1
             await asyncio.sleep(policy.retry.delay(retries))
+
+
+def _http_error_status(resp: AppResponse) -> Any:
+    """daprd's ErrorFromHTTPResponseCode: the gRPC code for the HTTP status, the status text as
+    message, and an ErrorInfo (domain dapr.io) with `http.code` and `http.error_message`."""
+    from google.protobuf import any_pb2
+    from google.rpc import error_details_pb2, status_pb2
+    from grpc_status import rpc_status
+
+    try:
+        text = http.HTTPStatus(resp.status).phrase
+    except ValueError:
+        text = str(resp.status)
+    code = _HTTP_TO_GRPC.get(resp.status, grpc.StatusCode.UNKNOWN)
+    info = error_details_pb2.ErrorInfo(
+        reason=text,
+        domain="dapr.io",
+        metadata={
+            "http.code": str(resp.status),
+            "http.error_message": resp.body.decode("utf-8", "replace")[:63],
+        },
+    )
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    return rpc_status.to_status(
+        status_pb2.Status(code=code.value[0], message=text, details=[detail])
+    )
 
 
 class _NotFound(Exception):

@@ -11,6 +11,8 @@ import httpx
 import pytest
 from dapr.clients import DaprClient
 from dapr.clients.grpc.client import DaprGrpcClient
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
 from .conftest import Apps
 
@@ -110,6 +112,13 @@ def test_sdk_clients_invoke_over_http_and_grpc(apps: Apps, monkeypatch: pytest.M
                 "app-b", "missing", data=b"", http_verb="GET", http_querystring=(("status", "404"),)
             )
         assert err.value.code() == grpc.StatusCode.NOT_FOUND  # daprd's CodeFromHTTPStatus
+        assert err.value.details() == "Not Found"
+        status = rpc_status.from_call(err.value)  # type: ignore[arg-type]
+        assert status is not None
+        info = error_details_pb2.ErrorInfo()
+        status.details[0].Unpack(info)
+        assert info.domain == "dapr.io" and info.metadata["http.code"] == "404"
+        assert info.metadata["http.error_message"].startswith('{"app": "app-b"')
         with pytest.raises(grpc.RpcError) as err:
             grpc_client.invoke_method("nobody-home", "x", data=b"")
         assert err.value.code() == grpc.StatusCode.INTERNAL
