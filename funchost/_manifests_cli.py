@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -95,6 +96,9 @@ def manifests_command(
             kafka_brokers=kafka_brokers,
             components=components,
         )
+        # the image holds each app's folder under /app (Dockerfile): serve this one
+        folder = path.resolve() if path.is_dir() else path.resolve().parent
+        opts = replace(opts, functions_path=f"/app/{folder.name}")
         files = render(discover(path, plugins=plugins), opts)
     except FunchostError as exc:
         typer.echo(f"error: {exc}", err=True)
