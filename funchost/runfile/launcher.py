@@ -124,6 +124,7 @@ class Launcher:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
+            preexec_fn=_die_with_parent,
         )
         proc = _Proc(kind, spec.app_id, popen)
         proc.pump = threading.Thread(target=self._pump, args=(proc, spec), daemon=True)
@@ -135,6 +136,10 @@ class Launcher:
         self, spec: AppSpec, http_port: int, grpc_port: int, app_port: int | None
     ) -> dict[str, str]:
         env = dict(os.environ)
+        if env.get("PYTHONPATH"):  # apps run in their appDirPath: keep relative entries valid
+            env["PYTHONPATH"] = os.pathsep.join(
+                os.path.abspath(p) if p else p for p in env["PYTHONPATH"].split(os.pathsep)
+            )
         env.update(spec.env)
         env.update(
             {
@@ -258,6 +263,16 @@ class Launcher:
         for proc in [*apps, *sidecars]:
             if proc.pump is not None:
                 proc.pump.join(5)
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if the launcher dies (even by kill -9), so no app is orphaned
+    (Linux `PR_SET_PDEATHSIG`; elsewhere nothing)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 class StartError(Exception):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -266,3 +267,40 @@ def test_run_file_runs_a_node_app_next_to_its_own_sidecar(tmp_path: Path) -> Non
     finally:
         launcher.proc.send_signal(signal.SIGTERM)
         assert launcher.proc.wait(90) == 0, "\n".join(launcher.lines)
+
+
+def test_killing_the_launcher_leaves_no_app_behind(tmp_path: Path) -> None:
+    (tmp_path / "sleeper").mkdir()
+    run_file = _write(
+        tmp_path / "dapr.yaml",
+        f"""
+        version: 1
+        apps:
+          - appDirPath: ./sleeper
+            command: ["{sys.executable}", "-c", "import time; time.sleep(600)"]
+        """,
+    )
+    registry = tmp_path / "registry"
+    launcher = _Launcher(run_file, registry)
+    launcher.wait_for("1 app running")
+    found = resolution.list_apps(registry)
+    assert len(found) == 1, launcher.lines
+    entry = found[0]
+    launcher.proc.kill()  # kill -9: no chance to stop anything
+    launcher.proc.wait(10)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and resolution.list_apps(registry):
+        time.sleep(0.1)
+    assert resolution.list_apps(registry) == []
+    while time.monotonic() < deadline and not _gone(entry.pid):
+        time.sleep(0.1)
+    assert _gone(entry.pid)  # the sidecar died with its launcher
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
