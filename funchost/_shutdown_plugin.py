@@ -13,13 +13,15 @@ CLI in place of ``uvicorn.run``.
 from __future__ import annotations
 
 import logging
-
-from fastapi import FastAPI
+from typing import TYPE_CHECKING
 
 from funchost.plugins import hookimpl
-from funchost.registry import Registry
-from funchost.settings import Settings
-from funchost.shutdown import get_drain, install_drain
+
+if TYPE_CHECKING:  # the hooks run only when an app is built; `funchost list` needs neither
+    from fastapi import FastAPI
+
+    from funchost.registry import Registry
+    from funchost.settings import Settings
 
 log = logging.getLogger("funchost.shutdown")
 
@@ -27,6 +29,8 @@ log = logging.getLogger("funchost.shutdown")
 @hookimpl
 def funchost_configure_app(app: FastAPI, registry: Registry, settings: Settings) -> None:
     """Track in-flight requests and refuse new ones once the drain begins."""
+    from funchost.shutdown import get_drain, install_drain
+
     if get_drain(app) is None:
         install_drain(app)
 
@@ -34,6 +38,8 @@ def funchost_configure_app(app: FastAPI, registry: Registry, settings: Settings)
 @hookimpl
 def funchost_startup(app: FastAPI, registry: Registry, settings: Settings) -> None:
     """Stop the workflow worker as soon as draining begins."""
+    from funchost.shutdown import get_drain
+
     drain = get_drain(app)
     host = getattr(app.state, "funchost", None)
     if drain is None or host is None or not (registry.workflows or registry.activities):

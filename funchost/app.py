@@ -17,10 +17,10 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from funchost._host import Host
-from funchost._manifests_units import select_enabled
 from funchost.plugins import get_plugin_manager
 from funchost.registry import Registry
 from funchost.settings import Settings
+from funchost.units import select_enabled
 
 __all__ = ["TokenMiddleware", "create_app"]
 
@@ -97,7 +97,7 @@ def create_app(
     if not isinstance(registry, Registry):
         registry = Registry(registry or ())
     registry.validate()
-    # FUNCHOST_ENABLE: the scale unit this replica serves (funchost._manifests_units).
+    # FUNCHOST_ENABLE: the scale unit this replica serves (funchost.units).
     registry = select_enabled(registry, settings.enable)
     pm = plugin_manager or registry.plugin_manager or get_plugin_manager(entry_points=False)
     host = Host(registry, settings, pm)

@@ -16,6 +16,7 @@ from funchost.errors import DiscoveryError
 __all__ = [
     "BUILTIN_PLUGINS",
     "ENTRY_POINT_GROUP",
+    "builtin_plugins",
     "get_plugin_manager",
     "hookimpl",
     "load_entry_point_plugins",
@@ -24,17 +25,20 @@ __all__ = [
 
 hookimpl = pluggy.HookimplMarker(hookspecs.PROJECT)
 ENTRY_POINT_GROUP = "funchost"
-#: The built-in trigger wiring, registered as ordinary plugins.
-BUILTIN_PLUGINS = (
-    "funchost.wiring.pubsub",
-    "funchost.wiring.bindings",
-    "funchost.wiring.jobs",
-    "funchost.wiring.invoke",
-    "funchost.wiring.actors",
-    "funchost.wiring.workflows",
-    "funchost.observability.plugin",
-    "funchost._shutdown_plugin",
-)
+#: Built-in plugins after the trigger wiring: observability, then graceful shutdown.
+_AFTER_WIRING = ("funchost.observability.plugin", "funchost._shutdown_plugin")
+
+
+def builtin_plugins() -> tuple[str, ...]:
+    """The built-in plugin modules: each trigger kind's `wiring` (in kind order), then the rest."""
+    from funchost.triggers import kinds
+
+    wiring = [module for cls in kinds().values() for module in cls.wiring]
+    return (*dict.fromkeys(wiring), *_AFTER_WIRING)
+
+
+#: The built-in plugins when this module was imported, registered as ordinary plugins.
+BUILTIN_PLUGINS = builtin_plugins()
 
 
 def selected_plugin_names(value: str | None = None) -> set[str] | None:
@@ -98,7 +102,7 @@ def get_plugin_manager(
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     if builtins:
-        for name in BUILTIN_PLUGINS:
+        for name in builtin_plugins():
             pm.register(importlib.import_module(name), name=name)
     if entry_points:
         load_entry_point_plugins(pm, selected_plugin_names() if only is None else only)

@@ -17,6 +17,7 @@ from funchost.triggers import (
     TopicDef,
     WorkflowDef,
     definitions_of,
+    kinds,
 )
 
 __all__ = ["RESERVED_ROUTES", "Registry"]
@@ -25,7 +26,8 @@ D = TypeVar("D", bound=Definition)
 
 #: Paths the host serves itself; no trigger may use them.
 RESERVED_ROUTES = ("/healthz", "/dapr/subscribe", "/dapr/config", "/functions", "/metrics")
-KINDS = ("topic", "binding", "cron", "invoke", "actor", "workflow", "activity")
+#: The trigger kinds, in declaration order (`funchost list` sorts by it).
+KINDS = tuple(kinds())
 
 
 class Registry:
@@ -58,7 +60,7 @@ class Registry:
         else:
             raise RegistryError(
                 f"{item!r} is not a decorated function, class or module: decorate it with "
-                "@topic/@binding/@cron/@invoke/@actor/@workflow/@activity"
+                + "/".join(f"@{kind}" for kind in kinds())
             )
         return self
 

@@ -19,20 +19,26 @@ kind           fields (besides ``name``, ``target``, ``module``, ``qualname``, `
 ``workflow``   (the name is the registered workflow name)
 ``activity``   (the name is the registered activity name)
 =============  ==============================================================================
+
+Each definition class also carries its kind's facts as class attributes (``kind``, ``wiring``,
+``unit``, ``unit_whole``, ``http``, ``retried``, ``public_api``) and methods (``routes()``,
+``unit_group``, ``every_unit``): the registry, scale units, ``funchost list``, the manifests and
+observability read them, so a new kind is its definition class + decorator, its wiring module
+(named by ``wiring``) and its tests. `kinds()` lists the kinds in declaration order.
 """
 
 from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar, overload
 
-from funchost._schedule import normalize_schedule, parse_duration
 from funchost.errors import DefinitionError
+from funchost.timeformats import normalize_schedule, parse_duration
 
 __all__ = [
     "ActivityDef",
@@ -50,6 +56,7 @@ __all__ = [
     "cron",
     "definitions_of",
     "invoke",
+    "kinds",
     "topic",
     "workflow",
 ]
@@ -61,19 +68,60 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _ROUTE = re.compile(r"^/[A-Za-z0-9._~\-/{}]*$")
 _VERBS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 ATTR = "__funchost__"
+_KINDS: dict[str, type[Definition]] = {}
+
+#: A route the sidecar calls on the app: (path, HTTP methods or None for any).
+Route = tuple[str, tuple[str, ...] | None]
 
 
 @dataclass(frozen=True, kw_only=True)
 class Definition:
-    """What every definition has: a unique ``name`` per kind and where it was declared."""
+    """What every definition has: a unique ``name`` per kind and where it was declared.
 
+    The class attributes are the kind's facts; a subclass with a ``kind`` is a trigger kind.
+    """
+
+    #: The kind's name (``funchost list``, ``FUNCHOST_ENABLE``, metrics and traces).
     kind: ClassVar[str] = ""
+    #: The built-in scale unit serving this kind (``FUNCHOST_ENABLE``, ``--units``).
+    unit: ClassVar[str] = ""
+    #: Enabling the kind (or one of its definitions) enables its whole unit (one shared runtime).
+    unit_whole: ClassVar[bool] = False
+    #: The sidecar delivers each call as an HTTP request on `routes()`; observed per call.
+    http: ClassVar[bool] = False
+    #: A failed delivery is retried by the sidecar (observed outcome "retry", not "error").
+    retried: ClassVar[bool] = False
+    #: Serves the app's own HTTP API (the unit backs the Kubernetes Service).
+    public_api: ClassVar[bool] = False
+    #: The plugin modules wiring this kind into the app (registered as built-in plugins).
+    wiring: ClassVar[tuple[str, ...]] = ()
+
     name: str
     target: Any = field(compare=False, repr=False)
     module: str
     qualname: str
     file: str
     line: int
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.kind:
+            _KINDS[cls.kind] = cls
+
+    def routes(self) -> tuple[Route, ...]:
+        """The app routes the sidecar calls for this definition (none when not `http`)."""
+        route = getattr(self, "route", None)
+        return ((route, ("POST",)),) if self.http and route else ()
+
+    @property
+    def unit_group(self) -> Hashable | None:
+        """Definitions sharing a group are served together by a scale unit (None: alone)."""
+        return (self.unit,) if self.unit_whole else None
+
+    @property
+    def every_unit(self) -> bool:
+        """True when every scale unit serves this definition."""
+        return False
 
     @property
     def where(self) -> str:
@@ -111,6 +159,10 @@ class TopicDef(Definition):
     """``@topic``: a programmatic pub/sub subscription."""
 
     kind: ClassVar[str] = "topic"
+    wiring: ClassVar[tuple[str, ...]] = ("funchost.wiring.pubsub",)
+    unit: ClassVar[str] = "workers"
+    http: ClassVar[bool] = True
+    retried: ClassVar[bool] = True
     pubsub: str
     topic: str
     route: str
@@ -131,12 +183,25 @@ class TopicDef(Definition):
             text += f" (dlq {self.dead_letter_topic})"
         return text + (" [bulk]" if self.bulk else "")
 
+    def routes(self) -> tuple[Route, ...]:
+        """The default route and every rule's path."""
+        return tuple((path, ("POST",)) for path in (self.route, *(r.path for r in self.rules)))
+
+    @property
+    def unit_group(self) -> Hashable:
+        """One topic's subscribers: a unit serving one serves all (one subscription)."""
+        return ("topic", self.pubsub, self.topic)
+
 
 @dataclass(frozen=True, kw_only=True)
 class BindingDef(Definition):
     """``@binding``: an input binding component delivering to ``route``."""
 
     kind: ClassVar[str] = "binding"
+    wiring: ClassVar[tuple[str, ...]] = ("funchost.wiring.bindings",)
+    unit: ClassVar[str] = "workers"
+    http: ClassVar[bool] = True
+    retried: ClassVar[bool] = True
     binding: str
     route: str
 
@@ -150,6 +215,9 @@ class CronDef(Definition):
     """``@cron``: a Dapr job (once per tick cluster-wide) or a per-replica ``bindings.cron``."""
 
     kind: ClassVar[str] = "cron"
+    wiring: ClassVar[tuple[str, ...]] = ("funchost.wiring.jobs", "funchost.wiring.bindings")
+    unit: ClassVar[str] = "workers"
+    http: ClassVar[bool] = True
     schedule: str
     job_schedule: str
     per_replica: bool = False
@@ -159,12 +227,21 @@ class CronDef(Definition):
     def trigger(self) -> str:
         return f"{self.schedule}" + (" (per replica)" if self.per_replica else "")
 
+    @property
+    def every_unit(self) -> bool:
+        """A Dapr-job cron: every unit serves it (the job fires once per tick cluster-wide)."""
+        return not self.per_replica
+
 
 @dataclass(frozen=True, kw_only=True)
 class InvokeDef(Definition):
     """``@invoke``: a service-invocation / HTTP method with optional ``{path}`` params."""
 
     kind: ClassVar[str] = "invoke"
+    wiring: ClassVar[tuple[str, ...]] = ("funchost.wiring.invoke",)
+    unit: ClassVar[str] = "api"
+    http: ClassVar[bool] = True
+    public_api: ClassVar[bool] = True
     method: str
     methods: tuple[str, ...] = ("POST",)
     route: str
@@ -173,12 +250,18 @@ class InvokeDef(Definition):
     def trigger(self) -> str:
         return f"{','.join(self.methods)} /{self.method}"
 
+    def routes(self) -> tuple[Route, ...]:
+        """The method's route, for its verbs."""
+        return ((self.route, self.methods),)
+
 
 @dataclass(frozen=True, kw_only=True)
 class ActorDef(Definition):
     """``@actor``: a `dapr.actor.Actor` subclass registered with the actor runtime."""
 
     kind: ClassVar[str] = "actor"
+    wiring: ClassVar[tuple[str, ...]] = ("funchost.wiring.actors",)
+    unit: ClassVar[str] = "actors"
     actor_type: str
     idle_timeout: timedelta | None = None
     scan_interval: timedelta | None = None
@@ -200,6 +283,9 @@ class WorkflowDef(Definition):
     """``@workflow``: a generator orchestrator for the Dapr workflow runtime."""
 
     kind: ClassVar[str] = "workflow"
+    wiring: ClassVar[tuple[str, ...]] = ("funchost.wiring.workflows",)
+    unit: ClassVar[str] = "workflows"
+    unit_whole: ClassVar[bool] = True
 
     @property
     def trigger(self) -> str:
@@ -211,10 +297,18 @@ class ActivityDef(Definition):
     """``@activity``: a workflow activity (sync or async)."""
 
     kind: ClassVar[str] = "activity"
+    wiring: ClassVar[tuple[str, ...]] = ("funchost.wiring.workflows",)
+    unit: ClassVar[str] = "workflows"
+    unit_whole: ClassVar[bool] = True
 
     @property
     def trigger(self) -> str:
         return f"activity {self.name}"
+
+
+def kinds() -> dict[str, type[Definition]]:
+    """Every trigger kind -> its definition class, in declaration order."""
+    return dict(_KINDS)
 
 
 def definitions_of(obj: object) -> tuple[Definition, ...]:

@@ -242,25 +242,13 @@ def _classify(target: RouteTarget, status: int, body: bytes) -> tuple[str, bool]
 
 
 def routes_from_definitions(definitions: Iterable[Any]) -> RouteTable:
-    """A `RouteTable` for the app routes of funchost definitions (topic, binding, cron, invoke).
+    """A `RouteTable` for the app routes of funchost definitions (each `http` kind's `routes()`).
 
     Actor callbacks are recognised by path; workflows and activities are not HTTP routes.
     """
     table = RouteTable()
     for d in definitions:
-        kind = getattr(d, "kind", "")
-        route = getattr(d, "route", None)
-        if not route:
-            continue
-        if kind == "topic":
-            target = RouteTarget(d.name, "topic", bool(getattr(d, "dead_letter_topic", None)))
-            table.add(route, target, ["POST"])
-            for rule in getattr(d, "rules", ()):
-                table.add(rule.path, target, ["POST"])
-        elif kind == "binding":
-            table.add(route, RouteTarget(d.name, "binding"), ["POST"])
-        elif kind == "cron":
-            table.add(route, RouteTarget(d.name, "cron"), ["POST"])
-        elif kind == "invoke":
-            table.add(route, RouteTarget(d.name, "invoke"), getattr(d, "methods", None))
+        target = RouteTarget(d.name, d.kind, bool(getattr(d, "dead_letter_topic", None)))
+        for path, methods in d.routes():
+            table.add(path, target, list(methods) if methods is not None else None)
     return table

@@ -1,4 +1,4 @@
-"""The built-in observability plugin (registered in `funchost.plugins.BUILTIN_PLUGINS`).
+"""The built-in observability plugin (registered by `funchost.plugins.builtin_plugins`).
 
 - `funchost_configure_app`: one `Observer` per app (`app.state.observer`, `host.observer`),
   `GET /metrics`, `GET /_funchost/recent` (last invocations), and the ASGI middleware that
@@ -34,9 +34,6 @@ __all__ = ["RECENT_PATH", "observer_of"]
 
 #: The app route listing the last invocations (newest first), read by `funchost status`.
 RECENT_PATH = "/_funchost/recent"
-
-_HTTP_KINDS = ("topic", "binding", "cron", "invoke")
-_RETRIED = ("topic", "binding")
 
 
 def observer_of(app_or_host: Any) -> Observer | None:
@@ -88,11 +85,11 @@ def funchost_wrap_handler(
 ) -> Callable[..., Awaitable[Any]] | None:
     """Run each call of an HTTP-triggered function inside an observed invocation."""
     kind = definition.kind
-    if kind not in _HTTP_KINDS:
+    if not definition.http:
         return None
     name = definition.name
     drop = "dead_letter" if getattr(definition, "dead_letter_topic", None) else "drop"
-    failure = "retry" if kind in _RETRIED else "error"
+    failure = "retry" if definition.retried else "error"
 
     async def observed(ctx: Any, *args: Any) -> Any:
         observer: Observer | None = getattr(getattr(ctx, "host", None), "observer", None)

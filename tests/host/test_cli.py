@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +64,15 @@ def _served_routes(monkeypatch, args: list[str], env: dict[str, str] | None = No
         built.append({getattr(r, "path", "") for r in app.routes})
 
     monkeypatch.setattr(DrainingServer, "run", fake_run)
-    result = runner.invoke(app, args, env=env)
+    # a free port: `funchost run functions/` may hold the default 8000 meanwhile
+    result = runner.invoke(app, [*args, "--port", str(_free_port())], env=env)
     return result, built
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def test_serve_enable_selects_a_unit(monkeypatch) -> None:

@@ -9,8 +9,8 @@ import pytest
 from dapr.actor import Actor, ActorInterface, actormethod
 
 from funchost import activity, actor, binding, cron, invoke, topic, workflow
-from funchost._schedule import next_fire, normalize_schedule, parse_duration
 from funchost.errors import DefinitionError
+from funchost.timeformats import next_fire, normalize_schedule, parse_duration
 from funchost.triggers import CronDef, TopicDef, definitions_of
 
 

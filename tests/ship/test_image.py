@@ -96,7 +96,7 @@ def test_entry_point_serves_functions_next_to_the_sidecar(tmp_path: Path, monkey
         DAPR_GRPC_PORT=str(grpc_port),
         SEEN_FILE=str(seen),
     )
-    funchost = [sys.executable, "-m", "funchost.cli"] if not shutil.which("funchost") else []
+    funchost = [sys.executable, "-m", "funchost"] if not shutil.which("funchost") else []
     argv = [*stage.entrypoint, *stage.cmd]
     argv = [str(functions) if a == "/app/functions" else a for a in argv]
     if funchost:

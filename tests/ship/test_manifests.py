@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from funchost._manifests_units import parse_units
 from funchost.discovery import discover
 from funchost.errors import ConfigError
 from funchost.manifests import ManifestOptions, options_from, render
 from funchost.registry import Registry
+from funchost.units import parse_units
 
 SAMPLE = Path(__file__).parents[1] / "functions" / "all_kinds"
 

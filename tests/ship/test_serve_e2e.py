@@ -48,7 +48,7 @@ async def fast() -> dict:
 
 def _cli() -> list[str]:
     exe = shutil.which("funchost")
-    return [exe] if exe else [sys.executable, "-m", "funchost.cli"]
+    return [exe] if exe else [sys.executable, "-m", "funchost"]
 
 
 @contextmanager
@@ -76,6 +76,10 @@ def served(functions: Path, tmp: Path, **env: str) -> Iterator[tuple[subprocess.
     )  # fmt: skip
     try:
         _wait(lambda: _status(f"http://127.0.0.1:{app_port}/healthz") == 200, app)
+        # the app may be up before its sidecar (`serve` does not import the sidecar)
+        _wait(
+            lambda: _status(f"http://127.0.0.1:{http_port}/v1.0/healthz/outbound") == 204, sidecar
+        )
         yield app, app_port, http_port
     finally:
         for proc in (app, sidecar):

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from starlette.routing import Route
 
-from funchost._manifests_units import parse_units
 from funchost.app import create_app
 from funchost.discovery import discover
 from funchost.errors import ConfigError
@@ -17,6 +16,7 @@ from funchost.manifests import ManifestOptions, render, select_enabled
 from funchost.registry import Registry
 from funchost.settings import Settings
 from funchost.sidecar import Sidecar, SidecarConfig, SidecarThread, free_port
+from funchost.units import parse_units
 
 SAMPLE = Path(__file__).parents[1] / "functions" / "all_kinds"
 

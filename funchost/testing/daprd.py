@@ -15,11 +15,11 @@ import shutil
 import time
 from typing import TYPE_CHECKING, Any
 
-from ._testing_app import AppServer, stack_env, wait_for_host_startup
-from ._testing_proc import LoggedProcess
+from funchost.testing.appserver import AppServer, stack_env, wait_for_host_startup
+from funchost.testing.process import LoggedProcess
 
 if TYPE_CHECKING:
-    from ._testing_runtime import LocalRuntime
+    from funchost.testing.base import RuntimeView
 
 
 def daprd_command(
@@ -50,7 +50,7 @@ def daprd_command(
 class DaprdStack:
     """A real daprd child process plus the app in a thread."""
 
-    def __init__(self, runtime: LocalRuntime) -> None:
+    def __init__(self, runtime: RuntimeView) -> None:
         self.rt = runtime
         self.process = LoggedProcess("daprd", runtime.db_path.parent / "daprd.log")
         self.app: AppServer | None = None
@@ -82,7 +82,7 @@ class DaprdStack:
     def _start_once(self) -> None:
         import httpx
 
-        from .sidecar import free_port
+        from funchost.sidecar import free_port
 
         daprd = shutil.which("daprd")
         if daprd is None:
@@ -135,7 +135,7 @@ class DaprdStack:
             await asyncio.sleep(0.05)
 
     async def advance(self, seconds: float) -> float:  # pragma: no cover - guarded by LocalRuntime
-        from ._testing_runtime import NeedsVirtualClock
+        from funchost.testing.base import NeedsVirtualClock
 
         raise NeedsVirtualClock("advance() needs the embedded sidecar's virtual clock")
 
@@ -143,12 +143,12 @@ class DaprdStack:
         return time.time()
 
     async def dead_letters(self, topic: str) -> list[Any]:
-        from ._testing_runtime import NeedsEmbeddedSidecar
+        from funchost.testing.base import NeedsEmbeddedSidecar
 
         raise NeedsEmbeddedSidecar("dead_letters() reads the embedded sidecar's store, not daprd's")
 
     async def outbox(self, binding: str) -> list[Any]:
-        from ._testing_runtime import NeedsEmbeddedSidecar
+        from funchost.testing.base import NeedsEmbeddedSidecar
 
         raise NeedsEmbeddedSidecar("outbox() reads the embedded sidecar's outbox, not daprd's")
 
@@ -156,7 +156,7 @@ class DaprdStack:
         """POST the event to the app as daprd delivers an input binding."""
         import httpx
 
-        from ._testing_inspect import BindingReply, _decode, _encode
+        from funchost.testing.inspection import BindingReply, _decode, _encode
 
         body, content_type = _encode(data)
         async with httpx.AsyncClient(timeout=60.0) as client:

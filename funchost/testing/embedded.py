@@ -3,7 +3,7 @@
 `EmbeddedStack` runs a `Sidecar` in a `SidecarThread` and the app in an `AppServer` thread, both on
 loopback ports chosen up front, and knows how to settle, advance the virtual clock, kill both
 abruptly and start them again on the same SQLite file. It is used in-process by `LocalRuntime`
-and inside the child process of `mode="subprocess"` (see `_testing_child`).
+and inside the child process of `mode="subprocess"` (see `funchost.testing.subprocess_stack`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._testing_app import AppServer, AppStartError, ASGIApp, stack_env, wait_for_host_startup
-from ._testing_inspect import dead_letters, instrument, outbox, send_binding
+from funchost.testing.appserver import (
+    AppServer,
+    AppStartError,
+    ASGIApp,
+    stack_env,
+    wait_for_host_startup,
+)
+from funchost.testing.inspection import dead_letters, instrument, outbox, send_binding
 
 log = logging.getLogger("funchost.testing")
 
@@ -43,7 +49,7 @@ class StackConfig:
 
     def pick_ports(self) -> None:
         """Choose free loopback ports for every port still 0."""
-        from .sidecar import free_port
+        from funchost.sidecar import free_port
 
         self.http_port = self.http_port or free_port()
         self.grpc_port = self.grpc_port or free_port()
@@ -143,7 +149,7 @@ class EmbeddedStack:
                 self.config.http_port = self.config.grpc_port = self.config.app_port = 0
 
     def _start_once(self) -> None:
-        from .sidecar import Clock, Sidecar, SidecarConfig, SidecarThread, VirtualClock
+        from funchost.sidecar import Clock, Sidecar, SidecarConfig, SidecarThread, VirtualClock
 
         cfg = self.config
         cfg.pick_ports()

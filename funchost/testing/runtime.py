@@ -12,62 +12,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from ._testing_access import StateAccess, Workflows, encode_value
-from ._testing_inspect import BindingReply
+from funchost.testing.access import StateAccess, Workflows, encode_value
+from funchost.testing.apps import default_resources, functions_app_factory, load_app
+from funchost.testing.base import NeedsVirtualClock
+from funchost.testing.inspection import BindingReply
 
 ENV_KEYS = ("DAPR_HTTP_PORT", "DAPR_GRPC_PORT", "APP_ID", "APP_PORT")
-
-
-class UnsupportedHere(Exception):
-    """A helper this runtime cannot serve; the pytest plugin turns it into a skip."""
-
-
-class NeedsVirtualClock(UnsupportedHere):
-    """`advance()` without the embedded sidecar's virtual clock."""
-
-
-class NeedsEmbeddedSidecar(UnsupportedHere):
-    """A helper that looks inside the embedded sidecar (dead letters, outbox) under daprd."""
-
-
-def default_resources(functions_path: Path) -> list[Path]:
-    """`components/` and `bindings/` next to the functions folder, as `funchost run` uses."""
-    base = functions_path.parent
-    return [p for p in (base / "components", base / "bindings") if p.is_dir()]
-
-
-def functions_app_factory(functions_path: Path) -> Callable[[], Any]:
-    """A factory building the host's FastAPI app for a functions folder."""
-
-    def factory() -> Any:
-        from funchost import create_app, discover
-
-        return create_app(discover(functions_path))
-
-    return factory
-
-
-def load_app(ref: str) -> Any:
-    """Import an ASGI app from "module:attribute" (a zero-argument factory is called)."""
-    import importlib
-
-    module_name, _, attr = ref.partition(":")
-    if not module_name or not attr:
-        raise ValueError(f"app={ref!r}: expected 'module:attribute'")
-    obj = getattr(importlib.import_module(module_name), attr)
-    if callable(obj) and not hasattr(obj, "router") and _takes_no_arguments(obj):
-        obj = obj()
-    return obj
-
-
-def _takes_no_arguments(fn: Any) -> bool:
-    import inspect
-
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return False
-    return all(p.default is not p.empty for p in sig.parameters.values())
 
 
 class LocalRuntime:
@@ -154,14 +104,14 @@ class LocalRuntime:
 
     def _make_stack(self) -> Any:
         if self.sidecar_kind == "daprd":
-            from ._testing_daprd import DaprdStack
+            from funchost.testing.daprd import DaprdStack
 
             return DaprdStack(self)
         if self.mode == "subprocess":
-            from ._testing_child import ChildStack
+            from funchost.testing.subprocess_stack import ChildStack
 
             return ChildStack(self)
-        from ._testing_embedded import EmbeddedStack, StackConfig
+        from funchost.testing.embedded import EmbeddedStack, StackConfig
 
         return EmbeddedStack(
             StackConfig(
@@ -350,7 +300,7 @@ class LocalRuntime:
 
     async def actor_state(self, actor_type: str, actor_id: str, key: str) -> Any:
         """An actor's saved state value (JSON-decoded), or None when absent."""
-        from ._testing_access import decode_value
+        from funchost.testing.access import decode_value
 
         url = f"{self.http_url}/v1.0/actors/{actor_type}/{actor_id}/state/{key}"
         resp = await self._http_client().get(url)

@@ -157,7 +157,7 @@ class AppServer:
             logging.getLogger("uvicorn.error").removeHandler(errors)
 
     def _run(self) -> None:
-        from .sidecar.server import new_event_loop
+        from funchost.sidecar.server import new_event_loop
 
         self.loop = loop = new_event_loop()
         asyncio.set_event_loop(loop)

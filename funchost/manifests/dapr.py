@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
+from funchost.manifests.names import Doc, dns_name
+from funchost.manifests.options import meta
 from funchost.registry import Registry
 
 if TYPE_CHECKING:
-    from funchost.manifests import ManifestOptions
-
-Doc = dict[str, Any]
-
-
-def dns_name(*parts: str) -> str:
-    """A DNS-1123 name (lower case, '-', at most 63 characters) joined from `parts`."""
-    text = "-".join(p for p in parts if p)
-    text = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
-    text = re.sub(r"-{2,}", "-", text)
-    return text[:63].rstrip("-") or "funchost"
-
-
-def meta(name: str, opts: ManifestOptions, labels: dict[str, str] | None = None) -> Doc:
-    """`metadata` with the name, namespace and the common labels."""
-    doc: Doc = {"name": name, "labels": {**opts.common_labels(), **(labels or {})}}
-    if opts.namespace:
-        doc["namespace"] = opts.namespace
-    return doc
+    from funchost.manifests.options import ManifestOptions
 
 
 def configuration(opts: ManifestOptions) -> Doc:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from funchost._manifests_dapr import Doc, dns_name, meta
+from funchost.manifests.names import Doc, dns_name
+from funchost.manifests.options import meta
 from funchost.registry import Registry
 
 if TYPE_CHECKING:
-    from funchost.manifests import ManifestOptions
+    from funchost.manifests.options import ManifestOptions
 
 PART_OF = "app.kubernetes.io/part-of"
 COMPONENT = "app.kubernetes.io/component"
@@ -26,8 +27,8 @@ class Unit:
 
     @property
     def serves_http_api(self) -> bool:
-        """True when the unit serves @invoke routes (it backs the app's Service)."""
-        return bool(self.registry.invokes)
+        """True when the unit serves the app's HTTP API, e.g. @invoke (it backs the Service)."""
+        return any(d.public_api for d in self.registry)
 
 
 def pod_labels(unit: Unit) -> dict[str, str]:

@@ -1,8 +1,8 @@
 """`mode="subprocess"`: the sidecar and the app in a child process that a test can SIGKILL.
 
-The child (`python -m funchost._testing_child SPEC_JSON`) runs an `EmbeddedStack` and serves a few
-test-only control routes on the sidecar's HTTP port (`/v1.0-funchost-testing/...`: status, idle,
-advance, dead letters, outbox, input bindings). `ChildStack` is the parent side.
+The child (`python -m funchost.testing.subprocess_stack SPEC_JSON`) runs an `EmbeddedStack` and
+serves a few test-only control routes on the sidecar's HTTP port (`/v1.0-funchost-testing/...`:
+status, idle, advance, dead letters, outbox, input bindings). `ChildStack` is the parent side.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._testing_app import stack_env
-from ._testing_proc import LoggedProcess
+from funchost.testing.appserver import stack_env
+from funchost.testing.process import LoggedProcess
 
 if TYPE_CHECKING:
-    from ._testing_runtime import LocalRuntime
+    from funchost.testing.base import RuntimeView
 
 PREFIX = "/v1.0-funchost-testing"
 
@@ -43,9 +43,9 @@ def _control_subsystem(stack: Any) -> Any:
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
-    from ._testing_embedded import settle
-    from ._testing_inspect import dead_letters, outbox, send_binding
-    from .sidecar import Subsystem
+    from funchost.sidecar import Subsystem
+    from funchost.testing.embedded import settle
+    from funchost.testing.inspection import dead_letters, outbox, send_binding
 
     def reply(value: Any, status: int = 200) -> Response:
         return Response(
@@ -119,8 +119,8 @@ def _control_subsystem(stack: Any) -> Any:
 
 def main(argv: list[str] | None = None) -> None:
     """Child entry point: start the stack, serve until SIGTERM."""
-    from ._testing_embedded import EmbeddedStack, StackConfig
-    from ._testing_runtime import functions_app_factory, load_app
+    from funchost.testing.apps import functions_app_factory, load_app
+    from funchost.testing.embedded import EmbeddedStack, StackConfig
 
     spec = json.loads((argv or sys.argv[1:])[0])
     if spec.get("functions_path"):
@@ -167,7 +167,7 @@ def _pythonpath() -> str:
 class ChildStack:
     """Runs the sidecar + app in a child process; crash = SIGKILL."""
 
-    def __init__(self, runtime: LocalRuntime) -> None:
+    def __init__(self, runtime: RuntimeView) -> None:
         self.rt = runtime
         self.process = LoggedProcess(
             "the funchost child process", runtime.db_path.parent / "funchost-child.log"
@@ -197,7 +197,7 @@ class ChildStack:
     def _start_once(self) -> None:
         import httpx
 
-        from .sidecar import free_port
+        from funchost.sidecar import free_port
 
         if not self.ports:
             self.ports = {"http": free_port(), "grpc": free_port(), "app": free_port()}
@@ -219,7 +219,7 @@ class ChildStack:
         if spec["functions_path"] is None and spec["app"] is None:
             raise ValueError('mode="subprocess" needs functions_path or app="module:attribute"')
         self.process.spawn(
-            [sys.executable, "-m", "funchost._testing_child", json.dumps(spec)],
+            [sys.executable, "-m", "funchost.testing.subprocess_stack", json.dumps(spec)],
             env={**os.environ, **self.env(), "PYTHONPATH": _pythonpath()},
             cwd=os.getcwd(),
         )
@@ -283,7 +283,7 @@ class ChildStack:
         return list(await self._call("GET", f"/outbox/{binding}"))
 
     async def send_binding(self, name: str, data: Any, metadata: dict[str, str]) -> Any:
-        from ._testing_inspect import BindingReply
+        from funchost.testing.inspection import BindingReply
 
         body = json.dumps({"data": data, "metadata": metadata}, default=_jsonable)
         doc = await self._call("POST", f"/bindings/{name}", content=body)

@@ -119,6 +119,6 @@ async def outbox(sidecar: Any, binding: str) -> list[dict[str, Any]]:
     """
     if sidecar.subsystems.get("bindings") is None:
         raise NotImplementedError("outbox(): this sidecar has no bindings subsystem")
-    from .sidecar import outbox as local_outbox
+    from funchost.sidecar import outbox as local_outbox
 
     return list(local_outbox.list_outbox(sidecar.store, binding))

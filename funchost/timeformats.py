@@ -1,4 +1,7 @@
-"""Cron schedule and Go-style duration parsing shared by the decorators and the wiring."""
+"""The host's one module for time formats: Go durations, cron (5/6 fields, descriptors), `@every`.
+
+The decorators validate with it; the sidecar has its own (`funchost.sidecar.timeformats`).
+"""
 
 from __future__ import annotations
 

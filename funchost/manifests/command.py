@@ -1,4 +1,4 @@
-"""The `funchost manifests` command (registered on the CLI by `funchost.manifests.register`)."""
+"""The `funchost manifests` command (`register` adds it to a typer app; `main` runs it alone)."""
 
 from __future__ import annotations
 
@@ -77,8 +77,8 @@ def manifests_command(
 ) -> None:
     """Render Dapr and Kubernetes manifests from the decorated functions (or --check them)."""
     from funchost.discovery import discover
-    from funchost.manifests import check as check_files
-    from funchost.manifests import options_from, render, write
+    from funchost.manifests.render import check as check_files
+    from funchost.manifests.render import options_from, render, write
 
     try:
         opts = options_from(
@@ -117,3 +117,15 @@ def manifests_command(
         return
     written = write(files, out)
     typer.echo(f"wrote {len(written)} files to {out}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `manifests` command to the funchost typer app."""
+    app.command("manifests")(manifests_command)
+
+
+def main() -> None:
+    """`python -m funchost.manifests PATH --out DIR` (the same as `funchost manifests`)."""
+    app = typer.Typer(add_completion=False)
+    register(app)
+    app()

@@ -1,23 +1,7 @@
-"""pytest plugin: drive a folder of functions end to end on the embedded sidecar.
+"""The pytest plugin of `funchost.testing`: options, the `funchost` marker, `funchost_runtime`.
 
-```python
-import pytest
-from datetime import timedelta
-
-@pytest.mark.funchost(path="functions")
-async def test_order_is_stored(funchost_runtime):
-    await funchost_runtime.publish("pubsub", "orders", {"id": "o1"})
-    await funchost_runtime.idle()
-    assert await funchost_runtime.state().get("order-o1") == {"id": "o1"}
-```
-
-The `funchost_runtime` fixture is a started `LocalRuntime` with a fresh SQLite database per test
-and a virtual clock. Configure it with `@pytest.mark.funchost(path=..., resources=[...],
-app_id=..., clock=..., mode=...)` or the ini options `funchost_functions`, `funchost_resources`,
-`funchost_mode`; `--funchost-sidecar=daprd` runs the same tests against a real `daprd`.
-
-Importing this module is cheap and has no side effects (pytest loads it in every run): the
-runtime, the sidecar and the host are imported lazily.
+Importing it is cheap (pytest loads it in every run): the runtime, the sidecar and the host are
+imported lazily, inside the fixture.
 """
 
 from __future__ import annotations
@@ -32,27 +16,15 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from ._testing_runtime import LocalRuntime
+    from funchost.testing.runtime import LocalRuntime
 
-__all__ = ["LocalRuntime", "funchost_runtime"]
-
-_LAZY = {
-    "LocalRuntime": "funchost._testing_runtime",
-    "NeedsVirtualClock": "funchost._testing_runtime",
-    "NeedsEmbeddedSidecar": "funchost._testing_runtime",
-    "UnsupportedHere": "funchost._testing_runtime",
-    "BindingReply": "funchost._testing_inspect",
-    "WorkflowTimeout": "funchost._testing_access",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'funchost.testing' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__all__ = [
+    "funchost_runtime",
+    "pytest_addoption",
+    "pytest_configure",
+    "pytest_pycollect_makeitem",
+    "pytest_runtest_call",
+]
 
 
 # -- options and marker ---------------------------------------------------------------------
@@ -164,7 +136,7 @@ def _skip_without_daprd(options: dict[str, Any]) -> None:
 
 
 async def _runtime(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[LocalRuntime]:
-    from ._testing_runtime import LocalRuntime
+    from funchost.testing.runtime import LocalRuntime
 
     options = runtime_options(request)
     _skip_without_daprd(options)
@@ -182,7 +154,7 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     """A test using a helper its sidecar cannot serve (advance() under daprd) is skipped."""
     outcome = yield
     excinfo = outcome.excinfo
-    runtime_module = sys.modules.get("funchost._testing_runtime")
+    runtime_module = sys.modules.get("funchost.testing.base")
     if excinfo is None or runtime_module is None:
         return
     if isinstance(excinfo[1], runtime_module.UnsupportedHere):

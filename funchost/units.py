@@ -27,17 +27,28 @@ from collections.abc import Iterable
 
 from funchost.errors import ConfigError
 from funchost.registry import Registry
-from funchost.triggers import CronDef, Definition, TopicDef
+from funchost.triggers import Definition, kinds
 
 __all__ = ["KINDS", "UNITS", "parse_units", "select_enabled", "unit_kinds"]
 
-KINDS = ("invoke", "topic", "binding", "cron", "actor", "workflow", "activity")
-UNITS: dict[str, tuple[str, ...]] = {
-    "api": ("invoke",),
-    "workers": ("topic", "binding", "cron"),
-    "actors": ("actor",),
-    "workflows": ("workflow", "activity"),
-}
+_UNIT_ORDER = ("api", "workers", "actors", "workflows")  # how units are listed
+
+
+def _units() -> dict[str, tuple[str, ...]]:
+    """Built-in unit -> its kinds, from each definition class's `unit`."""
+    units: dict[str, tuple[str, ...]] = {name: () for name in _UNIT_ORDER}
+    for kind, cls in kinds().items():
+        units[cls.unit] = (*units.get(cls.unit, ()), kind)
+    return {name: members for name, members in units.items() if members}
+
+
+def _kinds(units: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    return tuple(kind for members in units.values() for kind in members)
+
+
+#: The built-in units and kinds when this module was imported (plugins' kinds come later).
+UNITS: dict[str, tuple[str, ...]] = _units()
+KINDS: tuple[str, ...] = _kinds(UNITS)
 _ALL = {"", "all", "*"}
 _UNIT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
 
@@ -52,11 +63,13 @@ def _tokens(spec: str | Iterable[str] | None) -> list[str]:
 def unit_kinds(token: str) -> tuple[str, ...] | None:
     """The kinds a unit or kind token stands for (None when it is neither)."""
     low = token.lower()
-    if low in UNITS:
-        return UNITS[low]
-    if low in KINDS:
-        return ("workflow", "activity") if low in ("workflow", "activity") else (low,)
-    return None
+    units = _units()
+    if low in units:
+        return units[low]
+    cls = kinds().get(low)
+    if cls is None:
+        return None
+    return units[cls.unit] if cls.unit_whole else (low,)
 
 
 def select_enabled(registry: Registry, spec: str | Iterable[str] | None) -> Registry:
@@ -69,23 +82,24 @@ def select_enabled(registry: Registry, spec: str | Iterable[str] | None) -> Regi
     if not tokens or any(t.lower() in _ALL for t in tokens):
         return registry
     definitions = list(registry)
-    kinds: set[str] = set()
+    units = _units()
+    enabled_kinds: set[str] = set()
     chosen: set[int] = set()
     for token in tokens:
         expanded = unit_kinds(token)
         if expanded is not None:
-            kinds.update(expanded)
+            enabled_kinds.update(expanded)
             continue
         named = [d for d in definitions if d.name == token]
         if not named:
             known = sorted({d.name for d in definitions})
             raise ConfigError(
                 f"FUNCHOST_ENABLE / --enable: unknown unit, kind or function {token!r}: use a unit "
-                f"({', '.join(UNITS)}), a kind ({', '.join(KINDS)}) or a function name "
+                f"({', '.join(units)}), a kind ({', '.join(_kinds(units))}) or a function name "
                 f"({', '.join(known) or 'none registered'})"
             )
         chosen.update(id(d) for d in named)
-    selected = [d for d in definitions if d.kind in kinds or id(d) in chosen]
+    selected = [d for d in definitions if d.kind in enabled_kinds or id(d) in chosen]
     selected = _close(definitions, selected)
     result = Registry(selected)
     result.sources = list(getattr(registry, "sources", []))
@@ -96,13 +110,8 @@ def select_enabled(registry: Registry, spec: str | Iterable[str] | None) -> Regi
 def _close(definitions: list[Definition], selected: list[Definition]) -> list[Definition]:
     """Apply the three rules of the module docstring, keeping the registry's order."""
     keep = {id(d) for d in selected}
-    if any(d.kind in ("workflow", "activity") for d in selected):
-        keep.update(id(d) for d in definitions if d.kind in ("workflow", "activity"))
-    topics = {(d.pubsub, d.topic) for d in selected if isinstance(d, TopicDef)}
-    keep.update(
-        id(d) for d in definitions if isinstance(d, TopicDef) and (d.pubsub, d.topic) in topics
-    )
-    keep.update(id(d) for d in definitions if isinstance(d, CronDef) and not d.per_replica)
+    groups = {d.unit_group for d in selected} - {None}
+    keep.update(id(d) for d in definitions if d.unit_group in groups or d.every_unit)
     return [d for d in definitions if id(d) in keep]
 
 

@@ -8,7 +8,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._testing_runtime import LocalRuntime
+    from funchost.testing.base import RuntimeView
 
 
 def decode_value(raw: bytes) -> Any:
@@ -36,7 +36,7 @@ def encode_value(value: Any) -> tuple[bytes | str, str]:
 class StateAccess:
     """get / save / delete on one state store, through the sidecar's state API (gRPC)."""
 
-    def __init__(self, runtime: LocalRuntime, store: str) -> None:
+    def __init__(self, runtime: RuntimeView, store: str) -> None:
         self._rt = runtime
         self.store = store
 
@@ -71,7 +71,7 @@ class WorkflowTimeout(AssertionError):
 class Workflows:
     """Start, wait for, signal and inspect workflows with the SDK's async DaprWorkflowClient."""
 
-    def __init__(self, runtime: LocalRuntime) -> None:
+    def __init__(self, runtime: RuntimeView) -> None:
         self._rt = runtime
         self._client: Any = None
         self._client_loop: asyncio.AbstractEventLoop | None = None

@@ -20,24 +20,24 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from funchost import _manifests_dapr as dapr
-from funchost import _manifests_k8s as k8s
-from funchost._manifests_brokers import Broker, brokers_from_components
-from funchost._manifests_units import UNITS, parse_units, select_enabled
 from funchost.errors import ConfigError
+from funchost.manifests import dapr
+from funchost.manifests import kubernetes as k8s
+from funchost.manifests.brokers import brokers_from_components
+from funchost.manifests.options import ManifestOptions
 from funchost.registry import Registry
+from funchost.units import UNITS, parse_units, select_enabled
 
 __all__ = [
     "HEADER",
     "ManifestOptions",
     "check",
-    "register",
+    "options_from",
     "render",
     "select_enabled",
     "write",
@@ -47,88 +47,6 @@ HEADER = (
     "# Rendered by `funchost manifests` from the decorated functions: do not edit by hand.\n"
     "# Change the code, re-render, commit; CI fails (`funchost manifests --check`) on drift.\n"
 )
-PUBSUB_TYPES = ("redis", "kafka")
-
-
-@dataclass(frozen=True)
-class ManifestOptions:
-    """What the code cannot tell: image, app id, cluster addresses, sizes."""
-
-    app_id: str = "funchost-app"
-    image: str = "funchost-app:latest"
-    namespace: str | None = "default"
-    port: int = 8000
-    functions_path: str = "/app/functions"
-    units: tuple[tuple[str, str], ...] = ()
-    replicas: int = 2
-    min_replicas: int = 2
-    max_replicas: int = 10
-    cpu_target: int = 70
-    backlog_target: int = 10
-    grace_seconds: int = 25
-    pubsub_type: str = "redis"
-    pubsub_types: tuple[tuple[str, str], ...] = ()
-    pubsub_name: str = "pubsub"
-    state_store: str = "statestore"
-    redis_address: str = "redis-master.default.svc.cluster.local:6379"
-    redis_secret: str = "redis"
-    redis_secret_key: str = "redis-password"
-    kafka_brokers: str = "kafka.default.svc.cluster.local:9092"
-    kafka_secret: str = "kafka-credentials"
-    zipkin_endpoint: str = "http://zipkin.default.svc.cluster.local:9411/api/v2/spans"
-    tracing_sampling_rate: str = "1"
-    keda: bool = True
-    brokers: tuple[tuple[str, Broker], ...] = ()
-    sidecar_volumes: tuple[tuple[str, str], ...] = field(default=())
-
-    def __post_init__(self) -> None:
-        if self.pubsub_type not in PUBSUB_TYPES:
-            raise ConfigError(
-                f"--pubsub-type {self.pubsub_type!r} is not supported: use redis or kafka"
-            )
-        for name, kind in self.pubsub_types:
-            if kind not in PUBSUB_TYPES:
-                raise ConfigError(f"pub/sub {name!r}: type {kind!r} unsupported: use redis|kafka")
-        if dapr.dns_name(self.app_id) != self.app_id:
-            raise ConfigError(
-                f"--app-id {self.app_id!r} is not a valid Kubernetes name: use lower-case "
-                f"letters, digits and '-' (e.g. {dapr.dns_name(self.app_id)!r})"
-            )
-
-    @property
-    def config_name(self) -> str:
-        """Name of the Dapr Configuration (the `dapr.io/config` annotation)."""
-        return dapr.dns_name(self.app_id, "config")
-
-    @property
-    def service_account(self) -> str:
-        """The pods' ServiceAccount."""
-        return self.app_id
-
-    def common_labels(self) -> dict[str, str]:
-        """Labels on every rendered resource."""
-        return {
-            "app.kubernetes.io/name": self.app_id,
-            "app.kubernetes.io/part-of": self.app_id,
-            "app.kubernetes.io/managed-by": "funchost",
-        }
-
-    def broker_of(self, pubsub: str) -> Broker:
-        """How KEDA reads the backlog of pub/sub component `pubsub`.
-
-        `--pubsub NAME=kind` wins, then the component YAML (`--components`), then
-        `--pubsub-type` with the default Redis/Kafka addresses and secrets.
-        """
-        kind = dict(self.pubsub_types).get(pubsub)
-        found = dict(self.brokers).get(pubsub)
-        if found is not None and kind in (None, found.kind):
-            return found
-        if (kind or self.pubsub_type) == "kafka":
-            refs = [("username", self.kafka_secret, "username")]
-            refs.append(("password", self.kafka_secret, "password"))
-            return Broker("kafka", self.kafka_brokers, tuple(refs), (("sasl", "scram_sha512"),))
-        refs = [("password", self.redis_secret, self.redis_secret_key)]
-        return Broker("redis", self.redis_address, tuple(refs))
 
 
 def _units(registry: Registry, opts: ManifestOptions) -> list[k8s.Unit]:
@@ -264,13 +182,6 @@ def _pairs(values: Iterable[str], what: str, sep: str) -> tuple[tuple[str, str],
     return tuple(pairs)
 
 
-def register(app: Any) -> None:
-    """Add the `manifests` command to the funchost typer app."""
-    from funchost._manifests_cli import manifests_command
-
-    app.command("manifests")(manifests_command)
-
-
 def options_from(
     *,
     app_id: str,
@@ -308,16 +219,3 @@ def options_from(
         brokers=tuple(sorted(brokers_from_components(components).items())),
         **addresses,
     )
-
-
-def main() -> None:
-    """`python -m funchost.manifests PATH --out DIR` (the same as `funchost manifests`)."""
-    import typer
-
-    app = typer.Typer(add_completion=False)
-    register(app)
-    app()
-
-
-if __name__ == "__main__":
-    main()

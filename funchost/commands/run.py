@@ -1,0 +1,207 @@
+"""`funchost run`: the app and the embedded sidecar in one process (cli.py declares its options)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from funchost.commands.common import (
+    build,
+    configure_logging,
+    console,
+    err_console,
+    load,
+    rel,
+    require_free_port,
+)
+
+
+def run(
+    path: Path,
+    host: str,
+    port: int,
+    app_id: str | None,
+    resources_path: list[Path] | None,
+    state_dir: Path,
+    dapr_http_port: int,
+    dapr_grpc_port: int,
+    plugins: bool,
+    log_level: str,
+    enable: str | None,
+    reload: bool,
+) -> None:
+    """`funchost run`: PATH with the embedded sidecar, until Ctrl-C stops both."""
+    import uvicorn
+
+    from funchost.app import create_app
+    from funchost.observability.progress import StartupProgress
+    from funchost.settings import Settings
+    from funchost.sidecar import Sidecar, SidecarConfig, SidecarThread
+
+    configure_logging(log_level)
+    progress = StartupProgress(err_console)
+    with progress.step("discovering functions"):
+        registry = load(path, plugins)
+    folder = path.resolve() if path.is_dir() else path.resolve().parent
+    resolved_id = app_id or os.environ.get("APP_ID") or folder.name or "funchost"
+    resources = resources_of(path, resources_path)
+    require_free_port(host, port, "--port")
+    state_dir.mkdir(parents=True, exist_ok=True)
+    db = state_dir.resolve() / f"{resolved_id}.db"
+    config = SidecarConfig(
+        app_id=resolved_id,
+        app_port=port,
+        http_port=dapr_http_port,
+        grpc_port=dapr_grpc_port,
+        resources_paths=resources,
+        db_path=db,
+        app_api_token=os.environ.get("APP_API_TOKEN") or None,
+        api_token=os.environ.get("DAPR_API_TOKEN") or None,
+        app_protocol=os.environ.get("APP_PROTOCOL") or "http",
+        namespace=os.environ.get("NAMESPACE") or None,
+        register=True,  # found by app id from the other apps on this machine
+    )
+    try:
+        with progress.step("loading components, starting the embedded sidecar"):
+            thread = SidecarThread(Sidecar(config))
+            thread.start()
+    except Exception as exc:
+        err_console.print(
+            f"[bold red]error:[/] the embedded sidecar did not start: {exc}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from exc
+    try:
+        check_components(registry, thread.sidecar.get("components"), resources)
+        os.environ.update(thread.sidecar.env())
+        extra: dict[str, Any] = {} if enable is None else {"enable": enable}
+        settings = Settings(host=host, app_port=port, app_id=resolved_id, **extra)
+        with progress.step("building the app"):
+            application = build(registry, settings)
+        sc = thread.sidecar
+        console.print(
+            f"funchost: app '{resolved_id}' ({len(registry)} functions) on http://{host}:{port}\n"
+            f"  sidecar HTTP {sc.http_url}  gRPC {sc.grpc_address}\n"
+            f"  resources: {', '.join(map(str, resources)) or '(built-in defaults)'}\n"
+            f"  database:  {db}",
+            highlight=False,
+        )
+        progress.in_background(
+            "waiting for the app's health and wiring it to the sidecar",
+            lambda: thread.call(thread.sidecar.wait_app_ready(), timeout=120.0),
+        )
+        if reload:
+            from funchost.observability.reload import serve_with_reload
+
+            serve_with_reload(
+                path,
+                registry,
+                build=lambda reg: create_app(reg, settings),
+                app=application,
+                sidecar=thread,
+                plugins=plugins,
+                host=host,
+                port=port,
+                log_level=log_level,
+                console=err_console,
+            )
+        else:
+            from funchost.shutdown import DrainingServer
+
+            uv_config = uvicorn.Config(
+                application, host=host, port=port, log_level=log_level, log_config=None
+            )
+            # Shutdown like daprd next to an app: the sidecar stops dispatching, the app drains
+            # (the sidecar API still answers), the sidecar deactivates actors on the listening
+            # app, the app exits, then the sidecar closes (finally).
+            server = DrainingServer(uv_config, before_exit=thread.deactivate_actors)
+            server.drain.on_drain(thread.quiesce)
+            server.run()
+    finally:
+        thread.stop()
+
+
+def resources_of(path: Path, extra: list[Path] | None) -> list[Path]:
+    """The components/ and bindings/ folders next to PATH and its parent, plus `extra`."""
+    base = path if path.is_dir() else path.parent
+    found = []
+    for root in (base.parent, base):
+        for name in ("components", "bindings"):
+            candidate = (root / name).resolve()
+            if candidate.is_dir() and candidate not in found:
+                found.append(candidate)
+    for p in extra or []:
+        if not p.is_dir():
+            raise typer.BadParameter(f"resources path '{p}' is not a folder")
+        if p.resolve() not in found:
+            found.append(p.resolve())
+    return found
+
+
+def check_components(registry: Any, components: Any, resources: list[Path]) -> None:
+    """Exit 1 on a @topic whose pub/sub is not loaded; warn on an @binding or a per-replica
+    @cron without its component.
+
+    An input binding whose component exists only elsewhere (e.g. Kafka on Kubernetes) is common
+    while the rest of the folder is developed locally, so it is a warning, not an error.
+    """
+    where = ", ".join(map(str, resources)) or "(no resources folder: built-in defaults only)"
+    for d in registry.topics:
+        comp = components.get(d.pubsub)
+        if comp is None or comp.kind != "pubsub":
+            err_console.print(
+                f"[bold red]error:[/] {rel(d.file)}:{d.line}: @topic {d.name!r} subscribes "
+                f"through pub/sub {d.pubsub!r}, but no pubsub component of that name is loaded "
+                f"from {where}: add one (e.g. components/{d.pubsub}.yaml) or pass "
+                "--resources-path",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(1)
+    for c in registry.crons:
+        comp = components.get(c.name)
+        if c.per_replica and (comp is None or comp.type != "bindings.cron"):
+            err_console.print(
+                f"[yellow]warning:[/] {rel(c.file)}:{c.line}: @cron {c.name!r} (per_replica) "
+                f"never fires: no bindings.cron component {c.name!r} is loaded from {where}; add "
+                f"one with metadata schedule {c.job_schedule!r} (`funchost manifests` renders it "
+                "in cron-bindings.yaml)",
+                highlight=False,
+                soft_wrap=True,
+            )
+    for b in registry.bindings:
+        comp = components.get(b.binding)
+        if comp is None or comp.kind != "bindings":
+            err_console.print(
+                f"[yellow]warning:[/] {rel(b.file)}:{b.line}: @binding {b.name!r}: no bindings "
+                f"component {b.binding!r} is loaded from {where}, so nothing triggers it: add "
+                f"one (any bindings.* type, e.g. bindings.kafka) to feed it with `funchost send "
+                f"binding {b.binding} DATA`",
+                highlight=False,
+                soft_wrap=True,
+            )
+
+
+def run_many(run_file: Path, *, state_dir: Path, log_level: str) -> None:
+    """`funchost run -f FILE`: every app of a Dapr multi-app run template until Ctrl-C."""
+    from rich.markup import escape
+
+    from funchost.runfile import RunFileError, load_run_file, run_apps
+
+    try:
+        spec = load_run_file(run_file)
+    except RunFileError as exc:
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(1) from None
+    for warning in spec.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+    default_state = state_dir == Path(".funchost")
+    code = run_apps(spec, state_dir=None if default_state else state_dir, log_level=log_level)
+    if code:
+        raise typer.Exit(code)
