@@ -329,6 +329,16 @@ def outbox(
     outbox_impl(binding=binding, sidecar_url=sidecar_url, db=db)
 
 
+@app.command("apps")
+def apps_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document.")] = False,
+) -> None:
+    """List the apps running on this machine (their sidecars' entries in the name registry)."""
+    from funchost.commands.sidecar import list_apps
+
+    list_apps(as_json=as_json)
+
+
 def _add_commands() -> None:
     # These modules declare typer commands and import their implementations lazily.
     from funchost.manifests.command import register as register_manifests

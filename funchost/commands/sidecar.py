@@ -1,5 +1,5 @@
-"""`funchost sidecar`, `funchost send binding`, `funchost outbox`: the embedded sidecar alone and
-what talks to a running one (cli.py declares their options).
+"""`funchost sidecar`, `funchost send binding`, `funchost outbox`, `funchost apps`: the embedded
+sidecar alone and what talks to running ones (cli.py declares their options).
 """
 
 from __future__ import annotations
@@ -104,3 +104,36 @@ def outbox(binding: str | None, sidecar_url: str, db: Path | None) -> None:
     except httpx.HTTPError as exc:
         unreachable(str(target), exc)
     typer.echo(json.dumps(entries, indent=2, default=str))
+
+
+def list_apps(as_json: bool = False) -> None:
+    """`funchost apps`: every live app in the local name registry (stale entries cleaned)."""
+    import json
+    from dataclasses import asdict
+
+    from rich.table import Table
+
+    from funchost.sidecar import resolution
+
+    found = resolution.list_apps()
+    if as_json:
+        console.print_json(json.dumps([asdict(a) for a in found]))
+        return
+    if not found:
+        console.print(
+            f"no apps running (registry {resolution.registry_dir()}): start one with "
+            "`funchost run PATH`, `funchost run -f dapr.yaml` or `funchost sidecar --app-id ID`",
+            highlight=False,
+        )
+        return
+    table = Table("app id", "namespace", "pid", "sidecar HTTP", "sidecar gRPC", "app port")
+    for a in found:
+        table.add_row(
+            a.app_id,
+            a.namespace,
+            str(a.pid),
+            str(a.http_port),
+            str(a.grpc_port),
+            str(a.app_port or "-"),
+        )
+    console.print(table)

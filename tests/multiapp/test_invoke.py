@@ -212,3 +212,18 @@ def test_resiliency_target_policies_apply_to_the_app_id(apps: Apps) -> None:
         r = http.get("/v1.0/invoke/fragile/method/x")
         assert r.status_code == 500 and r.json()["errorCode"] == "ERR_DIRECT_INVOKE"
         assert "circuit breaker is open" in r.json()["message"]
+
+
+def test_funchost_apps_lists_the_running_apps(apps: Apps) -> None:
+    import subprocess
+
+    from .conftest import FUNCHOST
+
+    a = apps.start("listed-app")
+    done = subprocess.run(
+        [*FUNCHOST, "apps", "--json"], env=apps.env(), capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    (entry,) = json.loads(done.stdout)
+    assert entry["app_id"] == "listed-app" and entry["pid"] == a.sidecar.pid
+    assert entry["http_port"] == a.address.http_port and entry["app_port"] == a.app_port
