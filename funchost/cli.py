@@ -331,7 +331,9 @@ def outbox(
 
 @app.command("apps")
 def apps_cmd(
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON document.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON document.", envvar="FUNCHOST_APPS_JSON")
+    ] = False,
 ) -> None:
     """List the apps running on this machine (their sidecars' entries in the name registry)."""
     from funchost.commands.sidecar import list_apps
