@@ -167,7 +167,7 @@ class InvokeSubsystem(Subsystem):
             return await self._run(target, policy, local, remote=False)
 
         async def remote() -> AppResponse:
-            address = self.remote.lookup(app_id, namespace)
+            address = await self.remote.find(app_id, namespace)
             if address is None:
                 raise _NotFound(
                     f"couldn't find service: {app_id} (no sidecar on this machine registered "
