@@ -2,7 +2,9 @@
 
 A functions folder (no `command`) runs as `funchost run <folder>` (app + embedded sidecar in one
 process). Any other app runs its `command` (in `appDirPath`) next to its own `funchost sidecar`,
-started first; the app gets `APP_ID`, `APP_PORT`, `APP_PROTOCOL`, `DAPR_HTTP_PORT`,
+started first (`appProtocol: grpc` gives it `--app-protocol grpc`, so a `dapr.ext.grpc.App` is
+called over gRPC; the app health-check fields become its options, `configFilePath` is `--config`
+of either kind); the app gets `APP_ID`, `APP_PORT`, `APP_PROTOCOL`, `DAPR_HTTP_PORT`,
 `DAPR_GRPC_PORT` as `dapr run` sets them. Apps start in file order, each once its sidecar answers
 `/v1.0/healthz/outbound`. Every child runs in its own session, so a terminal's Ctrl-C reaches only
 this process, which then stops the apps (SIGTERM, they drain), then the sidecars.
@@ -164,6 +166,24 @@ class Launcher:
         ]  # fmt: skip
         for res in spec.resources:
             args += ["--resources-path", str(res)]
+        if spec.config_file is not None:
+            args += ["--config", str(spec.config_file)]
+        return args
+
+    @staticmethod
+    def _channel_args(spec: AppSpec) -> list[str]:
+        """A command app's sidecar: its `--app-protocol` and health-check options."""
+        args = ["--app-protocol", spec.app_channel]
+        if spec.enable_app_health_check:
+            args.append("--enable-app-health-check")
+        for flag, value in (
+            ("--app-health-check-path", spec.app_health_path),
+            ("--app-health-probe-interval", spec.app_health_probe_interval),
+            ("--app-health-probe-timeout", spec.app_health_probe_timeout),
+            ("--app-health-threshold", spec.app_health_threshold),
+        ):
+            if value is not None:
+                args += [flag, str(value)]
         return args
 
     def start_app(self, spec: AppSpec) -> _Started:
@@ -185,7 +205,11 @@ class Launcher:
             self._wait_ready(run, run.app, with_app=True)
             return run
         env = self._env(spec, http_port, grpc_port, spec.app_port)
-        args = [*FUNCHOST, "sidecar", *self._common_args(spec, http_port, grpc_port)]
+        args = [
+            *FUNCHOST, "sidecar",
+            *self._common_args(spec, http_port, grpc_port),
+            *self._channel_args(spec),
+        ]  # fmt: skip
         if spec.app_port is not None:
             args += ["--app-port", str(spec.app_port)]
         run = _Started(spec, http_port, grpc_port, spec.app_port)

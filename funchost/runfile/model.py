@@ -145,6 +145,12 @@ class AppSpec:
     app_log_destination: str
     daprd_log_destination: str
     app_health_path: str | None = None
+    #: the sidecar's `--app-protocol`: "grpc" for a gRPC command app (grpc, grpcs), else "http"
+    app_channel: str = "http"
+    enable_app_health_check: bool = False
+    app_health_probe_interval: int | None = None  # seconds
+    app_health_probe_timeout: int | None = None  # milliseconds
+    app_health_threshold: int | None = None
 
     @property
     def is_functions_folder(self) -> bool:
@@ -255,11 +261,20 @@ def load_run_file(path: str | Path) -> RunFile:
         env = {k: _env_str(v) for k, v in (common.env or {}).items()}
         env.update({k: _env_str(v) for k, v in (app.env or {}).items()})
         protocol = app.app_protocol or common.app_protocol or "http"
-        if protocol not in ("http", "h2c"):
+        channel = "grpc" if protocol in ("grpc", "grpcs") else "http"
+        where_protocol = _where(file, lines, (*loc, "appProtocol"))
+        if protocol in ("https", "grpcs"):
             warnings.append(
-                f"{_where(file, lines, (*loc, 'appProtocol'))}: the embedded sidecar calls its "
-                f"app over HTTP only; {protocol!r} is recorded but the app is called over HTTP"
+                f"{where_protocol}: the embedded sidecar calls its app without TLS; "
+                f"{protocol!r} is called as {channel!r}"
             )
+        if channel == "grpc" and not app.command:
+            warnings.append(
+                f"{where_protocol}: a functions folder is an HTTP app; {protocol!r} is recorded "
+                "but the app is called over HTTP (give `command` for a gRPC app)"
+            )
+            channel = "http"
+        health = _pick(app, common, "enable_app_health_check")
         apps.append(
             AppSpec(
                 app_id=app_id,
@@ -281,9 +296,20 @@ def load_run_file(path: str | Path) -> RunFile:
                 or common.daprd_log_destination
                 or "file",
                 app_health_path=app.app_health_check_path or common.app_health_check_path,
+                app_channel=channel,
+                enable_app_health_check=bool(health),
+                app_health_probe_interval=_pick(app, common, "app_health_probe_interval"),
+                app_health_probe_timeout=_pick(app, common, "app_health_probe_timeout"),
+                app_health_threshold=_pick(app, common, "app_health_threshold"),
             )
         )
     return RunFile(file, model.name, apps, warnings)
+
+
+def _pick(app: SharedConfig, common: SharedConfig, name: str) -> Any:
+    """The app's value of a shared field, else `common`'s (None when neither sets it)."""
+    value = getattr(app, name)
+    return value if value is not None else getattr(common, name)
 
 
 def _port(value: int | None) -> int | None:
