@@ -14,6 +14,8 @@ from dapr.clients.grpc.client import DaprGrpcClient
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from funchost.sidecar import free_port, resolution
+
 from .conftest import Apps
 
 # the SDK deprecates gRPC invoke_method, yet it is how a gRPC caller reaches InvokeService
@@ -141,6 +143,26 @@ def test_unknown_and_invalid_app_ids_answer_err_direct_invoke(apps: Apps) -> Non
     assert r.status_code == 500 and r.json()["message"].endswith("invalid app id a.b.c")
     r = httpx.get(f"{a.http_url}/v1.0/invoke/app-a.other-ns/method/x")
     assert r.status_code == 500 and "namespace 'other-ns'" in r.json()["message"]
+
+
+def test_target_with_health_checks_and_no_app_refuses_calls_from_other_apps(
+    apps: Apps,
+) -> None:
+    a = apps.start("app-a")
+    nobody = free_port()  # no app listens: the target's health probe never succeeds
+    args = [*apps.sidecar_args("sick", nobody, None), "--enable-app-health-check"]
+    sick = apps.spawn(args, "sick-sidecar.log")
+    apps.wait_registered("sick", sick)
+    for url in (f"{a.http_url}/v1.0/invoke/sick/method/x", None):
+        if url is None:  # the target's own sidecar answers the same for a local call
+            found = resolution.resolve("sick", directory=apps.registry)
+            assert found is not None
+            url = f"{found.http_url}/v1.0/invoke/sick/method/x"
+        r = httpx.post(url, content=b"{}", timeout=30)
+        assert r.status_code == 500, r.text
+        body = r.json()
+        assert body["errorCode"] == "ERR_DIRECT_INVOKE"
+        assert body["message"] == "failed to invoke, id: sick, err: app is not in a healthy state"
 
 
 def test_three_apps_call_each_other(apps: Apps) -> None:
