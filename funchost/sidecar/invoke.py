@@ -18,6 +18,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote
 
 import grpc
 from dapr.proto.common.v1 import common_pb2
@@ -143,6 +144,10 @@ class InvokeSubsystem(Subsystem):
                 self.sidecar.config.app_id,
             )
             status, headers, body = resp.status, hdr.from_app(resp.headers), resp.body
+            if resp.grpc_code not in (None, grpc.StatusCode.OK):  # a gRPC app's own status
+                headers[GRPC_STATUS_HEADER] = (
+                    f"{resp.grpc_code.value[0]} {quote(resp.grpc_message)}"
+                )
         except DaprApiError as exc:
             status, body = exc.http_status, json.dumps(exc.to_json()).encode()
             headers = {"content-type": "application/json"}
@@ -175,6 +180,8 @@ class InvokeSubsystem(Subsystem):
             bytes(msg.data.value),
             headers,
         )
+        if resp.grpc_code not in (None, grpc.StatusCode.OK):  # another app's gRPC app
+            await context.abort(resp.grpc_code, resp.grpc_message)
         if not 200 <= resp.status <= 399:
             await context.send_initial_metadata((("dapr-http-status", str(resp.status)),))
             await context.abort_with_status(_http_error_status(resp))
@@ -238,8 +245,8 @@ class InvokeSubsystem(Subsystem):
                     f"start it with `funchost run` or `funchost sidecar --app-id {app_id}`)"
                 )
             try:
-                return await self.remote.send(
-                    address, verb, method, query, body, out, policy.timeout
+                return _grpc_status_of(
+                    await self.remote.send(address, verb, method, query, body, out, policy.timeout)
                 )
             except AppUnavailable:
                 self.remote.forget(app_id, namespace)
@@ -317,6 +324,25 @@ class InvokeSubsystem(Subsystem):
                 raise failure or direct_invoke_error(target, err)
             retries += 1
             await asyncio.sleep(policy.retry.delay(retries))
+
+
+#: how a target sidecar tells the caller's sidecar its gRPC app's status ("<code> <message>"),
+#: so a gRPC caller gets the app's own code; never passed on to the caller
+GRPC_STATUS_HEADER = "funchost-app-grpc-status"
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def _grpc_status_of(resp: AppResponse) -> AppResponse:
+    """Read (and drop) the target sidecar's gRPC-status header into `resp.grpc_code`."""
+    headers = dict(resp.headers)
+    raw = next((headers.pop(k) for k in list(headers) if k.lower() == GRPC_STATUS_HEADER), None)
+    if raw is None:
+        return resp
+    number, _, message = raw.partition(" ")
+    resp.headers = headers
+    resp.grpc_code = _CODES.get(int(number) if number.isdigit() else -1, grpc.StatusCode.UNKNOWN)
+    resp.grpc_message = unquote(message)
+    return resp
 
 
 def _http_error_status(resp: AppResponse) -> Any:

@@ -19,6 +19,9 @@ from funchost.sidecar import resolution
 
 from .test_run_file import _Launcher, _port, _write
 
+# the SDK deprecates gRPC invoke_method, yet it is how a gRPC caller reaches InvokeService
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
 GRPC_APP = """
 import json
 import os
@@ -116,7 +119,13 @@ def test_grpc_command_app_is_reachable_by_invocation_from_another_app(
             assert got["data"] == "over grpc" and got["caller"] == "caller"
             with pytest.raises(grpc.RpcError) as err:
                 grpc_client.invoke_method("grpc-echo", "fail", data=b"")
-            assert err.value.code() != grpc.StatusCode.OK
+            # the gRPC app's own status crosses both sidecars to a gRPC caller
+            assert err.value.code() == grpc.StatusCode.UNKNOWN
+            assert "the gRPC app refused" in (err.value.details() or "")
+            with pytest.raises(grpc.RpcError) as err:
+                grpc_client.invoke_method("grpc-echo", "nope", data=b"")
+            assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+            assert "nope method not implemented" in (err.value.details() or "")
         finally:
             grpc_client.close()
         # the app's own failure reaches an HTTP caller as daprd's reading of its gRPC status
