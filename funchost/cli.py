@@ -298,7 +298,12 @@ def run(
     if run_file is not None:
         from funchost.commands.run import run_many
 
-        run_many(run_file, state_dir=state_dir, log_level=log_level)
+        run_many(
+            run_file,
+            state_dir=state_dir,
+            log_level=log_level,
+            dashboard_port=dashboard_port if dashboard else None,
+        )
         return
     if path is None:
         raise typer.BadParameter("give PATH (a folder of functions) or -f dapr.yaml")

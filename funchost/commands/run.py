@@ -98,7 +98,7 @@ def run(
         board, board_url = (
             (None, "off")
             if dashboard_port is None
-            else start_dashboard(sc, host, port, dashboard_port)
+            else start_dashboard(sc, host, port, dashboard_port, resolved_id)
         )
         console.print(
             f"funchost: app '{resolved_id}' ({len(registry)} functions) on http://{host}:{port}\n"
@@ -166,11 +166,13 @@ def wait_ready(thread: Any, progress: Any, ready_file: Path | None, app_url: str
         )
 
 
-def start_dashboard(sc: Any, host: str, port: int, dashboard_port: int) -> tuple[Any, str]:
+def start_dashboard(
+    sc: Any, host: str, port: int, dashboard_port: int, app_id: str = ""
+) -> tuple[Any, str]:
     """Serve the dashboard next to the app; a taken port is one warning line, not an error."""
     from funchost.dashboard.cli import start_for_run
 
-    board, url = start_for_run(host, port, sc.http_url, sc.grpc_address, dashboard_port)
+    board, url = start_for_run(host, port, sc.http_url, sc.grpc_address, dashboard_port, app_id)
     if board is None:
         err_console.print(
             f"[yellow]warning:[/] {url}: running without the dashboard "
@@ -243,8 +245,11 @@ def check_components(registry: Any, components: Any, resources: list[Path]) -> N
             )
 
 
-def run_many(run_file: Path, *, state_dir: Path, log_level: str) -> None:
-    """`funchost run -f FILE`: every app of a Dapr multi-app run template until Ctrl-C."""
+def run_many(
+    run_file: Path, *, state_dir: Path, log_level: str, dashboard_port: int | None = None
+) -> None:
+    """`funchost run -f FILE`: every app of a Dapr multi-app run template until Ctrl-C, with
+    one dashboard for all of them on 127.0.0.1:``dashboard_port`` unless it is None."""
     from rich.markup import escape
 
     from funchost.runfile import RunFileError, load_run_file, run_apps
@@ -259,6 +264,11 @@ def run_many(run_file: Path, *, state_dir: Path, log_level: str) -> None:
     for warning in spec.warnings:
         err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     default_state = state_dir == Path(".funchost")
-    code = run_apps(spec, state_dir=None if default_state else state_dir, log_level=log_level)
+    code = run_apps(
+        spec,
+        state_dir=None if default_state else state_dir,
+        log_level=log_level,
+        dashboard_port=dashboard_port,
+    )
     if code:
         raise typer.Exit(code)

@@ -63,6 +63,10 @@ class Targets:
     app_token: str | None = None
 
 
+class _NoFunctions(Exception):
+    """The app is not a funchost functions app (no `/functions`): its sidecar's views only."""
+
+
 def _seg(text: str) -> str:
     return quote(text, safe="")
 
@@ -162,8 +166,12 @@ class Sources:
         out["targets"] = {"app": self.targets.app_url, "sidecar": self.targets.sidecar_url}
         app, token = self.targets.app_url, self.targets.app_token
         try:
-            functions, metrics, recent = await asyncio.gather(
-                self._call("GET", app, "/functions", token=token),
+            if not app:
+                raise _NoFunctions("this app's sidecar names no HTTP app port")
+            functions = await self._call("GET", app, "/functions", token=token)
+            if functions.status_code == 404:
+                raise _NoFunctions(f"the app at {app} has no /functions")
+            metrics, recent = await asyncio.gather(
                 self._call("GET", app, "/metrics", token=token),
                 self._call("GET", app, RECENT_PATH, token=token, params={"limit": 30}),
             )
@@ -180,6 +188,8 @@ class Sources:
             out["workflowRuns"] = workflow_counts
             if recent.status_code == 200:
                 out["recent"] = list(recent.json().get("invocations", []))
+        except _NoFunctions as exc:  # any-language app next to a `funchost sidecar`
+            out["notes"] = [f"not a funchost functions app ({exc}): its sidecar's views only"]
         except SourceError as exc:
             out["errors"].append(exc.message)
         except ValueError as exc:

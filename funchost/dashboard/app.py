@@ -23,6 +23,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Redire
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ._apps import Catalog
 from ._sources import SourceError, Sources, Targets
 
 __all__ = ["create_dashboard"]
@@ -158,11 +159,19 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 def create_dashboard(
-    targets: Targets, *, token: str | None = None, loopback: bool = True
+    targets: Targets | None,
+    *,
+    token: str | None = None,
+    loopback: bool = True,
+    catalog: Catalog | None = None,
 ) -> Starlette:
-    """The dashboard app for one app and its sidecar; `token` guards it when set; `loopback`
-    (served on 127.0.0.1) refuses requests naming any other host (DNS rebinding)."""
-    sources = Sources(targets)
+    """The dashboard app for one app and its sidecar (`targets`), or for every app `catalog`
+    finds (`?app=<id>` picks one); `token` guards it when set; `loopback` (served on 127.0.0.1)
+    refuses requests naming any other host (DNS rebinding)."""
+    apps = catalog if catalog is not None else Catalog(targets)
+
+    async def app_sources(request: Request) -> Sources:
+        return await apps.sources(request.query_params.get("app") or None)
 
     async def index(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers={"cache-control": "no-store"})
@@ -182,10 +191,10 @@ def create_dashboard(
         )
 
     async def overview(request: Request) -> Any:
-        return await sources.overview()
+        return await (await app_sources(request)).overview()
 
     async def workflows(request: Request) -> Any:
-        return await sources.workflows(
+        return await (await app_sources(request)).workflows(
             request.query_params.get("status", ""),
             request.query_params.get("q", ""),
             max(0, _int(request, "offset", 0)),
@@ -193,43 +202,51 @@ def create_dashboard(
         )
 
     async def instance(request: Request) -> Any:
-        return await sources.instance(request.path_params["iid"])
+        return await (await app_sources(request)).instance(request.path_params["iid"])
 
     async def workflow_action(request: Request) -> Any:
         form = await _form(request)
         iid, action = request.path_params["iid"], request.path_params["action"]
-        await sources.workflow_action(iid, action, form.get("event", ""), form.get("data", ""))
+        await (await app_sources(request)).workflow_action(
+            iid, action, form.get("event", ""), form.get("data", "")
+        )
         return {"ok": True, "instanceID": iid, "action": action}
 
     async def topics(request: Request) -> Any:
-        return await sources.topics()
+        return await (await app_sources(request)).topics()
 
     async def redrive(request: Request) -> Any:
-        return await sources.redrive(request.path_params["id"])
+        return await (await app_sources(request)).redrive(request.path_params["id"])
 
     async def discard(request: Request) -> Any:
-        await sources.discard(request.path_params["id"])
+        await (await app_sources(request)).discard(request.path_params["id"])
         return {"ok": True}
 
     async def actors(request: Request) -> Any:
-        return await sources.actors()
+        return await (await app_sources(request)).actors()
+
+    async def app_list(request: Request) -> Any:
+        return await apps.apps(request.query_params.get("app") or None)
 
     async def bindings(request: Request) -> Any:
-        return await sources.bindings()
+        return await (await app_sources(request)).bindings()
 
     async def send_binding(request: Request) -> Any:
         form = await _form(request)
-        return await sources.send_binding(request.path_params["name"], form.get("data", ""))
+        return await (await app_sources(request)).send_binding(
+            request.path_params["name"], form.get("data", "")
+        )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
         yield
-        await sources.close()
+        await apps.close()
 
     routes = [
         Route("/", index),
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
+        Route("/api/apps", _api(app_list)),
         Route("/api/overview", _api(overview)),
         Route("/api/workflows", _api(workflows)),
         Route("/api/workflows/{iid}", _api(instance)),
@@ -246,5 +263,5 @@ def create_dashboard(
     if token:
         app.add_middleware(_TokenGate, token=token)
     app.add_middleware(_SameOrigin, loopback=loopback)  # outermost: checked first
-    app.state.sources = sources
+    app.state.catalog = apps
     return app

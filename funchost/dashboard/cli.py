@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-__all__ = ["register", "start_for_run"]
+__all__ = ["register", "start_for_apps", "start_for_run"]
 
 AppUrlOpt = Annotated[
     str | None,
@@ -65,15 +65,43 @@ def _targets(app_url: str, sidecar_url: str, grpc_address: str) -> Any:
 
 
 def start_for_run(
-    host: str, app_port: int, sidecar_url: str, grpc_address: str, port: int
+    host: str,
+    app_port: int,
+    sidecar_url: str,
+    grpc_address: str,
+    port: int,
+    app_id: str = "",
 ) -> tuple[Any, str]:
-    """Serve the dashboard of a `funchost run` app in a thread: (thread or None, URL or why)."""
+    """Serve the dashboard of a `funchost run` app in a thread: (thread or None, URL or why).
+
+    It shows this app first, and every other app running on this machine (the registry)."""
+    from ._apps import Catalog
     from .app import create_dashboard
     from .server import start_in_thread
 
     app_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     targets = _targets(f"http://{app_host}:{app_port}", sidecar_url, grpc_address)
-    return start_in_thread(create_dashboard(targets, token=_token()), "127.0.0.1", port)
+    catalog = Catalog(targets, fixed_id=app_id, registry=True)
+    board = create_dashboard(targets, token=_token(), catalog=catalog)
+    return start_in_thread(board, "127.0.0.1", port)
+
+
+def start_for_apps(port: int, preferred: list[str]) -> tuple[Any, str]:
+    """Serve ONE dashboard for the apps of `funchost run -f` (found in the registry, the first
+    of `preferred` shown first) in a thread: (thread or None, URL or why not)."""
+    from ._apps import Catalog
+    from .app import create_dashboard
+    from .server import start_in_thread
+
+    catalog = Catalog(
+        registry=True,
+        preferred=preferred,
+        api_token=os.environ.get("DAPR_API_TOKEN") or None,
+        app_token=os.environ.get("APP_API_TOKEN") or None,
+    )
+    return start_in_thread(
+        create_dashboard(None, token=_token(), catalog=catalog), "127.0.0.1", port
+    )
 
 
 def dashboard(
@@ -88,16 +116,24 @@ def dashboard(
         str, typer.Option("--host", help="Interface to bind.", envvar="FUNCHOST_DASHBOARD_HOST")
     ] = "127.0.0.1",
 ) -> None:
-    """Serve the web dashboard of a running app and its sidecar until Ctrl-C."""
+    """Serve the web dashboard of the running apps and their sidecars until Ctrl-C.
+
+    With no target (no option, no APP_PORT / DAPR_HTTP_PORT): every app in the local registry,
+    switched in the header; with one: that app first, and the registered ones too."""
     import uvicorn
 
+    from ._apps import Catalog
     from .app import create_dashboard
     from .server import bind
 
+    aimed = bool(app_url or dapr_http_port or dapr_grpc_port or os.environ.get("APP_PORT")) or bool(
+        os.environ.get("DAPR_HTTP_PORT")
+    )
     http = dapr_http_port or int(os.environ.get("DAPR_HTTP_PORT", "3500"))
     grpc = dapr_grpc_port or int(os.environ.get("DAPR_GRPC_PORT", "50001"))
     app = app_url or f"http://127.0.0.1:{os.environ.get('APP_PORT', '8000')}"
     targets = _targets(app, f"http://127.0.0.1:{http}", f"127.0.0.1:{grpc}")
+    catalog = Catalog(targets, weak=not aimed, registry=True)
     try:
         sock = bind(host, port)
     except OSError as exc:
@@ -108,11 +144,14 @@ def dashboard(
         )
         raise typer.Exit(1) from None
     url = "http://{}:{}".format(*sock.getsockname()[:2])
-    Console().print(
-        f"funchost dashboard on {url} (app {app}, sidecar :{http}, gRPC :{grpc})", highlight=False
+    what = (
+        f"app {app}, sidecar :{http}, gRPC :{grpc}, and the registered apps"
+        if aimed
+        else "every app in the local registry"
     )
+    Console().print(f"funchost dashboard on {url} ({what})", highlight=False)
     loopback = host in ("127.0.0.1", "localhost", "::1")
-    board = create_dashboard(targets, token=_token(), loopback=loopback)
+    board = create_dashboard(targets, token=_token(), loopback=loopback, catalog=catalog)
     config = uvicorn.Config(board, log_level="warning", log_config=None)
     uvicorn.Server(config).run(sockets=[sock])
 

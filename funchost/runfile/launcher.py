@@ -155,6 +155,8 @@ class Launcher:
         )
         if app_port is not None:
             env["APP_PORT"] = str(app_port)
+        if "FUNCHOST_DASHBOARD" not in spec.env:  # the run serves one dashboard for all apps
+            env["FUNCHOST_DASHBOARD"] = "0"
         return env
 
     def _common_args(self, spec: AppSpec, http_port: int, grpc_port: int) -> list[str]:
@@ -198,6 +200,7 @@ class Launcher:
                 *self._common_args(spec, http_port, grpc_port),
                 "--port", str(app_port),
                 "--log-level", spec.log_level or self.log_level,
+                "--no-dashboard",
             ]  # fmt: skip
             run = _Started(spec, http_port, grpc_port, app_port)
             run.app = self._spawn("APP", spec, args, env)
@@ -317,9 +320,11 @@ def run_apps(
     state_dir: Path | None = None,
     log_level: str = "info",
     print_line: Printer | None = None,
+    dashboard_port: int | None = None,
 ) -> int:
     """Run every app of `run_file` until Ctrl-C / SIGTERM; 0 when stopped, 1 if one failed to
-    start (everything started is stopped again)."""
+    start (everything started is stopped again). With `dashboard_port`, one dashboard on
+    127.0.0.1 shows every app (the apps themselves serve none)."""
     launcher = Launcher(
         run_file,
         state_dir=(state_dir or run_file.path.parent / ".funchost").resolve(),
@@ -332,6 +337,17 @@ def run_apps(
     for sig in (signal.SIGINT, signal.SIGTERM):
         previous[sig] = signal.signal(sig, lambda *_: launcher.stopping.set())
     code = 0
+    board = None
+    if dashboard_port is not None:
+        from funchost.dashboard.cli import start_for_apps
+
+        board, url = start_for_apps(dashboard_port, [spec.app_id for spec in run_file.apps])
+        launcher.print_line(
+            f"funchost: dashboard on {url} (every app, switched in its header)"
+            if board is not None
+            else f"funchost: warning: {url}: running without the dashboard (pass "
+            "--dashboard-port, or --no-dashboard to silence this)"
+        )
     try:
         for spec in run_file.apps:
             if launcher.stopping.is_set():
@@ -353,6 +369,8 @@ def run_apps(
         code = 1
     finally:
         launcher.stop()
+        if board is not None:
+            board.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return code
