@@ -171,11 +171,18 @@ class Sources:
             functions = await self._call("GET", app, "/functions", token=token)
             if functions.status_code == 404:
                 raise _NoFunctions(f"the app at {app} has no /functions")
+            if functions.status_code >= 400:
+                raise SourceError(
+                    functions.status_code,
+                    f"the app at {app} answered {functions.status_code} to /functions",
+                )
+            doc = functions.json()
+            if not isinstance(doc, dict) or "functions" not in doc:
+                raise _NoFunctions(f"the app at {app} lists no functions at /functions")
             metrics, recent = await asyncio.gather(
                 self._call("GET", app, "/metrics", token=token),
                 self._call("GET", app, RECENT_PATH, token=token, params={"limit": 30}),
             )
-            doc = functions.json()
             stats, workflow_counts = parse_metrics(metrics.text)
             out["app_id"] = str(doc.get("app_id", ""))
             for fn in doc.get("functions", []):

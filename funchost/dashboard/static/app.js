@@ -7,6 +7,8 @@ const KINDS = ["invoke", "topic", "binding", "cron", "actor", "workflow", "activ
 const main = document.getElementById("main");
 let timer = null;
 let renderSeq = 0;
+// the app shown (a multi-app run): `?app=<id>` in the page's URL, passed on to every API call
+const APP = new URLSearchParams(window.location.search).get("app") || "";
 
 // -- helpers ----------------------------------------------------------------------------------
 function esc(value) {
@@ -47,8 +49,12 @@ function flash(message, error = false) {
   box.innerHTML = message ? `<div class="msg${error ? " error" : ""}" data-testid="flash">${esc(message)}</div>` : "";
   if (message && !error) setTimeout(() => { if (box.textContent === message) box.innerHTML = ""; }, 6000);
 }
+function withApp(path) {
+  if (!APP || !path.startsWith("/api/")) return path;
+  return `${path}${path.includes("?") ? "&" : "?"}app=${encodeURIComponent(APP)}`;
+}
 async function api(path, options = {}) {
-  const resp = await fetch(path, { credentials: "same-origin", ...options });
+  const resp = await fetch(withApp(path), { credentials: "same-origin", ...options });
   if (resp.status === 401 && !path.startsWith("/login")) {
     window.location = "/login";
     throw new Error("sign in first");
@@ -76,9 +82,42 @@ function spark(series) {
   return `<svg class="spark" width="${w}" height="${h}" role="img" aria-label="${total} calls"><title>${total} calls, ${series.reduce((a, p) => a + p[2], 0)} failures</title>${line(2, "#d64541")}${line(1, "#2f6fde")}</svg>`;
 }
 
+// -- apps -------------------------------------------------------------------------------------
+let appsDoc = null;
+async function loadApps() {
+  // the header's app switcher: every app the dashboard finds (the local app registry)
+  try { appsDoc = await api("/api/apps"); } catch (e) { return null; }
+  const select = document.getElementById("app-switch");
+  const apps = appsDoc.apps || [];
+  const current = appsDoc.current || "";
+  const key = apps.map((a) => `${a.appId}:${a.health}`).join(",") + "|" + current;
+  if (select.dataset.key !== key && document.activeElement !== select) {
+    select.innerHTML = apps.map((a) => `<option value="${esc(a.appId)}"${a.appId === current ? " selected" : ""}>${esc(a.appId || "(this app)")}${a.health === "healthy" ? "" : ` (${esc(a.health)})`}</option>`).join("");
+    if (current && !apps.some((a) => a.appId === current)) select.innerHTML += `<option selected value="${esc(current)}">${esc(current)} (not running)</option>`;
+    select.dataset.key = key;
+  }
+  select.hidden = apps.length < 2 && !APP;
+  document.getElementById("app-id").hidden = !select.hidden;
+  return appsDoc;
+}
+function switchApp(appId) {
+  // same page in the other app (an instance id belongs to one app: back to its list)
+  let hash = window.location.hash || "#/";
+  if (hash.startsWith("#/instance/")) hash = "#/workflows";
+  window.location.href = `${window.location.pathname}?app=${encodeURIComponent(appId)}${hash}`;
+}
+document.getElementById("app-switch").onchange = (ev) => switchApp(ev.target.value);
+function appsHtml(doc) {
+  const apps = (doc && doc.apps) || [];
+  if (apps.length < 2 && !APP) return "";
+  let html = `<h2>Apps (${apps.length})</h2><table data-testid="apps"><thead><tr><th>app id</th><th class="num">pid</th><th class="num">app port</th><th>protocol</th><th class="num">sidecar HTTP</th><th class="num">gRPC</th><th>health</th></tr></thead><tbody>`;
+  html += apps.map((a) => `<tr data-app="${esc(a.appId)}"${a.appId === doc.current ? ' class="current"' : ""}><td><a href="?app=${encodeURIComponent(a.appId)}#/">${esc(a.appId || "(this app)")}</a>${a.appId === doc.current ? ` <span class="muted">(shown)</span>` : ""}</td><td class="num">${esc(a.pid ?? "")}</td><td class="num">${esc(a.appPort ?? "")}</td><td>${esc(a.appProtocol)}</td><td class="num">${esc(a.httpPort ?? "")}</td><td class="num">${esc(a.grpcPort ?? "")}</td><td class="${a.health === "healthy" ? "" : "bad"}">${esc(a.health)}</td></tr>`).join("");
+  return html + "</tbody></table>";
+}
+
 // -- views ------------------------------------------------------------------------------------
 async function viewOverview() {
-  const doc = await api("/api/overview");
+  const [doc, apps] = await Promise.all([api("/api/overview"), loadApps()]);
   document.getElementById("app-id").textContent = doc.app_id || "";
   const now = Date.now() / 1000;
   const sc = doc.sidecar || {};
@@ -98,7 +137,9 @@ async function viewOverview() {
   ];
   let html = `<h1>Overview <span class="muted">${esc(doc.app_id)}</span></h1>`;
   for (const e of doc.errors || []) html += `<div class="panel bad">unreachable: ${esc(e)}</div>`;
+  for (const note of doc.notes || []) html += `<div class="panel muted" data-testid="note">${esc(note)}</div>`;
   html += `<div class="cards" data-testid="queues">${cards.map(([l, v, bad]) => `<div class="card${bad ? " bad" : ""}"><div class="n">${esc(v)}</div><div class="l">${esc(l)}</div></div>`).join("")}</div>`;
+  html += appsHtml(apps);
   html += `<h2>Functions</h2><table data-testid="functions"><thead><tr><th>name</th><th>trigger</th><th>file:line</th><th class="num">calls</th><th class="num">failed</th><th class="num">retried</th><th class="num">DLQ</th><th class="num">now</th><th class="num">avg</th><th>last 2 min</th></tr></thead><tbody>`;
   const byKind = {};
   for (const fn of doc.functions) (byKind[fn.kind] = byKind[fn.kind] || []).push(fn);
@@ -398,6 +439,7 @@ async function route() {
 
 window.addEventListener("hashchange", route);
 route();
+loadApps();
 if (!(window.location.hash || "#/").match(/^#\/?(overview)?($|\?)/)) {
   // another page first: the overview is what names the app in the header
   api("/api/overview").then((d) => { document.getElementById("app-id").textContent = d.app_id || ""; }).catch(() => {});
