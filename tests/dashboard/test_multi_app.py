@@ -210,3 +210,30 @@ def test_switching_app_in_the_header_shows_its_functions(multi: MultiRun, page: 
     page.click('header nav a[data-view="topics"]')
     page.wait_for_selector('[data-testid="topics"] tr[data-topic="ctx-echo"]')
     assert page.locator('tr[data-topic="orders"]').count() == 0
+
+
+def test_funchost_dashboard_with_no_target_shows_every_registered_app(multi: MultiRun) -> None:
+    (port,) = free_ports(1)
+    env = {k: v for k, v in os.environ.items() if k not in ("APP_PORT", "DAPR_HTTP_PORT")}
+    env["FUNCHOST_REGISTRY_DIR"] = str(multi.registry)
+    proc = subprocess.Popen(
+        [*FUNCHOST, "dashboard", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        doc = wait_for(lambda: httpx.get(f"{url}/api/apps").json(), "funchost dashboard", 60)
+        assert {a["appId"] for a in doc["apps"]} == {"orders", "ops", "echo"}
+        assert all(a["pid"] for a in doc["apps"])  # no stand-in for daprd's default ports
+        ops = httpx.get(f"{url}/api/overview", params={"app": "ops"}).json()
+        assert "triple" in {f["name"] for f in ops["functions"]}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
