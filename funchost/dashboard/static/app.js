@@ -109,7 +109,7 @@ function switchApp(appId) {
 document.getElementById("app-switch").onchange = (ev) => switchApp(ev.target.value);
 function appsHtml(doc) {
   const apps = (doc && doc.apps) || [];
-  if (apps.length < 2 && !APP) return "";
+  if (!apps.length) return "";
   let html = `<h2>Apps (${apps.length})</h2><table data-testid="apps"><thead><tr><th>app id</th><th class="num">pid</th><th class="num">app port</th><th>protocol</th><th class="num">sidecar HTTP</th><th class="num">gRPC</th><th>health</th></tr></thead><tbody>`;
   html += apps.map((a) => `<tr data-app="${esc(a.appId)}"${a.appId === doc.current ? ' class="current"' : ""}><td><a href="?app=${encodeURIComponent(a.appId)}#/">${esc(a.appId || "(this app)")}</a>${a.appId === doc.current ? ` <span class="muted">(shown)</span>` : ""}</td><td class="num">${esc(a.pid ?? "")}</td><td class="num">${esc(a.appPort ?? "")}</td><td>${esc(a.appProtocol)}</td><td class="num">${esc(a.httpPort ?? "")}</td><td class="num">${esc(a.grpcPort ?? "")}</td><td class="${a.health === "healthy" ? "" : "bad"}">${esc(a.health)}</td></tr>`).join("");
   return html + "</tbody></table>";
