@@ -114,6 +114,7 @@ class _Launcher:
 
     def __init__(self, run_file: Path, registry: Path) -> None:
         env = {"FUNCHOST_REGISTRY_DIR": str(registry), "FUNCHOST_LOG_FORMAT": "json"}
+        env["FUNCHOST_DASHBOARD"] = "0"  # never 8080 here: tests/dashboard/test_multi_app.py
         self.proc = subprocess.Popen(
             [*FUNCHOST, "run", "-f", str(run_file)],
             env={**__import__("os").environ, **env},
