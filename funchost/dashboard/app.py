@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -34,7 +35,8 @@ _LOGIN = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>funchost dashboard: sign in</title><link rel="stylesheet" href="/static/style.css"></head>
 <body class="login"><form method="post" action="/login"><h1>funchost</h1>
 <p>This app runs with an API token (DAPR_API_TOKEN / APP_API_TOKEN): enter it to continue.</p>
-{error}<input type="password" name="token" placeholder="token" autofocus aria-label="token">
+{error}<input type="hidden" name="next" value="{next}">
+<input type="password" name="token" placeholder="token" autofocus aria-label="token">
 <button type="submit">Sign in</button></form></body></html>"""
 
 Handler = Callable[[Request], Awaitable[Any]]
@@ -78,7 +80,10 @@ class _TokenGate:
                 {"error": "this dashboard needs the app's API token: sign in at /login"}, 401
             )
         else:
-            response = RedirectResponse("/login", 303)
+            back = request.url.remove_query_params("token").query
+            # the page asked for (e.g. `/?app=ops`) is where the sign-in leads back to
+            login = f"/login?next={quote('/?' + back, safe='')}" if back else "/login"
+            response = RedirectResponse(login, 303)
         await response(scope, receive, send)
 
 
@@ -112,6 +117,13 @@ class _SameOrigin:
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+def _local(target: str) -> str:
+    """`target` when it is a path on this dashboard (no other site), else `/`."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
 
 
 def _set_cookie(response: Response, value: str) -> None:
@@ -177,17 +189,23 @@ def create_dashboard(
         return FileResponse(STATIC / "index.html", headers={"cache-control": "no-store"})
 
     async def login_form(request: Request) -> Response:
-        return HTMLResponse(_LOGIN.format(error=""))
+        target = _local(request.query_params.get("next", "/"))
+        return HTMLResponse(_LOGIN.format(error="", next=html.escape(target)))
 
     async def login(request: Request) -> Response:
-        given = (await _form(request)).get("token", "")
+        form = await _form(request)
+        given, target = form.get("token", ""), _local(form.get("next", "/"))
         if token is None or hmac.compare_digest(given.encode(), token.encode()):
-            response = RedirectResponse("/", 303)
+            response = RedirectResponse(target, 303)
             if token is not None:
                 _set_cookie(response, _cookie_value(token))
             return response
         return HTMLResponse(
-            _LOGIN.format(error='<p class="error">That token is not the app\'s.</p>'), 401
+            _LOGIN.format(
+                error='<p class="error">That token is not the app\'s.</p>',
+                next=html.escape(target),
+            ),
+            401,
         )
 
     async def overview(request: Request) -> Any:

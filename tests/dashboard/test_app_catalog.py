@@ -76,3 +76,17 @@ async def test_the_weak_default_target_shows_only_while_the_registry_is_empty(
             assert entries[0].targets.sidecar_url == f"http://127.0.0.1:{http_port}"
     finally:
         listener.close()
+
+
+async def test_signing_in_leads_back_to_the_app_asked_for(tmp_path: Path) -> None:
+    catalog = Catalog(_targets(), fixed_id="solo", registry=True, directory=tmp_path)
+    async with _client(catalog, token="s3cret") as http:
+        asked = await http.get("/", params={"app": "solo"})
+        assert asked.status_code == 303
+        assert asked.headers["location"] == "/login?next=%2F%3Fapp%3Dsolo"
+        form = await http.get(asked.headers["location"])
+        assert 'name="next" value="/?app=solo"' in form.text
+        signed = await http.post("/login", data={"token": "s3cret", "next": "/?app=solo"})
+        assert signed.status_code == 303 and signed.headers["location"] == "/?app=solo"
+        elsewhere = await http.post("/login", data={"token": "s3cret", "next": "//evil.test/"})
+        assert elsewhere.headers["location"] == "/"  # never another site

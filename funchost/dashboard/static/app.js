@@ -56,7 +56,7 @@ function withApp(path) {
 async function api(path, options = {}) {
   const resp = await fetch(withApp(path), { credentials: "same-origin", ...options });
   if (resp.status === 401 && !path.startsWith("/login")) {
-    window.location = "/login";
+    window.location = window.location.search ? `/login?next=${encodeURIComponent("/" + window.location.search)}` : "/login";
     throw new Error("sign in first");
   }
   let doc = null;
