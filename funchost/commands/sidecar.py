@@ -1,6 +1,6 @@
-"""`funchost sidecar`, `funchost send binding`, `funchost outbox`: the embedded sidecar alone and
-what talks to a running one (cli.py declares their options); and the database-file side of
-`funchost config` (commands/config.py).
+"""`funchost sidecar`, `funchost send binding`, `funchost outbox`, `funchost apps`: the embedded
+sidecar alone and what talks to running ones (cli.py declares their options); and the
+database-file side of `funchost config` (commands/config.py).
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ def sidecar(
         db_path=state_dir.resolve() / f"{app_id}.db",
         app_api_token=os.environ.get("APP_API_TOKEN") or None,
         api_token=os.environ.get("DAPR_API_TOKEN") or None,
+        namespace=os.environ.get("NAMESPACE") or None,
+        register=True,  # found by app id from the other apps on this machine
         **options,
     )
 
@@ -174,3 +176,36 @@ def write_config_items(db: Path, store: str, items: dict[str, Any]) -> dict[str,
     finally:
         handle.close()
     return {k: v.to_json() for k, v in written.items()}
+
+
+def list_apps(as_json: bool = False) -> None:
+    """`funchost apps`: every live app in the local name registry (stale entries cleaned)."""
+    import json
+    from dataclasses import asdict
+
+    from rich.table import Table
+
+    from funchost.sidecar import resolution
+
+    found = resolution.list_apps()
+    if as_json:
+        console.print_json(json.dumps([asdict(a) for a in found]))
+        return
+    if not found:
+        console.print(
+            f"no apps running (registry {resolution.registry_dir()}): start one with "
+            "`funchost run PATH`, `funchost run -f dapr.yaml` or `funchost sidecar --app-id ID`",
+            highlight=False,
+        )
+        return
+    table = Table("app id", "namespace", "pid", "sidecar HTTP", "sidecar gRPC", "app port")
+    for a in found:
+        table.add_row(
+            a.app_id,
+            a.namespace,
+            str(a.pid),
+            str(a.http_port),
+            str(a.grpc_port),
+            str(a.app_port or "-"),
+        )
+    console.print(table)

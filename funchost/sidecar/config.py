@@ -28,3 +28,9 @@ class SidecarConfig:
     config_path: Path | None = None  # --config: a Dapr Configuration YAML
     app_ready_timeout: float = 60.0
     log_level: str = "warning"
+    #: daprd's NAMESPACE (`<app-id>.<namespace>` targets); None = "default"
+    namespace: str | None = None
+    #: claim the app id in the local name registry (`funchost run`, `funchost sidecar`)
+    register: bool = False
+    #: the registry directory; None = FUNCHOST_REGISTRY_DIR or the user's default
+    registry_dir: Path | str | None = None

@@ -151,6 +151,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--app-protocol", default="http", choices=["http", "grpc"])
     p.add_argument("--enable-app-health-check", action="store_true")
     p.add_argument("--config", default=None, help="a Dapr Configuration YAML")
+    p.add_argument(
+        "--register", action="store_true", help="claim --app-id in the local name registry"
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper())
     config = SidecarConfig(
@@ -165,6 +168,7 @@ def main(argv: list[str] | None = None) -> None:
         app_protocol=args.app_protocol,
         enable_app_health_check=args.enable_app_health_check,
         config_path=Path(args.config) if args.config else None,
+        register=args.register,
     )
 
     def ready(sidecar: Sidecar) -> None:

@@ -16,13 +16,14 @@ import socket
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from . import resolution
 from .actors import ActorsSubsystem
 from .app_channel import AppChannel, make_channel
 from .bindings import BindingsSubsystem
@@ -33,6 +34,7 @@ from .configuration.subsystem import ConfigurationSubsystem
 from .core import CoreSubsystem
 from .grpc_api import DaprApis, DaprService, GrpcApiSubsystem
 from .introspection import IntrospectionSubsystem
+from .invocation.targets import install_app_id_fallback
 from .invoke import InvokeSubsystem
 from .jobs import JobsSubsystem
 from .lock.subsystem import LockSubsystem
@@ -44,6 +46,9 @@ from .state.subsystem import StateSubsystem
 from .store import Store
 from .subsystem import Subsystem
 from .workflows import WorkflowsSubsystem
+
+if TYPE_CHECKING:
+    from .resolution import Registration
 
 __all__ = ["Sidecar", "SidecarConfig", "SidecarThread", "Subsystem", "free_port"]
 
@@ -118,7 +123,19 @@ class Sidecar:
         self.config = config
         self.clock = clock or Clock()
         self.app: AppChannel = make_channel(config)  # first: a bad --app-protocol opens nothing
-        self.store = Store(config.db_path, exclusive=True)
+        #: this sidecar's claim on its app id in the local name registry (config.register),
+        #: taken first: a second process with this id fails naming the holder's pid
+        self.registration: Registration | None = None
+        if config.register:
+            self.registration = resolution.claim(
+                config.app_id, config.namespace, config.registry_dir
+            )
+        try:
+            self.store = Store(config.db_path, exclusive=True)
+        except BaseException:
+            if self.registration is not None:
+                self.registration.close()
+            raise
         self._http: uvicorn.Server | None = None
         self._http_task: asyncio.Task[None] | None = None
         self._grpc: grpc.aio.Server | None = None
@@ -144,7 +161,7 @@ class Sidecar:
         self.lock = LockSubsystem(self, self.components)
         self.bindings = BindingsSubsystem(self, self.components)
         self.jobs = JobsSubsystem(self)
-        self.invoke = InvokeSubsystem(self)
+        self.invoke = InvokeSubsystem(self, self.components)
         self.actors = ActorsSubsystem(self, self.state)
         apis = DaprApis(
             self,
@@ -243,9 +260,10 @@ class Sidecar:
         for sub in self.subsystems.values():
             routes.extend(sub.routes())
         http_app = Starlette(routes=routes)
-        asgi: Any = http_app
+        install_app_id_fallback(http_app)  # `dapr-app-id` invocations of unrouted paths
+        asgi: Any = self.invoke.wrap_asgi(http_app)  # the cross-app hop's fast path
         if self.config.api_token:
-            asgi = ApiTokenMiddleware(http_app, self.config.api_token)
+            asgi = ApiTokenMiddleware(asgi, self.config.api_token)
         self._grpc = grpc.aio.server(
             interceptors=grpc_token_interceptors(self.config.api_token),
             options=[
@@ -297,6 +315,13 @@ class Sidecar:
 
         for sub in self.subsystems.values():
             await sub.start()
+        if self.registration is not None:
+            self.registration.publish(
+                self.config.http_port,
+                self.config.grpc_port,
+                self.config.app_port,
+                self.config.app_protocol,
+            )
         self.started.set()
         if self.config.app_port is not None:
             self._app_task = asyncio.create_task(self._discover_app())
@@ -377,6 +402,9 @@ class Sidecar:
         """Stop subsystems (reverse order), servers, background tasks; close the store."""
         await self.quiesce()
         self.stopping = True
+        if self.registration is not None:
+            self.registration.close()  # other apps stop resolving us first
+            self.registration = None
         if self._app_task is not None:
             self._app_task.cancel()
         for sub in reversed(list(self.subsystems.values())):
