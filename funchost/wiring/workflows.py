@@ -50,8 +50,10 @@ def build_runtime(host: Host) -> Any:
     from dapr.ext.workflow import WorkflowRuntime
     from dapr.ext.workflow.logger import LoggerOptions
 
-    s = host.settings
     from funchost.observability.workflows import observe_activity, observe_workflow
+    from funchost.wiring.workflow_limits import worker_limits
+
+    s = host.settings
 
     # The SDK gives its loggers a handler of their own; a NullHandler leaves them to propagate
     # to funchost's one root handler (structured, and printed once).
@@ -59,6 +61,7 @@ def build_runtime(host: Host) -> Any:
         host=s.dapr_host,
         port=str(s.dapr_grpc_port),
         logger_options=LoggerOptions(log_handler=logging.NullHandler()),
+        **worker_limits(s).runtime_kwargs(),
     )
     for wf in host.registry.workflows:
         runtime.register_workflow(observe_workflow(host, wf, _fresh(wf.target)), name=wf.name)
