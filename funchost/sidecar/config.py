@@ -22,3 +22,5 @@ class SidecarConfig:
     app_health_path: str = "/healthz"
     app_ready_timeout: float = 60.0
     log_level: str = "warning"
+    # The Configuration's spec.workflow.stateRetentionPolicy; None: FUNCHOST_WORKFLOW_RETENTION.
+    workflow_retention: dict[str, str] | None = None

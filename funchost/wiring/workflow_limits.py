@@ -12,13 +12,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
     from funchost.settings import Settings
 
 # A "no limit" from the Configuration still needs a number for the SDK's semaphore.
 UNLIMITED = 1 << 20
+
+
+class RuntimeLimits(TypedDict):
+    """The `WorkflowRuntime` keyword arguments that bound its worker."""
+
+    maximum_concurrent_activity_work_items: int
+    maximum_concurrent_orchestration_work_items: int
+    maximum_thread_pool_workers: int
 
 
 @dataclass(frozen=True)
@@ -29,7 +37,7 @@ class WorkerLimits:
     workflows: int
     threads: int
 
-    def runtime_kwargs(self) -> dict[str, int]:
+    def runtime_kwargs(self) -> RuntimeLimits:
         return {
             "maximum_concurrent_activity_work_items": self.activities,
             "maximum_concurrent_orchestration_work_items": self.workflows,

@@ -27,6 +27,7 @@ from ..subsystem import Runtime, Subsystem
 from .engine import Engine, WorkflowError
 from .grpc_service import add_taskhub_service
 from .http_api import WorkflowHttpApi
+from .retention import RetentionPolicy
 
 __all__ = ["Engine", "WorkflowError", "WorkflowsSubsystem"]
 
@@ -49,9 +50,12 @@ class WorkflowsSubsystem(Subsystem):
 
     async def start(self) -> None:
         self.engine.load()
+        spec = self.sidecar.config.workflow_retention
+        policy = RetentionPolicy.from_env() if spec is None else RetentionPolicy.from_spec(spec)
         self._tasks = [
             self.sidecar.spawn(self.engine.run_timers()),
             self.sidecar.spawn(self.engine.run_watchdog()),
+            self.sidecar.spawn(self.engine.run_retention(policy)),
         ]
 
     async def quiesce(self) -> None:

@@ -59,6 +59,7 @@ class Runtime:
         self.ready: dict[str, None] = {}
         self.timers: list[tuple[float, str]] = []
         self._timer_wake = asyncio.Event()
+        self._finished = asyncio.Event()  # an instance finished (wakes the retention sweep)
         self._watch: dict[str, asyncio.Event] = {}
         self._pos = 0.0
         self._pump_scheduled = False
@@ -314,8 +315,11 @@ class Runtime:
             inst.custom_status = plan.custom_status
             inst.updated = now
             self.backend.update_instance(conn, inst)
+            if inst.terminal and remaining:  # events for a finished execution: never consumed
+                self.backend.delete_inbox(conn, [it.row_id for it in remaining])
+                remaining = []
             for child in plan.children:
-                old = self.instances.get(child.instance_id)
+                old = self._lookup(child.instance_id)
                 if old is not None and not old.terminal:
                     log.warning(
                         "child workflow %s already running; not restarted", child.instance_id
@@ -374,7 +378,10 @@ class Runtime:
             self.activities[act.row_id] = act
             self.undispatched.append(act.row_id)
         if inst.terminal:
-            inst.history = None  # reloaded on demand (purge, GetInstanceHistory)
+            # Finished: memory holds running instances only (read back on demand: `_lookup`).
+            inst.history = None
+            self.instances.pop(iid, None)
+            self._finished.set()
         if any(it.visible_at <= now for it in inst.inbox):
             self.ready[iid] = None
         self._notify(iid)
@@ -433,6 +440,11 @@ class Runtime:
             inst.inbox.append(item)
             self._schedule(act.instance_id, now)
 
+    def _lookup(self, iid: str) -> Instance | None:
+        """A running instance from memory, a finished one from the store (not cached)."""
+        inst = self.instances.get(iid)
+        return inst if inst is not None else self.backend.load_instance(iid)
+
     def _forget(self, inst: Instance) -> None:
         self.instances.pop(inst.instance_id, None)
         for rid in [r for r, a in self.activities.items() if a.instance_id == inst.instance_id]:
@@ -449,7 +461,7 @@ class Runtime:
     async def wait_for(self, iid: str, done: Callable[[Instance | None], bool]) -> Instance | None:
         """Long-poll until `done(instance)` holds (cancelled by the caller's deadline)."""
         while True:
-            inst = self.instances.get(iid)
+            inst = self._lookup(iid)
             if done(inst):
                 return inst
             ev = self._watch.get(iid)
