@@ -22,6 +22,7 @@ from ..store import Store
 from ._pb import PENDING, event, pb, sv
 from .backend import Backend, PendingActivity
 from .dispatcher import Dispatcher, WorkerConn
+from .group_commit import GroupCommit
 from .state import InboxItem, Instance, done_key
 from .turn import Plan, process_turn
 
@@ -64,6 +65,7 @@ class Runtime:
         self._pos = 0.0
         self._pump_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.group = GroupCommit(store)  # worker completions: one transaction per loop turn
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -124,7 +126,7 @@ class Runtime:
 
     def busy(self) -> bool:
         """Turns or activities in flight, or work ready/due for a connected worker."""
-        if self.turns or self.activity_tokens:
+        if self.turns or self.activity_tokens or self.group:
             return True
         if self.dispatcher.workers and (self.ready or self.undispatched):
             return True
