@@ -51,6 +51,9 @@ GOALS: dict[str, tuple[str, float]] = {
 }
 
 
+PARTS = ("idle", "workflows", "pubsub", "actors", "state", "rss")
+
+
 def free_port() -> int:
     import socket
 
@@ -365,19 +368,24 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=3_000)
     parser.add_argument("--chains", type=int, default=400)
     parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument(
+        "--only", default="", help="comma-separated parts: idle,workflows,pubsub,actors,state,rss"
+    )
     args = parser.parse_args()
+    parts = set(args.only.split(",")) if args.only else set(PARTS)
     result: dict[str, float] = {}
     loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        agent = Run(ROOT / "functions", tmp)
-        try:
-            result["cold_start_s"] = agent.cold_start_s
-            time.sleep(3.0)  # settle: the workflow worker connects, subscriptions load
-            result["run_idle_rss_mb"] = rss_mb(agent.proc.pid)
-        finally:
-            agent.stop()
-        result["sidecar_idle_rss_mb"] = sidecar_idle_rss(tmp)
+        if "idle" in parts:
+            agent = Run(ROOT / "functions", tmp)
+            try:
+                result["cold_start_s"] = agent.cold_start_s
+                time.sleep(3.0)  # settle: the workflow worker connects, subscriptions load
+                result["run_idle_rss_mb"] = rss_mb(agent.proc.pid)
+            finally:
+                agent.stop()
+            result["sidecar_idle_rss_mb"] = sidecar_idle_rss(tmp)
         run = Run(ROOT / "bench" / "app", tmp, {"FUNCHOST_WORKFLOW_RETENTION": "10s"})
         from dapr.conf import settings
 
@@ -386,17 +394,25 @@ def main() -> None:
         try:
             wait_until(lambda: run.workers() > 0, 60, "the workflow worker")
             print(f"bench app up in {run.cold_start_s:.2f}s", file=sys.stderr)
-            result.update(bench_workflows(run, args.chains))
+            if "workflows" in parts:
+                result.update(bench_workflows(run, args.chains))
+                loads.append(os.getloadavg()[0])
+            if "pubsub" in parts:
+                result.update(asyncio.run(bench_pubsub(run, args.events)))
+            if "actors" in parts:
+                result.update(asyncio.run(bench_actors(run, args.seconds)))
+            if "state" in parts:
+                result.update(asyncio.run(bench_state(run, args.seconds)))
             loads.append(os.getloadavg()[0])
-            result.update(asyncio.run(bench_pubsub(run, args.events)))
-            result.update(asyncio.run(bench_actors(run, args.seconds)))
-            result.update(asyncio.run(bench_state(run, args.seconds)))
-            loads.append(os.getloadavg()[0])
-            result["rss_growth_kb_per_finished_workflow"] = bench_rss_growth(run, args.finished)
-            loads.append(os.getloadavg()[0])
+            if "rss" in parts:
+                growth = bench_rss_growth(run, args.finished)
+                result["rss_growth_kb_per_finished_workflow"] = growth
+                loads.append(os.getloadavg()[0])
         finally:
             run.stop()
     for key, (op, goal) in GOALS.items():
+        if key not in result:
+            continue
         value = result[key]
         met = value >= goal if op == ">=" else value <= goal
         print(f"{key:40s} {value:10.2f}   goal {op} {goal:<8g} {'met' if met else 'NOT met'}")
