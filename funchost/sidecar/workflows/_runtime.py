@@ -65,7 +65,8 @@ class Runtime:
         self._pos = 0.0
         self._pump_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.group = GroupCommit(store)  # worker completions: one transaction per loop turn
+        # worker completions arriving together share one transaction
+        self.group = GroupCommit(store, lambda: len(self.turns) + len(self.activity_tokens))
 
     # -- lifecycle ----------------------------------------------------------------------------
 
