@@ -18,12 +18,22 @@ from funchost.errors import (
     RegistryError,
     Retry,
 )
-from funchost.triggers import activity, actor, binding, cron, invoke, topic, workflow
+from funchost.triggers import (
+    activity,
+    actor,
+    binding,
+    config_change,
+    cron,
+    invoke,
+    topic,
+    workflow,
+)
 
 if TYPE_CHECKING:
     from funchost.app import create_app
     from funchost.context import EtagMismatch, FunctionContext
     from funchost.discovery import discover
+    from funchost.locks import LockNotAcquired
     from funchost.registry import Registry
     from funchost.settings import Settings
     from funchost.wiring.actors import actor_proxy
@@ -36,6 +46,7 @@ __all__ = [
     "EtagMismatch",
     "FunchostError",
     "FunctionContext",
+    "LockNotAcquired",
     "Registry",
     "RegistryError",
     "Retry",
@@ -44,6 +55,7 @@ __all__ = [
     "actor",
     "actor_proxy",
     "binding",
+    "config_change",
     "create_app",
     "cron",
     "discover",
@@ -57,6 +69,7 @@ _LAZY = {
     "FunctionContext": "funchost.context",
     "EtagMismatch": "funchost.context",
     "discover": "funchost.discovery",
+    "LockNotAcquired": "funchost.locks",
     "Registry": "funchost.registry",
     "Settings": "funchost.settings",
     "actor_proxy": "funchost.wiring.actors",

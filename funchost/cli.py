@@ -1,5 +1,5 @@
 """The ``funchost`` command line: list, check, serve, run, sidecar, send, outbox, manifests,
-status, workflow.
+status, workflow, dashboard, deadletters, config, new, wait.
 
 Every option reads a ``FUNCHOST_*`` environment variable. This module declares the commands and
 their options only; each body imports its implementation (`funchost.commands.*`, the app, the
@@ -38,6 +38,24 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"funchost {version('funchost')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", callback=_version),
+    ] = False,
+) -> None:
+    """Run a folder of decorated Python functions as a Dapr app."""
+
+
 PathArg = Annotated[
     Path, typer.Argument(help="Folder (or .py file) of functions.", envvar="FUNCHOST_PATH")
 ]
@@ -65,8 +83,9 @@ EnableOpt = Annotated[
         "--enable",
         help=(
             "Serve only part of PATH (a scale unit), comma separated: unit names api (invoke), "
-            "workers (topic, binding, cron), actors, workflows (workflow + activity); trigger "
-            "kinds invoke, topic, binding, cron, actor, workflow, activity; or function names "
+            "workers (topic, binding, cron, config), actors, workflows (workflow + activity); "
+            "trigger kinds invoke, topic, binding, cron, config, actor, workflow, activity; or "
+            "function names "
             "(e.g. TaskActor). Empty, 'all' or '*' serves everything."
         ),
         envvar="FUNCHOST_ENABLE",
@@ -195,6 +214,28 @@ GrpcPortOpt = Annotated[
     int,
     typer.Option("--dapr-grpc-port", help="Sidecar gRPC port.", envvar="FUNCHOST_DAPR_GRPC_PORT"),
 ]
+DashboardOpt = Annotated[
+    bool,
+    typer.Option(
+        "--dashboard/--no-dashboard",
+        help="Serve the web dashboard on 127.0.0.1 (FUNCHOST_DASHBOARD=0 turns it off).",
+        envvar="FUNCHOST_DASHBOARD",
+    ),
+]
+DashboardPortOpt = Annotated[
+    int,
+    typer.Option("--dashboard-port", help="Web dashboard port.", envvar="FUNCHOST_DASHBOARD_PORT"),
+]
+
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="A Dapr Configuration YAML (secret scopes, tracing, features, workflow limits).",
+        envvar="FUNCHOST_CONFIG",
+    ),
+]
 
 
 @app.command()
@@ -212,6 +253,7 @@ def run(
     plugins: PluginsOpt = True,
     log_level: LogOpt = "info",
     enable: EnableOpt = None,
+    config_file: ConfigOpt = None,
     reload: Annotated[
         bool,
         typer.Option(
@@ -220,6 +262,16 @@ def run(
             envvar="FUNCHOST_RELOAD",
         ),
     ] = False,
+    ready_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--ready-file",
+            help="Write this file (JSON) once the app and its sidecar are ready; removed on exit.",
+            envvar="FUNCHOST_READY_FILE",
+        ),
+    ] = None,
+    dashboard: DashboardOpt = True,
+    dashboard_port: DashboardPortOpt = 8080,
 ) -> None:
     """Run PATH with the embedded sidecar: no Docker, no daprd. Ctrl-C stops both."""
     from funchost.commands.run import run as run_impl
@@ -237,6 +289,10 @@ def run(
         log_level=log_level,
         enable=enable,
         reload=reload,
+        ready_file=ready_file,
+        from_process_start=_AS_COMMAND,
+        dashboard_port=dashboard_port if dashboard else None,
+        config_file=config_file,
     )
 
 
@@ -250,9 +306,67 @@ def sidecar(
     state_dir: StateDirOpt = Path(".funchost"),
     dapr_http_port: HttpPortOpt = 3500,
     dapr_grpc_port: GrpcPortOpt = 50001,
+    app_protocol: Annotated[
+        str,
+        typer.Option(
+            "--app-protocol",
+            help="How the sidecar calls the app: http, or grpc (a dapr.ext.grpc App).",
+            envvar=["FUNCHOST_APP_PROTOCOL", "APP_PROTOCOL"],
+        ),
+    ] = "http",
+    enable_app_health_check: Annotated[
+        bool,
+        typer.Option(
+            "--enable-app-health-check",
+            help="Probe the app's health (HTTP GET path / gRPC HealthCheck); pause it when down.",
+            envvar="FUNCHOST_ENABLE_APP_HEALTH_CHECK",
+        ),
+    ] = False,
+    app_health_check_path: Annotated[
+        str,
+        typer.Option(
+            "--app-health-check-path",
+            help="Path probed on an HTTP app.",
+            envvar="FUNCHOST_APP_HEALTH_CHECK_PATH",
+        ),
+    ] = "/healthz",
+    app_health_probe_interval: Annotated[
+        int,
+        typer.Option(
+            "--app-health-probe-interval",
+            help="Seconds between health probes.",
+            envvar="FUNCHOST_APP_HEALTH_PROBE_INTERVAL",
+        ),
+    ] = 5,
+    app_health_probe_timeout: Annotated[
+        int,
+        typer.Option(
+            "--app-health-probe-timeout",
+            help="Milliseconds a probe may take.",
+            envvar="FUNCHOST_APP_HEALTH_PROBE_TIMEOUT",
+        ),
+    ] = 500,
+    app_health_threshold: Annotated[
+        int,
+        typer.Option(
+            "--app-health-threshold",
+            help="Failed probes in a row before the app counts as unhealthy.",
+            envvar="FUNCHOST_APP_HEALTH_THRESHOLD",
+        ),
+    ] = 3,
+    config_file: ConfigOpt = None,
 ) -> None:
     """Run the embedded sidecar alone (a stand-in for daprd) until Ctrl-C."""
     from funchost.commands.sidecar import sidecar as sidecar_impl
+
+    if app_health_probe_timeout > app_health_probe_interval * 1000:
+        raise typer.BadParameter(
+            "--app-health-probe-timeout (ms) must not exceed --app-health-probe-interval (s)"
+        )
+    if app_protocol.lower() not in ("http", "grpc"):
+        raise typer.BadParameter(
+            f"--app-protocol {app_protocol!r}: the embedded sidecar serves http or grpc apps"
+        )
 
     sidecar_impl(
         app_id=app_id,
@@ -261,6 +375,13 @@ def sidecar(
         state_dir=state_dir,
         dapr_http_port=dapr_http_port,
         dapr_grpc_port=dapr_grpc_port,
+        app_protocol=app_protocol.lower(),
+        enable_app_health_check=enable_app_health_check,
+        app_health_path=app_health_check_path,
+        app_health_probe_interval=float(app_health_probe_interval),
+        app_health_probe_timeout=app_health_probe_timeout / 1000.0,
+        app_health_threshold=app_health_threshold,
+        config_path=config_file.resolve() if config_file else None,
     )
 
 
@@ -303,16 +424,29 @@ def outbox(
 
 def _add_commands() -> None:
     # These modules declare typer commands and import their implementations lazily.
+    from funchost.commands.config import register as register_config
+    from funchost.dashboard.cli import register as register_dashboard
     from funchost.manifests.command import register as register_manifests
     from funchost.observability.cli import register as register_observability
+    from funchost.observability.ready import register as register_wait
+    from funchost.scaffold import register as register_new
 
     register_manifests(app)
     register_observability(app)
+    register_wait(app)
+    register_new(app)
+    register_dashboard(app)
+    register_config(app)
 
 
 _add_commands()
 
 
+_AS_COMMAND = False  # main() ran: this process is the command (not a test's CliRunner)
+
+
 def main() -> None:
     """Console entry point (``funchost``)."""
+    global _AS_COMMAND
+    _AS_COMMAND = True
     app()

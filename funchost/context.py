@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from funchost._host import Host
     from funchost.triggers import Definition
 
-__all__ = ["EtagMismatch", "FunctionContext", "StateEntry"]
+__all__ = ["EtagMismatch", "FunctionContext", "StateEntry", "StateQueryPage"]
 
 _EMPTY: Mapping[str, str] = {}
 
@@ -40,6 +40,19 @@ class StateEntry:
 
     def __repr__(self) -> str:
         return f"StateEntry(key={self.key!r}, value={self.value!r}, etag={self.etag!r})"
+
+
+class StateQueryPage:
+    """One page of a state query: the matching entries and the next page's token (or None)."""
+
+    __slots__ = ("results", "token")
+
+    def __init__(self, results: list[StateEntry], token: str | None) -> None:
+        self.results = results
+        self.token = token
+
+    def __repr__(self) -> str:
+        return f"StateQueryPage(results={self.results!r}, token={self.token!r})"
 
 
 def _encode(value: Any) -> bytes | str:
@@ -162,6 +175,9 @@ class FunctionContext:
 
         client = await self.host.client()
         options = StateOptions(concurrency=Concurrency.first_write) if etag else None
+        meta = dict(metadata or {})
+        if not isinstance(value, bytes | str):  # JSON: queryable on state.postgresql
+            meta.setdefault("contentType", "application/json")
         try:
             await client.save_state(
                 store or self.host.settings.state_store,
@@ -169,7 +185,7 @@ class FunctionContext:
                 _encode(value),
                 etag=etag,
                 options=options,
-                state_metadata=dict(metadata or {}),
+                state_metadata=meta,
             )
         except Exception as exc:
             if _is_aborted(exc):
@@ -187,6 +203,29 @@ class FunctionContext:
             if _is_aborted(exc):
                 raise EtagMismatch(f"state key '{key}' changed since etag {etag}") from exc
             raise
+
+    async def query_state(
+        self,
+        query: Mapping[str, Any] | str,
+        *,
+        store: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> StateQueryPage:
+        """Run a Dapr state query (``{"filter": ..., "sort": [...], "page": {...}}``) on a store
+        that supports it (state.postgresql); values come back JSON-decoded. Stores that cannot
+        query (state.sqlite, state.redis without RedisJSON) fail as under daprd:
+        ERR_STATE_STORE_NOT_SUPPORTED."""
+        import warnings
+
+        client = await self.host.client()
+        text = query if isinstance(query, str) else json.dumps(query)
+        with warnings.catch_warnings():  # the SDK warns that the query API is alpha
+            warnings.simplefilter("ignore", UserWarning)
+            resp = await client.query_state(
+                store or self.host.settings.state_store, text, states_metadata=dict(metadata or {})
+            )
+        entries = [StateEntry(r.key, _decode(r.value), r.etag or None) for r in resp.results]
+        return StateQueryPage(entries, resp.token or None)
 
     # -- messaging --------------------------------------------------------------------------
     async def publish(
@@ -235,6 +274,32 @@ class FunctionContext:
         client = await self.host.client()
         resp = await client.get_secret(store, key)
         return dict(resp.secret)
+
+    # -- configuration and locks ------------------------------------------------------------
+    async def get_configuration(
+        self, store: str, keys: list[str], metadata: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Items of configuration store ``store`` by key (each has ``value``, ``version``,
+        ``metadata``); missing keys are left out, no keys means every item."""
+        client = await self.host.client()
+        resp = await client.get_configuration(store, list(keys), dict(metadata or {}))
+        return dict(resp.items)
+
+    def lock(
+        self,
+        store: str,
+        resource: str,
+        *,
+        expiry: int,
+        wait: float = 0.0,
+        owner: str | None = None,
+    ) -> Any:
+        """``async with ctx.lock(store, resource, expiry=30):`` a distributed lock held for at
+        most ``expiry`` seconds; raises `funchost.LockNotAcquired` when another owner holds it
+        (after retrying for up to ``wait`` seconds)."""
+        from funchost.locks import DistributedLock
+
+        return DistributedLock(self.host, store, resource, expiry=expiry, wait=wait, owner=owner)
 
     # -- workflows and actors ---------------------------------------------------------------
     @property

@@ -14,6 +14,7 @@ kind           fields (besides ``name``, ``target``, ``module``, ``qualname``, `
 ``cron``       ``schedule`` (as written), ``job_schedule`` (Dapr Jobs / bindings.cron form),
                ``per_replica``, ``route`` (``/job/<name>``, or ``/<name>`` when per-replica)
 ``invoke``     ``method`` (``tasks/{id}``), ``methods`` (upper-case verbs), ``route``
+``config``     ``store`` (configuration store component), ``keys`` (watched keys; empty = all)
 ``actor``      ``actor_type``, ``idle_timeout``, ``scan_interval``, ``drain_timeout``
                (timedelta or None), ``reentrancy``, ``max_stack_depth``
 ``workflow``   (the name is the registered workflow name)
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import sys
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -44,6 +46,7 @@ __all__ = [
     "ActivityDef",
     "ActorDef",
     "BindingDef",
+    "ConfigDef",
     "CronDef",
     "Definition",
     "InvokeDef",
@@ -53,6 +56,7 @@ __all__ = [
     "activity",
     "actor",
     "binding",
+    "config_change",
     "cron",
     "definitions_of",
     "invoke",
@@ -256,6 +260,31 @@ class InvokeDef(Definition):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ConfigDef(Definition):
+    """``@config_change``: runs when watched keys of a configuration store change.
+
+    Wired through one Dapr configuration subscription per store, made at app start-up; the
+    sidecar calls ``POST /configuration/<store>/<key>`` for each change (every replica).
+    """
+
+    kind: ClassVar[str] = "config"
+    wiring: ClassVar[tuple[str, ...]] = ("funchost.wiring.configuration",)
+    unit: ClassVar[str] = "workers"
+    http: ClassVar[bool] = True
+    retried: ClassVar[bool] = True
+    store: str
+    keys: tuple[str, ...] = ()
+
+    @property
+    def trigger(self) -> str:
+        return f"config {self.store}: {', '.join(self.keys) if self.keys else '* (every key)'}"
+
+    def routes(self) -> tuple[Route, ...]:
+        """daprd's change callback, one route per store (shared by its watchers)."""
+        return ((f"/configuration/{self.store}/{{key}}", ("POST",)),)
+
+
+@dataclass(frozen=True, kw_only=True)
 class ActorDef(Definition):
     """``@actor``: a `dapr.actor.Actor` subclass registered with the actor runtime."""
 
@@ -342,6 +371,28 @@ def _where(obj: Any) -> str:
     return f"{file}:{line}"
 
 
+def _caller(depth: int = 2) -> str | None:
+    """``file:line`` of the code that called the decorator factory (the user's decorator line)."""
+    frame = sys._getframe(depth)
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else None
+
+
+def _first_param(fn: Any, decorator: str, example: str) -> None:
+    """A workflow or activity is called as ``fn(ctx, input)``: it needs the context parameter."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return
+    if not any(
+        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params
+    ):
+        raise DefinitionError(
+            f"@{decorator} {fn.__name__}() takes no context parameter: the runtime calls it as "
+            f"{fn.__name__}(ctx, input); write `{example}`",
+            _where(fn),
+        )
+
+
 def _attach(obj: Any, cls: type[Definition], **fields: Any) -> Any:
     module, qualname, file, line = _location(obj)
     definition = cls(target=obj, module=module, qualname=qualname, file=file, line=line, **fields)
@@ -416,7 +467,8 @@ def topic(
         raise _bare_error("topic", "@topic('pubsub', 'orders')", pubsub)
     if topic is None:
         raise DefinitionError(
-            f"@topic({pubsub!r}) needs a topic name, e.g. @topic('pubsub', 'orders')"
+            f"@topic({pubsub!r}) needs a topic name, e.g. @topic({pubsub!r}, 'orders')",
+            _caller(),
         )
 
     def decorate(fn: F) -> F:
@@ -486,6 +538,13 @@ def binding(name: Any = None, *, route: str | None = None) -> Any:
 
     def decorate(fn: F) -> F:
         _check_callable(fn, "binding")
+        if name is not None and not (isinstance(name, str) and name.strip()):
+            raise DefinitionError(
+                f"@binding({name!r}): the binding name is empty: pass the input binding "
+                f"component's name, e.g. @binding('orders'), or write @binding alone to use the "
+                f"function name ({fn.__name__!r})",
+                _where(fn),
+            )
         component = _check_name(name or fn.__name__, "binding name", fn)
         return _attach(
             fn,
@@ -639,6 +698,7 @@ def actor(
                 "class (ActorInterface subclass with @actormethod methods) and inherit it",
                 _where(klass),
             )
+        _check_remindable(klass)
         actor_type = _check_name(klass.__name__, "actor type", klass)
         return _attach(
             klass,
@@ -658,12 +718,84 @@ def actor(
     return decorate
 
 
-def _simple(kind: type[Definition], decorator: str) -> Any:
+def config_change(
+    store: str, *, keys: Iterable[str] | None = None, name: str | None = None
+) -> Callable[[F], F]:
+    """Run the function when ``keys`` (default: every key) of configuration store ``store`` change.
+
+    The function gets the changed items, ``{key: {"value", "version", "metadata"}}`` (a key
+    deleted from the store comes as ``{}``). Returning (or raising `Drop`) acknowledges the
+    change; raising anything else answers 500, and the sidecar retries per the component's
+    resiliency policy, then drops it. It runs in every replica that serves it.
+    """
+    if callable(store):
+        raise _bare_error("config_change", "@config_change('configstore', keys=['flag'])", store)
+
+    def decorate(fn: F) -> F:
+        _check_callable(fn, "config_change")
+        _check_name(store, "configuration store name", fn)
+        if isinstance(keys, str):
+            raise DefinitionError(
+                f"keys must be a list of keys, got the string {keys!r}: write keys=[{keys!r}]",
+                _where(fn),
+            )
+        watched = tuple(dict.fromkeys(keys or ()))
+        for key in watched:
+            if not isinstance(key, str) or not key.strip() or "/" in key:
+                raise DefinitionError(
+                    f"configuration key {key!r} is invalid: use a non-empty string without '/'",
+                    _where(fn),
+                )
+        return _attach(
+            fn,
+            ConfigDef,
+            name=_check_name(name or fn.__name__, "function name", fn),
+            store=store,
+            keys=watched,
+        )
+
+    return decorate
+
+
+def _check_workflow(fn: Any) -> None:
+    if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+        raise DefinitionError(
+            f"@workflow {fn.__name__} is `async def`: a Dapr workflow is a plain generator "
+            "function (the runtime replays it); write `def "
+            f"{fn.__name__}(ctx: DaprWorkflowContext, input):` with `result = yield "
+            "ctx.call_activity(...)`, and put async code in an @activity",
+            _where(fn),
+        )
+    _first_param(fn, "workflow", f"def {fn.__name__}(ctx: DaprWorkflowContext, input): ...")
+
+
+def _check_activity(fn: Any) -> None:
+    _first_param(fn, "activity", f"def {fn.__name__}(ctx: WorkflowActivityContext, input): ...")
+
+
+def _check_remindable(klass: type) -> None:
+    from dapr.actor import Remindable
+
+    if issubclass(klass, Remindable) or not any(
+        "receive_reminder" in vars(base) for base in klass.__mro__
+    ):
+        return
+    bases = ", ".join(b.__name__ for b in klass.__bases__)
+    raise DefinitionError(
+        f"actor {klass.__name__} defines receive_reminder but does not inherit "
+        "dapr.actor.Remindable, so the SDK rejects every reminder it is sent: add the mixin, "
+        f"`class {klass.__name__}({bases}, Remindable)`",
+        _where(klass),
+    )
+
+
+def _simple(kind: type[Definition], decorator: str, check: Callable[[Any], None]) -> Any:
     def factory(fn: Any = None, *, name: str | None = None) -> Any:
         def decorate(target: F) -> F:
             _check_callable(target, decorator)
             if isinstance(target, type):
                 raise DefinitionError(f"@{decorator} must decorate a function", _where(target))
+            check(target)
             wf_name = _check_name(name or target.__name__, f"{decorator} name", target)
             return _attach(target, kind, name=wf_name)
 
@@ -676,11 +808,11 @@ def _simple(kind: type[Definition], decorator: str) -> Any:
     return factory
 
 
-workflow = _simple(WorkflowDef, "workflow")
+workflow = _simple(WorkflowDef, "workflow", _check_workflow)
 workflow.__doc__ = (
     """Register a workflow (a generator taking ``(ctx, input)``, as in dapr.ext.workflow)."""
 )
 workflow.__name__ = "workflow"
-activity = _simple(ActivityDef, "activity")
+activity = _simple(ActivityDef, "activity", _check_activity)
 activity.__doc__ = """Register a workflow activity ``(ctx, input)``; sync or async."""
 activity.__name__ = "activity"

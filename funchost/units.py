@@ -2,10 +2,10 @@
 
 A spec is a comma (or space) separated list of tokens, each one of:
 
-- a unit name: ``api`` (invoke), ``workers`` (topic, binding, cron), ``actors`` (actor),
+- a unit name: ``api`` (invoke), ``workers`` (topic, binding, cron, config), ``actors`` (actor),
   ``workflows`` (workflow + activity);
-- a trigger kind: ``invoke``, ``topic``, ``binding``, ``cron``, ``actor``, ``workflow``,
-  ``activity``;
+- a trigger kind: ``invoke``, ``topic``, ``binding``, ``cron``, ``config``, ``actor``,
+  ``workflow``, ``activity``;
 - a function name (the definition's ``name``, e.g. ``on_order`` or ``TaskActor``).
 
 Empty, ``all`` or ``*`` serves everything. Three rules keep a split deployment correct on Dapr

@@ -9,7 +9,10 @@
     POST   /chat/{user_id}           talk to the user's ChatActor
     GET    /chat/{user_id}/history   the last 10 exchanges
 
-Bodies are pydantic models, so a bad body is answered 422 with the offending fields.
+Bodies are pydantic models, so a bad body is answered 422 with the offending fields. Every
+error has Dapr's shape, `{"errorCode": "ERR_...", "message": "..."}` (the 422 adds `errors`):
+404 `ERR_TASK_NOT_FOUND` / `ERR_TASK_EVENTS_NOT_FOUND` / `ERR_WORKFLOW_NOT_FOUND`, 409
+`ERR_TASK_EXISTS`, 422 `ERR_INVALID_PAYLOAD`.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import json
 from typing import Any
 
 import grpc
-from fastapi import HTTPException
+from starlette.responses import JSONResponse
 
 from funchost import FunctionContext, invoke
 
@@ -39,45 +42,50 @@ from .task_workflow import task_processing
 
 
 @invoke("tasks/process", methods=("POST",))
-async def process_task(request: TaskRequest, ctx: FunctionContext) -> dict[str, str]:
+async def process_task(request: TaskRequest, ctx: FunctionContext) -> dict[str, str] | JSONResponse:
     """Start the `task_processing` workflow for a new task."""
     workflow_id = workflow_id_for(request.task_id)
-    duplicate = HTTPException(409, f"task {request.task_id!r} already exists: use a new task_id")
+    duplicate = _error(
+        409, "ERR_TASK_EXISTS", f"task {request.task_id!r} already exists: use a new task_id"
+    )
     if await ctx.workflows.get_workflow_state(workflow_id, fetch_payloads=False) is not None:
-        raise duplicate
+        return duplicate
     try:
         await ctx.start_workflow(task_processing, request, instance_id=workflow_id)
     except grpc.RpcError as error:  # a concurrent request started it first
         if error.code() == grpc.StatusCode.ALREADY_EXISTS:  # type: ignore[attr-defined]
-            raise duplicate from error
+            return duplicate
         raise
     await task_index.add(ctx, request.task_id)
     return {"task_id": request.task_id, "workflow_id": workflow_id, "status": "started"}
 
 
 @invoke("tasks/{task_id}", methods=("GET",))
-async def read_task(task_id: str, ctx: FunctionContext) -> Task:
-    return await _existing_task(ctx, task_id)
+async def read_task(task_id: str, ctx: FunctionContext) -> Task | JSONResponse:
+    return await _find_task(ctx, task_id) or _task_not_found(task_id)
 
 
 @invoke("tasks/{task_id}/events", methods=("GET",))
-async def task_timeline(task_id: str, ctx: FunctionContext) -> dict[str, Any]:
+async def task_timeline(task_id: str, ctx: FunctionContext) -> dict[str, Any] | JSONResponse:
     timeline = await ctx.get_state(timeline_key(task_id))
     if timeline is None:
-        raise HTTPException(404, f"no events for task {task_id!r}")
+        return _error(404, "ERR_TASK_EVENTS_NOT_FOUND", f"no events for task {task_id!r}")
     return {"task_id": task_id, "events": timeline}
 
 
 @invoke("tasks/{task_id}/complete", methods=("POST",))
-async def complete_task(task_id: str, ctx: FunctionContext) -> Task:
-    await _existing_task(ctx, task_id)
+async def complete_task(task_id: str, ctx: FunctionContext) -> Task | JSONResponse:
+    if await _find_task(ctx, task_id) is None:
+        return _task_not_found(task_id)
     done: Task = await ctx.actor(TaskActor, task_id).UpdateStatus(TaskStatus.DONE.value)
     return done
 
 
 @invoke("workflows/{workflow_id}", methods=("GET",))
-async def read_workflow(workflow_id: str, ctx: FunctionContext) -> dict[str, Any]:
-    state = await _existing_workflow(ctx, workflow_id)
+async def read_workflow(workflow_id: str, ctx: FunctionContext) -> dict[str, Any] | JSONResponse:
+    state = await ctx.workflows.get_workflow_state(workflow_id)
+    if state is None:
+        return _workflow_not_found(workflow_id)
     failure = state.failure_details
     return {
         "workflow_id": workflow_id,
@@ -89,8 +97,11 @@ async def read_workflow(workflow_id: str, ctx: FunctionContext) -> dict[str, Any
 
 
 @invoke("workflows/{workflow_id}", methods=("DELETE",))
-async def terminate_workflow(workflow_id: str, ctx: FunctionContext) -> dict[str, str]:
-    await _existing_workflow(ctx, workflow_id)
+async def terminate_workflow(
+    workflow_id: str, ctx: FunctionContext
+) -> dict[str, str] | JSONResponse:
+    if await ctx.workflows.get_workflow_state(workflow_id, fetch_payloads=False) is None:
+        return _workflow_not_found(workflow_id)
     await ctx.workflows.terminate_workflow(workflow_id)
     return {"workflow_id": workflow_id, "status": "terminating"}
 
@@ -107,18 +118,22 @@ async def chat_history(user_id: str, ctx: FunctionContext) -> dict[str, Any]:
     return {"user_id": user_id, "messages": history.messages}
 
 
-async def _existing_task(ctx: FunctionContext, task_id: str) -> Task:
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    """An error in Dapr's shape, as the 422 for a bad body (`funchost.wiring.invoke`)."""
+    return JSONResponse({"errorCode": code, "message": message}, status_code=status)
+
+
+def _task_not_found(task_id: str) -> JSONResponse:
+    return _error(404, "ERR_TASK_NOT_FOUND", f"task {task_id!r} not found")
+
+
+def _workflow_not_found(workflow_id: str) -> JSONResponse:
+    return _error(404, "ERR_WORKFLOW_NOT_FOUND", f"workflow {workflow_id!r} not found")
+
+
+async def _find_task(ctx: FunctionContext, task_id: str) -> Task | None:
     found = await ctx.actor(TaskActor, task_id).GetTask()
-    if found is None:
-        raise HTTPException(404, f"task {task_id!r} not found")
-    return Task.model_validate(found)
-
-
-async def _existing_workflow(ctx: FunctionContext, workflow_id: str) -> Any:
-    state = await ctx.workflows.get_workflow_state(workflow_id)
-    if state is None:
-        raise HTTPException(404, f"workflow {workflow_id!r} not found")
-    return state
+    return None if found is None else Task.model_validate(found)
 
 
 def _json(serialized: str | None) -> Any:

@@ -40,13 +40,20 @@ class RuleBasedResponder:
     """A deterministic stand-in for a language model."""
 
     async def reply(self, message: str, history: Sequence[ChatEntry]) -> str:
-        exchanges = sum(1 for entry in history if entry.role == "user")
+        exchanges = exchanges_so_far(history)
         text = message.lower()
         if "task" in text:
             return f"I can help with tasks. This is message {exchanges + 1} of our conversation."
         if "help" in text:
             return "I manage tasks: create them, assign them and track their deadlines."
         return f"Understood. I'm tracking our conversation (message #{exchanges + 1})."
+
+
+def exchanges_so_far(history: Sequence[ChatEntry]) -> int:
+    """How many exchanges the conversation had, including those dropped past the last 10."""
+    if history and history[-1].exchange:
+        return history[-1].exchange
+    return sum(1 for entry in history if entry.role == "user")  # entries saved before numbering
 
 
 class ChatActorInterface(ActorInterface):
@@ -72,11 +79,13 @@ class ChatActor(Actor, ChatActorInterface):
         """Answer the message, remember the exchange, publish it; return the reply."""
         history = (await self._load()).messages
         content = message.content
-        question = ChatEntry(role="user", content=content, timestamp=_now())
+        number = exchanges_so_far(history) + 1
+        question = ChatEntry(role="user", content=content, timestamp=_now(), exchange=number)
         answer = ChatEntry(
             role="assistant",
             content=await self.responder.reply(content, history),
             timestamp=_now(),
+            exchange=number,
         )
         conversation = Conversation(messages=[*history, question, answer][-2 * MAX_EXCHANGES :])
         await self._state_manager.set_state(_STATE_KEY, conversation)

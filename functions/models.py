@@ -119,6 +119,7 @@ class ChatEntry(BaseModel):
     role: str  # "user" | "assistant"
     content: str
     timestamp: datetime
+    exchange: int = 0  # which exchange of the conversation (1 = the first; 0 = not recorded)
 
 
 class Conversation(BaseModel):

@@ -32,8 +32,17 @@ def run(
     log_level: str,
     enable: str | None,
     reload: bool,
+    ready_file: Path | None = None,
+    from_process_start: bool = False,
+    dashboard_port: int | None = None,
+    config_file: Path | None = None,
 ) -> None:
-    """`funchost run`: PATH with the embedded sidecar, until Ctrl-C stops both."""
+    """`funchost run`: PATH with the embedded sidecar, until Ctrl-C stops both.
+
+    ``ready_file`` is written (atomically) once the app and its sidecar are ready and removed on
+    exit; ``from_process_start`` (launched as the command): "ready in" counts the imports too;
+    the dashboard is served on 127.0.0.1:``dashboard_port`` unless it is None.
+    """
     import uvicorn
 
     from funchost.app import create_app
@@ -42,7 +51,9 @@ def run(
     from funchost.sidecar import Sidecar, SidecarConfig, SidecarThread
 
     configure_logging(log_level)
-    progress = StartupProgress(err_console)
+    progress = StartupProgress(err_console, since_process_start=from_process_start)
+    if ready_file is not None:
+        ready_file.unlink(missing_ok=True)  # a stale one (kill -9) must not say ready
     with progress.step("discovering functions"):
         registry = load(path, plugins)
     folder = path.resolve() if path.is_dir() else path.resolve().parent
@@ -60,6 +71,7 @@ def run(
         db_path=db,
         app_api_token=os.environ.get("APP_API_TOKEN") or None,
         api_token=os.environ.get("DAPR_API_TOKEN") or None,
+        config_path=config_file.resolve() if config_file else None,
     )
     try:
         with progress.step("loading components, starting the embedded sidecar"):
@@ -72,6 +84,7 @@ def run(
             soft_wrap=True,
         )
         raise typer.Exit(1) from exc
+    board: Any = None
     try:
         check_components(registry, thread.sidecar.get("components"), resources)
         os.environ.update(thread.sidecar.env())
@@ -80,16 +93,22 @@ def run(
         with progress.step("building the app"):
             application = build(registry, settings)
         sc = thread.sidecar
+        board, board_url = (
+            (None, "off")
+            if dashboard_port is None
+            else start_dashboard(sc, host, port, dashboard_port)
+        )
         console.print(
             f"funchost: app '{resolved_id}' ({len(registry)} functions) on http://{host}:{port}\n"
             f"  sidecar HTTP {sc.http_url}  gRPC {sc.grpc_address}\n"
             f"  resources: {', '.join(map(str, resources)) or '(built-in defaults)'}\n"
-            f"  database:  {db}",
+            f"  database:  {db}\n"
+            f"  dashboard: {board_url}",
             highlight=False,
         )
         progress.in_background(
             "waiting for the app's health and wiring it to the sidecar",
-            lambda: thread.call(thread.sidecar.wait_app_ready(), timeout=120.0),
+            lambda: wait_ready(thread, progress, ready_file, f"http://{host}:{port}"),
         )
         if reload:
             from funchost.observability.reload import serve_with_reload
@@ -119,7 +138,46 @@ def run(
             server.drain.on_drain(thread.quiesce)
             server.run()
     finally:
+        if board is not None:
+            board.stop()
         thread.stop()
+        if ready_file is not None:
+            ready_file.unlink(missing_ok=True)
+
+
+def wait_ready(thread: Any, progress: Any, ready_file: Path | None, app_url: str) -> None:
+    """Wait for the sidecar to find the app; then write the ready file (atomically)."""
+    thread.call(thread.sidecar.wait_app_ready(), timeout=120.0)
+    if ready_file is not None:
+        from funchost.observability.ready import write_ready_file
+
+        sc = thread.sidecar
+        write_ready_file(
+            ready_file,
+            {
+                "pid": os.getpid(),
+                "app_url": app_url,
+                "sidecar_http": sc.http_url,
+                "sidecar_grpc": sc.grpc_address,
+                "ready_in_seconds": round(progress.elapsed(), 3),
+            },
+        )
+
+
+def start_dashboard(sc: Any, host: str, port: int, dashboard_port: int) -> tuple[Any, str]:
+    """Serve the dashboard next to the app; a taken port is one warning line, not an error."""
+    from funchost.dashboard.cli import start_for_run
+
+    board, url = start_for_run(host, port, sc.http_url, sc.grpc_address, dashboard_port)
+    if board is None:
+        err_console.print(
+            f"[yellow]warning:[/] {url}: running without the dashboard "
+            "(pass --dashboard-port, or --no-dashboard to silence this)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return None, "off (port taken)"
+    return board, url
 
 
 def resources_of(path: Path, extra: list[Path] | None) -> list[Path]:

@@ -1,5 +1,6 @@
 """`funchost sidecar`, `funchost send binding`, `funchost outbox`: the embedded sidecar alone and
-what talks to a running one (cli.py declares their options).
+what talks to a running one (cli.py declares their options); and the database-file side of
+`funchost config` (commands/config.py).
 """
 
 from __future__ import annotations
@@ -21,8 +22,12 @@ def sidecar(
     state_dir: Path,
     dapr_http_port: int,
     dapr_grpc_port: int,
+    **options: Any,
 ) -> None:
-    """`funchost sidecar`: run the embedded sidecar alone until Ctrl-C."""
+    """`funchost sidecar`: run the embedded sidecar alone until Ctrl-C.
+
+    `options` are further `SidecarConfig` fields (`app_protocol`, `enable_app_health_check`,
+    `app_health_*`, `config_path`)."""
     from funchost.sidecar import SidecarConfig
 
     for p in resources_path or []:
@@ -38,6 +43,7 @@ def sidecar(
         db_path=state_dir.resolve() / f"{app_id}.db",
         app_api_token=os.environ.get("APP_API_TOKEN") or None,
         api_token=os.environ.get("DAPR_API_TOKEN") or None,
+        **options,
     )
 
     from funchost.sidecar.runner import run_sidecar_forever
@@ -82,6 +88,15 @@ def send_binding_cmd(name: str, data: str, metadata: list[str] | None, sidecar_u
         )
     except httpx.HTTPError as exc:
         unreachable(sidecar_url, exc)
+    if status == 404 and b'"errorCode"' not in body:  # the app's 404, not the sidecar's
+        err_console.print(
+            f"[bold red]error:[/] the app has no handler for input binding {name!r} (it answered "
+            f"404 to POST /{name}): decorate a function with @binding({name!r}); `funchost list "
+            "PATH` shows the bindings the app handles",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
     console.print(f"{status} {body.decode(errors='replace')}", highlight=False)
     if status >= 300:
         raise typer.Exit(1)
@@ -101,3 +116,61 @@ def outbox(binding: str | None, sidecar_url: str, db: Path | None) -> None:
     except httpx.HTTPError as exc:
         unreachable(str(target), exc)
     typer.echo(json.dumps(entries, indent=2, default=str))
+
+
+class ConfigDbInUse(Exception):
+    """A running sidecar owns the database: write through it so its subscribers are told."""
+
+
+def _refuse_if_running(db: Path) -> None:
+    import fcntl
+
+    lock = Path(f"{db}.lock")
+    if not lock.exists():
+        return
+    with lock.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            pid = handle.read().strip() or "unknown"
+            raise ConfigDbInUse(
+                f"{db} belongs to a running sidecar (pid {pid}): write through it with "
+                "--sidecar URL so its subscribers are notified"
+            ) from None
+        fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def read_config_items(db: Path, store: str, keys: list[str]) -> dict[str, Any]:
+    """`funchost config get/list --db`: items of embedded store `store` in a database file."""
+    from funchost.sidecar.configuration.sqlite import read_items
+    from funchost.sidecar.store import Store
+
+    handle = Store(db)
+    try:
+        return {k: v.to_json() for k, v in read_items(handle, store, keys).items()}
+    finally:
+        handle.close()
+
+
+def write_config_items(db: Path, store: str, items: dict[str, Any]) -> dict[str, Any]:
+    """`funchost config set --db`: write (None deletes) items of a stopped app's database."""
+    from funchost.sidecar.configuration._store import ConfigItem
+    from funchost.sidecar.configuration.sqlite import set_items
+    from funchost.sidecar.store import Store
+
+    _refuse_if_running(db)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    handle = Store(db)
+    try:
+        written = set_items(
+            handle,
+            store,
+            {
+                k: None if v is None else ConfigItem(v["value"], v["version"], v["metadata"])
+                for k, v in items.items()
+            },
+        )
+    finally:
+        handle.close()
+    return {k: v.to_json() for k, v in written.items()}

@@ -1,4 +1,5 @@
-"""Dapr resources rendered from a registry: Configuration, Resiliency, Subscriptions, crons."""
+"""Dapr resources rendered from a registry: Configuration, Resiliency, Subscriptions, crons,
+configuration stores."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from funchost.manifests.names import Doc, dns_name
 from funchost.manifests.options import meta
 from funchost.registry import Registry
+from funchost.triggers import ConfigDef
 
 if TYPE_CHECKING:
     from funchost.manifests.options import ManifestOptions
@@ -48,6 +50,8 @@ def resiliency(registry: Registry, opts: ManifestOptions) -> Doc:
         }
     for binding in sorted({b.binding for b in registry.bindings}):
         components[binding] = {"inbound": {"retry": "eventRetry"}}
+    for store in sorted({c.store for c in registry.of(ConfigDef)}):  # change callbacks
+        components[store] = {"inbound": {"retry": "eventRetry"}}
     actors = {
         a.actor_type: {
             "timeout": "actorTurn",
@@ -134,6 +138,40 @@ def cron_bindings(registry: Registry, opts: ManifestOptions) -> list[Doc]:
                         {"name": "direction", "value": "input"},
                     ],
                 },
+            }
+        )
+    return docs
+
+
+def config_stores(registry: Registry, opts: ManifestOptions) -> list[Doc]:
+    """`configuration.redis` components for the stores `@config_change` functions watch.
+
+    Items are Redis strings `value||version`; daprd enables keyspace notifications itself
+    (`CONFIG SET notify-keyspace-events`), or the server must have them on.
+    """
+    docs = []
+    for store in sorted({d.store for d in registry.of(ConfigDef)}):
+        docs.append(
+            {
+                "apiVersion": "dapr.io/v1alpha1",
+                "kind": "Component",
+                "metadata": meta(store, opts),
+                "scopes": [opts.app_id],
+                "spec": {
+                    "type": "configuration.redis",
+                    "version": "v1",
+                    "metadata": [
+                        {"name": "redisHost", "value": opts.redis_address},
+                        {
+                            "name": "redisPassword",
+                            "secretKeyRef": {
+                                "name": opts.redis_secret,
+                                "key": opts.redis_secret_key,
+                            },
+                        },
+                    ],
+                },
+                "auth": {"secretStore": "kubernetes"},
             }
         )
     return docs

@@ -81,6 +81,9 @@ def render(registry: Registry, opts: ManifestOptions) -> dict[str, str]:
     crons = dapr.cron_bindings(registry, opts)
     if crons:
         files["cron-bindings.yaml"] = crons
+    config_stores = dapr.config_stores(registry, opts)
+    if config_stores:
+        files["config-stores.yaml"] = config_stores
     consumed: set[str] = set()
     for unit in units:
         docs = [k8s.deployment(unit, opts), k8s.disruption_budget(unit, opts)]

@@ -25,7 +25,7 @@ from prometheus_client.utils import floatToGoString
 __all__ = ["OUTCOMES", "FunctionMetrics", "Metrics"]
 
 # How an invocation ended, as the sidecar sees it.
-OUTCOMES = ("success", "retry", "drop", "dead_letter")
+OUTCOMES = ("success", "retry", "drop", "dead_letter", "failed")  # failed: no retry follows
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 

@@ -107,7 +107,7 @@ class Observer:
                 "%s %s failed (%s): %s",
                 inv.kind,
                 inv.function,
-                inv.outcome,
+                _failure_note(inv),
                 inv.error,
                 exc_info=_exc_info(inv.error),
             )
@@ -186,6 +186,20 @@ class _Observed:
                 self.observer._record(inv, took, failed)
         finally:
             scope.leave(self.token)
+
+
+def _failure_note(inv: scope.Invocation) -> str:
+    """What follows a failure: ``retry``, or for an activity which try of its policy it was."""
+    if inv.kind != "activity":
+        return inv.outcome
+    most = (inv.extra or {}).get("max_attempts")
+    if most is None:  # no retry policy, or the workflow runs in another process
+        return "the workflow gets the error, unless the call has a retry policy"
+    if most <= 1:
+        return "its retry policy allows one try: no retries"
+    if inv.outcome == "retry":
+        return f"try {inv.attempt} of {most}, will be retried"
+    return f"last try, {inv.attempt} of {most}: no more retries"
 
 
 def _is_signal(error: BaseException) -> bool:

@@ -12,15 +12,36 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 from collections.abc import Callable, Generator
 from typing import Any
 
 from . import scope
 from ._traceparent import new_trace
+from ._tries import remember, tries
 from .observer import Observer
 from .propagation import otel_parent, remember_workflow_trace, workflow_trace
 
-__all__ = ["observe_activity", "observe_workflow"]
+__all__ = ["observe_activity", "observe_workflow", "quiet_sdk_failure_lines"]
+
+
+class _DropSdkFailureLines(logging.Filter):
+    """The SDK's "Activity execution failed" line repeats the observed invocation's own."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Activity execution failed")
+
+
+_SDK_FILTER = _DropSdkFailureLines()
+
+
+def quiet_sdk_failure_lines(host: Any) -> None:
+    """Log each failed activity try once: funchost's line (function, try, traceback), not also
+    the SDK's (`WorkflowRuntime` logger). Kept when observability is off (then it is the only one).
+    """
+    logger = logging.getLogger("WorkflowRuntime")
+    if _observer(host) is not None and _SDK_FILTER not in logger.filters:
+        logger.addFilter(_SDK_FILTER)
 
 
 def _observer(host: Any) -> Observer | None:
@@ -43,13 +64,15 @@ def observe_activity(host: Any, definition: Any, fn: Callable[..., Any]) -> Call
 
     def scope_for(observer: Observer, ctx: Any) -> Any:
         instance_id = getattr(ctx, "workflow_id", None)
-        return observer.invocation(
+        known = tries(ctx)
+        observed = observer.invocation(
             name,
             "activity",
             traceparent=_parent(instance_id),
             instance_id=instance_id,
-            attempt=1,
+            attempt=known[0] if known else 1,
         )
+        return observed, known
 
     if inspect.iscoroutinefunction(fn):
 
@@ -57,8 +80,13 @@ def observe_activity(host: Any, definition: Any, fn: Callable[..., Any]) -> Call
             observer = _observer(host)
             if observer is None:
                 return await fn(ctx, *args)
-            with scope_for(observer, ctx):
-                return await fn(ctx, *args)
+            observed, known = scope_for(observer, ctx)
+            with observed as inv:
+                try:
+                    return await fn(ctx, *args)
+                except Exception as exc:
+                    _failed(inv, exc, known)
+                    raise
 
         return functools.update_wrapper(run_async, fn, updated=())
 
@@ -66,10 +94,25 @@ def observe_activity(host: Any, definition: Any, fn: Callable[..., Any]) -> Call
         observer = _observer(host)
         if observer is None:
             return fn(ctx, *args)
-        with scope_for(observer, ctx):
-            return fn(ctx, *args)
+        observed, known = scope_for(observer, ctx)
+        with observed as inv:
+            try:
+                return fn(ctx, *args)
+            except Exception as exc:
+                _failed(inv, exc, known)
+                raise
 
     return functools.update_wrapper(run, fn, updated=())
+
+
+def _failed(inv: Any, exc: Exception, known: tuple[int, int] | None) -> None:
+    """Outcome of a failed try: `retry` when the policy tries again, else `failed` (the last)."""
+    if known is None:
+        inv.fail(exc, "failed")  # no policy known here: the workflow gets the error
+        return
+    attempt, most = known
+    inv.extra = {"max_attempts": most}
+    inv.fail(exc, "retry" if attempt < most else "failed")
 
 
 def observe_workflow(host: Any, definition: Any, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -123,6 +166,7 @@ def _drive(
                 if not ctx.is_replaying:
                     observer.metrics.workflow_failures.labels(name).inc()
                 raise
+        remember(instance_id, item)  # the activity's log line says which try it is
         try:
             value, error = (yield item), None
         except GeneratorExit:

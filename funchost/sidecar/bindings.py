@@ -1,7 +1,8 @@
 """Bindings: cron input, local input feeding, and output bindings (localstorage, http, outbox).
 
 Input: after the app is up, each input-capable binding is probed with `OPTIONS /<route>` (2xx or
-405 = the app listens; 404 = it does not). `bindings.cron` then fires `POST /<route>` on its
+405 = the app listens; 404 = it does not; a gRPC app lists them in `ListInputBindings` and gets
+`OnBindingEvent`, see app_channel/). `bindings.cron` then fires `POST /<route>` on its
 schedule, on the sidecar clock. Any binding can be fed locally: `await bindings.feed(name, data)`,
 or `POST /funchost/v1/bindings/<name>` (what `funchost send binding NAME DATA` calls); the app's
 status and body are returned. Output (`/v1.0/bindings/<name>`, gRPC InvokeBinding):
@@ -41,6 +42,12 @@ _HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "trac
 
 def _err(message: str, code: str = "ERR_INVOKE_OUTPUT_BINDING", status: int = 500) -> DaprApiError:
     return DaprApiError(status, code, message, grpc.StatusCode.INTERNAL)
+
+
+def _may_be_input(comp: Component) -> bool:
+    """daprd: a binding whose `direction` metadata is set but lacks `input` is output-only."""
+    direction = comp.meta("direction")
+    return not direction or "input" in [d.strip().lower() for d in direction.split(",")]
 
 
 class BindingsSubsystem(Subsystem):
@@ -88,16 +95,12 @@ class BindingsSubsystem(Subsystem):
         return route if route.startswith("/") else "/" + route
 
     async def on_app_ready(self) -> None:
-        self.listening = set()
-        for name, comp in self.components.items():
-            if comp.type in OUTPUT_ONLY:
-                continue
-            try:
-                resp = await self.sidecar.app.request("OPTIONS", self.route_of(name), timeout=10)
-            except AppUnavailable:
-                continue
-            if 200 <= resp.status < 300 or resp.status == 405:
-                self.listening.add(name)
+        routes = {
+            name: self.route_of(name)
+            for name, comp in self.components.items()
+            if comp.type not in OUTPUT_ONLY and _may_be_input(comp)
+        }
+        self.listening = await self.sidecar.app.input_bindings(routes)
         now = self.sidecar.clock.time()
         self._anchor = now
         self._next = {
@@ -145,6 +148,9 @@ class BindingsSubsystem(Subsystem):
     async def _fire_cron(self, name: str, due: float) -> None:
         from .timeformats import format_rfc3339
 
+        if not self.sidecar.app.ready.is_set():
+            return  # the app is unhealthy: daprd stops input bindings
+
         meta = {"readTimeUTC": format_rfc3339(due), "timeZone": "UTC"}
         try:
             resp = await self.deliver(name, b"", meta)
@@ -156,12 +162,34 @@ class BindingsSubsystem(Subsystem):
 
     # -- input ----------------------------------------------------------------------------------
     async def deliver(self, name: str, data: bytes, metadata: dict[str, str]) -> AppResponse:
-        """POST one input event to the app (`application/json`, metadata as headers)."""
-        headers = {"Content-Type": "application/json"}
-        headers.update({k: v for k, v in metadata.items() if k.isascii() and v.isascii()})
-        return await self.sidecar.app.request(
-            "POST", self.route_of(name), body=data, headers=headers
-        )
+        """One input event to the app (HTTP: POST /<route>; gRPC: OnBindingEvent)."""
+        resp = await self.sidecar.app.deliver_binding(name, self.route_of(name), data, metadata)
+        if resp.binding_to:
+            await self._forward(name, resp)
+        return resp
+
+    async def _forward(self, name: str, resp: AppResponse) -> None:
+        """daprd's `sendBindingEventToApp`: the reply's `data` (JSON, else null) goes to each
+        `to` output binding with operation `create`; SEQUENTIAL stops at the first error,
+        PARALLEL does not wait."""
+        try:
+            value = json.loads(resp.body) if resp.body else None
+        except ValueError:
+            value = None
+        payload = json.dumps(value, separators=(",", ":")).encode()
+
+        async def send(target: str) -> None:
+            await self.invoke(target, "create", payload, {})
+
+        for target in resp.binding_to:
+            if resp.binding_parallel:
+                self.sidecar.spawn(send(target))
+                continue
+            try:
+                await send(target)
+            except Exception as exc:
+                log.error("input binding %s: sending its reply to %s failed: %s", name, target, exc)
+                return
 
     async def feed(
         self, name: str, data: bytes, metadata: dict[str, str] | None = None

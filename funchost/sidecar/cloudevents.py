@@ -15,6 +15,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import grpc
+
+from ._errors import DaprApiError
+
 CE_CONTENT_TYPE = "application/cloudevents+json"
 EVENT_TYPE = "com.dapr.event.sent"
 BULK_EVENT_TYPE = "com.dapr.event.sent.bulk"
@@ -39,6 +43,25 @@ def is_binary_content_type(content_type: str) -> bool:
     return content_type.split(";", 1)[0].strip().lower() == "application/octet-stream"
 
 
+class MalformedCloudEvent(ValueError):
+    """A publish with content type `application/cloudevents+json` whose body is no event."""
+
+
+def cloud_event_creation_error(pubsub: str, app_id: str, exc: Exception) -> DaprApiError:
+    """daprd's refusal of a malformed CloudEvent publish (`PubSubCloudEventCreation`)."""
+    message = "cannot create cloudevent"
+    return (
+        DaprApiError(
+            500,
+            "ERR_PUBSUB_CLOUD_EVENTS_SER",
+            f"{message}: {exc}; send a JSON object or another content type",
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )
+        .with_error_info("DAPR_PUBSUB_CLOUD_EVENT_CREATION", {"appID": app_id, "error": str(exc)})
+        .with_resource("pubsub", pubsub, "", message)
+    )
+
+
 def _now_rfc3339() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
@@ -61,21 +84,22 @@ def envelope(
     if content_type.split(";", 1)[0].strip().lower() == CE_CONTENT_TYPE:
         try:
             event = json.loads(data)
-        except ValueError:
-            event = None
-        if isinstance(event, dict):
-            event.setdefault("id", str(uuid.uuid4()))
-            event.setdefault("source", source)
-            event.setdefault("type", EVENT_TYPE)
-            event.setdefault("specversion", "1.0")
-            event.setdefault("datacontenttype", "application/json")
-            event["topic"] = topic
-            event["pubsubname"] = pubsub
-            event["traceid"] = traceparent
-            event["traceparent"] = traceparent
-            event["tracestate"] = tracestate
-            _apply_overrides(event, metadata)
-            return event
+        except ValueError as exc:
+            raise MalformedCloudEvent(f"the body is not JSON: {exc}") from None
+        if not isinstance(event, dict):
+            raise MalformedCloudEvent("the body is not a JSON object")
+        event.setdefault("id", str(uuid.uuid4()))
+        event.setdefault("source", source)
+        event.setdefault("type", EVENT_TYPE)
+        event.setdefault("specversion", "1.0")
+        event.setdefault("datacontenttype", "application/json")
+        event["topic"] = topic
+        event["pubsubname"] = pubsub
+        event["traceid"] = traceparent
+        event["traceparent"] = traceparent
+        event["tracestate"] = tracestate
+        _apply_overrides(event, metadata)
+        return event
     ctype = content_type or "text/plain"
     event = {
         "id": str(uuid.uuid4()),

@@ -14,6 +14,16 @@ class ComponentError(Exception):
     """A resource file is malformed or asks for something the embedded sidecar cannot do."""
 
 
+def yaml_error(source: str, exc: Exception) -> str:
+    """One line for a YAML parse error: file:line:column: not valid YAML: the parser's problem."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    detail = f"{problem} ({context})" if context else problem
+    return f"{where}: not valid YAML: {' '.join(str(detail).split())}"
+
+
 @dataclass
 class Component:
     """One Dapr `Component` (metadata values resolved to strings)."""
@@ -79,5 +89,11 @@ class SubscriptionDef:
             "metadata": self.metadata,
             "rules": [{"match": m, "path": p} for m, p in self.rules]
             + [{"match": "", "path": self.default or self.route}],
-            "type": "DECLARATIVE" if self.source != "app" else "PROGRAMMATIC",
+            "type": (
+                "PROGRAMMATIC"
+                if self.source == "app"
+                else "STREAMING"
+                if self.source == "stream"
+                else "DECLARATIVE"
+            ),
         }

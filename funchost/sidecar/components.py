@@ -17,7 +17,9 @@ from typing import Any
 
 import yaml
 
-from .component import BINDING_TYPES, Component, ComponentError, SubscriptionDef
+from .component import BINDING_TYPES, Component, ComponentError, SubscriptionDef, yaml_error
+from .configuration.registry import CONFIGURATION_STORES
+from .lock.registry import LOCK_STORES
 from .pubsub.registry import BROKERS
 from .state.registry import STATE_BACKENDS
 from .subsystem import Runtime, Subsystem
@@ -32,12 +34,16 @@ SUPPORTED_TYPES = {
     *BINDING_TYPES,
     "secretstores.local.env",
     "secretstores.local.file",
+    *CONFIGURATION_STORES,
+    *LOCK_STORES,
 }
-KINDS = ("state", "pubsub", "bindings", "secretstores")
+KINDS = ("state", "pubsub", "bindings", "secretstores", "configuration", "lock")
 
 DEFAULT_STATESTORE = "statestore"
 DEFAULT_PUBSUB = "pubsub"
 DEFAULT_SECRETSTORE = "localsecretstore"
+DEFAULT_CONFIGSTORE = "configstore"
+DEFAULT_LOCKSTORE = "lockstore"
 
 
 @dataclass
@@ -62,7 +68,8 @@ def _str_map(raw: Any, source: str, where: str) -> dict[str, str]:
     return {str(k): "" if v is None else str(v) for k, v in raw.items()}
 
 
-def _parse_component(doc: dict[str, Any], source: str) -> Component:
+def _parse_component(doc: dict[str, Any], source: str) -> Component | None:
+    """The component in `doc`; None when its type is unsupported and `spec.ignoreErrors` is set."""
     meta = doc.get("metadata") or {}
     name = meta.get("name") if isinstance(meta, dict) else None
     if not name or not isinstance(name, str):
@@ -77,12 +84,19 @@ def _parse_component(doc: dict[str, Any], source: str) -> Component:
     kind = ctype.split(".", 1)[0]
     if ctype not in SUPPORTED_TYPES and kind != "bindings":
         supported = ", ".join(sorted(SUPPORTED_TYPES))
-        raise _err(
+        error = _err(
             source,
             f"{where}: spec.type",
             f"type {ctype!r} is not supported by the embedded sidecar (supported: {supported}); "
-            "use one of these for local runs, or run under daprd",
+            "use one of these for local runs, set `ignoreErrors: true` to skip it, "
+            "or run under daprd",
         )
+        if _truthy(spec.get("ignoreErrors")):  # daprd: log and go on without the component
+            log.warning(
+                "Ignoring error processing component: process component %s error: %s", name, error
+            )
+            return None
+        raise error
     comp = Component(
         name=name,
         type=ctype,
@@ -113,6 +127,10 @@ def _parse_component(doc: dict[str, Any], source: str) -> Component:
     if isinstance(auth, dict) and auth.get("secretStore"):
         comp.auth_secret_store = str(auth["secretStore"])
     return comp
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).strip().lower() == "true"
 
 
 def _parse_subscription(doc: dict[str, Any], source: str) -> SubscriptionDef:
@@ -166,16 +184,6 @@ def _yaml_files(paths: list[Path]) -> list[Path]:
     return files
 
 
-def _yaml_error(source: str, exc: yaml.YAMLError) -> str:
-    """One line: file:line:column: not valid YAML: the parser's problem."""
-    mark = getattr(exc, "problem_mark", None)
-    where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
-    problem = getattr(exc, "problem", None) or str(exc)
-    context = getattr(exc, "context", None)
-    detail = f"{problem} ({context})" if context else problem
-    return f"{where}: not valid YAML: {' '.join(str(detail).split())}"
-
-
 def load_resources(paths: list[Path], app_id: str, defaults: bool = True) -> Resources:
     """Load every resource file in `paths` for `app_id`; add built-in defaults when asked."""
     res = Resources()
@@ -184,7 +192,7 @@ def load_resources(paths: list[Path], app_id: str, defaults: bool = True) -> Res
         try:
             docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
         except yaml.YAMLError as exc:
-            raise ComponentError(_yaml_error(source, exc)) from None
+            raise ComponentError(yaml_error(source, exc)) from None
         for doc in docs:
             if doc is None:
                 continue
@@ -197,6 +205,8 @@ def load_resources(paths: list[Path], app_id: str, defaults: bool = True) -> Res
                 continue
             if kind == "Component":
                 comp = _parse_component(doc, source)
+                if comp is None:
+                    continue
                 if comp.name in res.components:
                     other = res.components[comp.name].source
                     raise _err(
@@ -231,6 +241,10 @@ def _add_defaults(res: Resources) -> None:
         res.components[DEFAULT_SECRETSTORE] = Component(
             DEFAULT_SECRETSTORE, "secretstores.local.env"
         )
+    if "configuration" not in kinds and DEFAULT_CONFIGSTORE not in res.components:
+        res.components[DEFAULT_CONFIGSTORE] = Component(DEFAULT_CONFIGSTORE, "configuration.sqlite")
+    if "lock" not in kinds and DEFAULT_LOCKSTORE not in res.components:
+        res.components[DEFAULT_LOCKSTORE] = Component(DEFAULT_LOCKSTORE, "lock.sqlite")
 
 
 class ResourcesSubsystem(Subsystem):
@@ -243,6 +257,10 @@ class ResourcesSubsystem(Subsystem):
         cfg = sidecar.config
         self.resources = load_resources(list(cfg.resources_paths), cfg.app_id)
         self.components = self.resources.components
+        from .runtime_config import RuntimeConfig, load_runtime_config
+
+        config_path = getattr(cfg, "config_path", None)
+        self.runtime_config = load_runtime_config(config_path) if config_path else RuntimeConfig()
         from .resiliency import Resiliency
 
         self.resiliency = Resiliency(self.resources.resiliency)
@@ -287,8 +305,9 @@ class ResourcesSubsystem(Subsystem):
 
     def metadata_info(self) -> dict[str, Any]:
         return {
+            "enabledFeatures": self.runtime_config.enabled_features,  # --config spec.features
             "components": [
                 {"name": c.name, "type": c.type, "version": c.version, "capabilities": []}
                 for c in self.components.values()
-            ]
+            ],
         }

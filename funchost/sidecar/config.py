@@ -20,6 +20,12 @@ class SidecarConfig:
     api_token: str | None = None
     app_api_token: str | None = None
     app_health_path: str = "/healthz"
+    app_protocol: str = "http"  # --app-protocol: "http" or "grpc"
+    enable_app_health_check: bool = False
+    app_health_probe_interval: float = 5.0  # seconds (daprd's defaults)
+    app_health_probe_timeout: float = 0.5
+    app_health_threshold: int = 3
+    config_path: Path | None = None  # --config: a Dapr Configuration YAML
     app_ready_timeout: float = 60.0
     log_level: str = "warning"
     # The Configuration's spec.workflow.stateRetentionPolicy; None: FUNCHOST_WORKFLOW_RETENTION.

@@ -46,7 +46,7 @@ class CoreSubsystem(Subsystem):
             "extended": dict(self.extended),
             "appConnectionProperties": {
                 "port": self.sidecar.config.app_port,
-                "protocol": "http",
+                "protocol": self.sidecar.config.app_protocol,
                 "channelAddress": self.sidecar.config.app_host,
             },
         }

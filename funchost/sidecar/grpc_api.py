@@ -1,5 +1,6 @@
 """The `dapr.proto.runtime.v1.Dapr` gRPC service: one method per RPC, each a short call into
-the subsystem that owns it (state, pub/sub, bindings, secrets, jobs, invocation, actors, metadata).
+the subsystem that owns it (state, pub/sub, bindings, secrets, jobs, invocation, actors, metadata,
+configuration, locks).
 
 An RPC this class does not define answers UNIMPLEMENTED naming the method (`__getattr__`).
 """
@@ -19,13 +20,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ._errors import DaprApiError
+from ._errors import DaprApiError, abort
 from .actors import ActorsSubsystem
 from .actors import grpc_api as actors_grpc
 from .bindings import BindingsSubsystem
+from .configuration.subsystem import ConfigurationSubsystem
 from .core import CoreSubsystem
 from .invoke import InvokeSubsystem
 from .jobs import JobsSubsystem
+from .lock.subsystem import LockSubsystem
 from .pubsub.subsystem import PubSubSubsystem
 from .secrets import SecretsSubsystem
 from .state.backend import StateItem
@@ -46,7 +49,7 @@ def _md(context: grpc.aio.ServicerContext, name: str) -> str:
 
 
 async def _abort(context: grpc.aio.ServicerContext, exc: DaprApiError) -> Any:
-    await context.abort(exc.grpc_code, exc.message)
+    await abort(context, exc)
 
 
 @dataclass
@@ -62,6 +65,8 @@ class DaprApis:
     jobs: JobsSubsystem
     invoke: InvokeSubsystem
     actors: ActorsSubsystem
+    configuration: ConfigurationSubsystem
+    lock: LockSubsystem
 
 
 class DaprService:
@@ -77,6 +82,8 @@ class DaprService:
         self.invoke = apis.invoke
         self.actors = apis.actors
         self.core = apis.core
+        self.configuration = apis.configuration
+        self.lock = apis.lock
 
     def __getattr__(self, method: str) -> Callable[..., Awaitable[Any]]:
         """Any other RPC of the Dapr service: UNIMPLEMENTED, naming the method."""
@@ -99,7 +106,7 @@ class DaprService:
 
     async def GetState(self, request: Any, context: Any) -> Any:
         try:
-            stored = self.state.get(request.store_name, request.key)
+            stored = await self.state.get(request.store_name, request.key)
         except DaprApiError as exc:
             return await _abort(context, exc)
         if stored is None:
@@ -112,7 +119,7 @@ class DaprService:
 
     async def GetBulkState(self, request: Any, context: Any) -> Any:
         try:
-            found = self.state.bulk_get(request.store_name, list(request.keys))
+            found = await self.state.bulk_get(request.store_name, list(request.keys))
         except DaprApiError as exc:
             return await _abort(context, exc)
         items = [
@@ -125,14 +132,14 @@ class DaprService:
 
     async def SaveState(self, request: Any, context: Any) -> Any:
         try:
-            self.state.save(request.store_name, [self._item(s) for s in request.states])
+            await self.state.save(request.store_name, [self._item(s) for s in request.states])
         except DaprApiError as exc:
             return await _abort(context, exc)
         return empty_pb2.Empty()
 
     async def DeleteState(self, request: Any, context: Any) -> Any:
         try:
-            self.state.delete(request.store_name, self._item(request))
+            await self.state.delete(request.store_name, self._item(request))
         except DaprApiError as exc:
             return await _abort(context, exc)
         return empty_pb2.Empty()
@@ -140,7 +147,7 @@ class DaprService:
     async def DeleteBulkState(self, request: Any, context: Any) -> Any:
         try:
             ops = [("delete", self._item(s)) for s in request.states]
-            self.state.transact(request.store_name, ops)
+            await self.state.transact(request.store_name, ops)
         except DaprApiError as exc:
             return await _abort(context, exc)
         return empty_pb2.Empty()
@@ -148,10 +155,24 @@ class DaprService:
     async def ExecuteStateTransaction(self, request: Any, context: Any) -> Any:
         try:
             ops = [(op.operationType, self._item(op.request)) for op in request.operations]
-            self.state.transact(request.storeName, ops)
+            await self.state.transact(request.storeName, ops)
         except DaprApiError as exc:
             return await _abort(context, exc)
         return empty_pb2.Empty()
+
+    async def QueryStateAlpha1(self, request: Any, context: Any) -> Any:
+        try:
+            result = await self.state.query(
+                request.store_name, request.query, dict(request.metadata)
+            )
+        except DaprApiError as exc:
+            return await _abort(context, exc)
+        return api_v1.QueryStateResponse(
+            results=[
+                api_v1.QueryStateItem(key=r.key, data=r.data, etag=r.etag) for r in result.results
+            ],
+            token=result.token,
+        )
 
     # -- pub/sub ------------------------------------------------------------------------------
     async def PublishEvent(self, request: Any, context: Any) -> Any:
@@ -277,6 +298,7 @@ class DaprService:
                 topic=sub["topic"],
                 dead_letter_topic=sub.get("deadLetterTopic", ""),
                 metadata=sub.get("metadata") or {},
+                type=api_v1.PubsubSubscriptionType.Value(sub.get("type") or "UNKNOWN"),
             )
             for rule in sub.get("rules") or []:
                 item.rules.rules.add(match=rule["match"], path=rule["path"])
@@ -297,6 +319,42 @@ class DaprService:
     async def InvokeService(self, request: Any, context: Any) -> Any:
         try:
             return await self.invoke.invoke_grpc(request, context)
+        except DaprApiError as exc:
+            return await _abort(context, exc)
+
+    # -- configuration (configuration/subsystem.py) and locks (lock/subsystem.py) ------------
+    async def GetConfiguration(self, request: Any, context: Any) -> Any:
+        try:
+            return await self.configuration.grpc_get(request)
+        except DaprApiError as exc:
+            return await _abort(context, exc)
+
+    async def SubscribeConfiguration(self, request: Any, context: Any) -> Any:
+        try:
+            async for response in self.configuration.grpc_subscribe(request):
+                yield response
+        except DaprApiError as exc:
+            await _abort(context, exc)
+
+    async def UnsubscribeConfiguration(self, request: Any, context: Any) -> Any:
+        try:
+            return await self.configuration.grpc_unsubscribe(request)
+        except DaprApiError as exc:
+            return await _abort(context, exc)
+
+    GetConfigurationAlpha1 = GetConfiguration
+    SubscribeConfigurationAlpha1 = SubscribeConfiguration
+    UnsubscribeConfigurationAlpha1 = UnsubscribeConfiguration
+
+    async def TryLockAlpha1(self, request: Any, context: Any) -> Any:
+        try:
+            return await self.lock.grpc_try_lock(request)
+        except DaprApiError as exc:
+            return await _abort(context, exc)
+
+    async def UnlockAlpha1(self, request: Any, context: Any) -> Any:
+        try:
+            return await self.lock.grpc_unlock(request)
         except DaprApiError as exc:
             return await _abort(context, exc)
 

@@ -44,6 +44,21 @@ async def json_body(request: Request, error_code: str = "ERR_MALFORMED_REQUEST")
         raise DaprApiError(400, error_code, f"failed deserializing HTTP body: {exc}") from None
 
 
+def go_fields(obj: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """Map JSON object keys onto `names` as Go's encoding/json does (daprd's decoder).
+
+    A key matches the field of the same name, else one whose name equals it ignoring case
+    (`entryID` and `EntryId` fill `entryId`); later keys win; unknown keys are dropped.
+    """
+    folded = {name.casefold(): name for name in names}
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        name = key if key in names else folded.get(key.casefold())
+        if name is not None:
+            out[name] = value
+    return out
+
+
 def query_metadata(request: Request) -> dict[str, str]:
     """Request metadata passed as `metadata.<key>=<value>` query parameters."""
     return {

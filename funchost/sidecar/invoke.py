@@ -42,6 +42,15 @@ class InvokeSubsystem(Subsystem):
 
     def _target(self, app_id: str) -> None:
         own = self.sidecar.config.app_id
+        if self.sidecar.config.enable_app_health_check and not self.sidecar.app.ready.is_set():
+            from .app_channel.health import APP_UNHEALTHY
+
+            raise DaprApiError(
+                500,
+                "ERR_DIRECT_INVOKE",
+                f"failed to invoke, id: {app_id}, err: {APP_UNHEALTHY}",
+                grpc.StatusCode.INTERNAL,
+            )
         if app_id.split(".", 1)[0] != own:
             raise DaprApiError(
                 500,
@@ -84,6 +93,8 @@ class InvokeSubsystem(Subsystem):
         """gRPC InvokeService over the HTTP app channel (verb/querystring from http_extension)."""
         self._target(request.id)
         msg = request.message
+        if self.sidecar.app.protocol == "grpc":
+            return await self._grpc_to_grpc(msg, context)
         verb_value = msg.http_extension.verb if msg.HasField("http_extension") else 0
         verb = common_pb2.HTTPExtension.Verb.Name(verb_value) if verb_value else "POST"
         headers = {"Content-Type": msg.content_type} if msg.content_type else {}
@@ -107,4 +118,24 @@ class InvokeSubsystem(Subsystem):
             content_type=resp.headers.get("Content-Type") or resp.headers.get("content-type") or ""
         )
         out.data.value = resp.body
+        return out
+
+    async def _grpc_to_grpc(self, msg: Any, context: Any) -> Any:
+        """gRPC caller -> gRPC app: the InvokeRequest and the app's status pass through."""
+        from .app_channel.grpc_wire import invoke_metadata
+
+        caller = {str(k): str(v) for k, v in context.invocation_metadata() or () if ":" not in k}
+        try:
+            resp = await self.sidecar.app.invoke(msg, invoke_metadata(caller))  # type: ignore[attr-defined]
+        except AppUnavailable as exc:
+            raise DaprApiError(
+                500, "ERR_DIRECT_INVOKE", str(exc), grpc.StatusCode.UNAVAILABLE
+            ) from None
+        if resp.grpc_code not in (None, grpc.StatusCode.OK):
+            await context.abort(resp.grpc_code, resp.grpc_message)
+        out = common_pb2.InvokeResponse(content_type=resp.headers.get("Content-Type", ""))
+        out.data.type_url = resp.type_url
+        out.data.value = resp.body
+        if resp.type_url:
+            out.content_type = ""
         return out

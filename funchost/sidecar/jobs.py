@@ -18,13 +18,14 @@ from typing import Any
 import grpc
 from dapr.proto import api_v1
 from dapr.proto.common.v1 import common_pb2
-from google.protobuf import any_pb2, json_format, struct_pb2
+from google.protobuf import json_format, struct_pb2
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ._errors import DaprApiError
 from .app_channel import AppUnavailable
+from .app_channel.http import callback_body
 from .http_api import api, json_body, json_response
 from .subsystem import Runtime, Subsystem
 from .timeformats import Schedule, parse_duration, parse_instant_or_delay
@@ -41,20 +42,10 @@ CREATE TABLE IF NOT EXISTS job_jobs (
     created REAL NOT NULL
 );
 """
-_VALUE_URL = "type.googleapis.com/google.protobuf.Value"
 
 
 def _bad(message: str) -> DaprApiError:
     return DaprApiError(400, "ERR_MALFORMED_REQUEST", message, grpc.StatusCode.INVALID_ARGUMENT)
-
-
-def callback_body(data: any_pb2.Any) -> bytes:
-    """What daprd POSTs to `/job/<name>` for the job's data."""
-    if data.type_url == _VALUE_URL:
-        value = struct_pb2.Value()
-        data.Unpack(value)
-        return json_format.MessageToJson(value, indent=None).encode()
-    return bytes(data.value).strip()
 
 
 class JobsSubsystem(Subsystem):
@@ -75,6 +66,10 @@ class JobsSubsystem(Subsystem):
         self.sidecar.spawn(self._loop())
 
     async def on_app_ready(self) -> None:
+        self._wake.set()
+
+    def on_app_healthy(self) -> None:
+        """The app passed a health probe again: fire what came due meanwhile."""
         self._wake.set()
 
     async def quiesce(self) -> None:
@@ -180,12 +175,7 @@ class JobsSubsystem(Subsystem):
             return
         ok = True
         try:
-            resp = await self.sidecar.app.request(
-                "POST",
-                f"/job/{name}",
-                body=callback_body(job.data),
-                headers={"Content-Type": "application/json"},
-            )
+            resp = await self.sidecar.app.deliver_job(name, job.data)
             ok = 200 <= resp.status < 300 or resp.status == 404  # 404: not retriable (daprd)
             if not 200 <= resp.status < 300:
                 log.warning("job %s: app answered %s", name, resp.status)

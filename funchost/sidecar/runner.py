@@ -148,6 +148,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--db", default=".funchost/sidecar.db")
     p.add_argument("--api-token", default=None)
     p.add_argument("--log-level", default="warning")
+    p.add_argument("--app-protocol", default="http", choices=["http", "grpc"])
+    p.add_argument("--enable-app-health-check", action="store_true")
+    p.add_argument("--config", default=None, help="a Dapr Configuration YAML")
     args = p.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper())
     config = SidecarConfig(
@@ -159,6 +162,9 @@ def main(argv: list[str] | None = None) -> None:
         db_path=args.db,
         api_token=args.api_token,
         log_level=args.log_level,
+        app_protocol=args.app_protocol,
+        enable_app_health_check=args.enable_app_health_check,
+        config_path=Path(args.config) if args.config else None,
     )
 
     def ready(sidecar: Sidecar) -> None:

@@ -85,10 +85,12 @@ class SecretStore:
         return {k: {k: v} for k, v in flat.items()}
 
     def permitted(self, key: str) -> bool:
-        if key in self.denied:
-            return False
+        """daprd's `IsSecretAllowed`: a non-empty allow list decides alone, then the deny
+        list, then `defaultAccess`."""
         if self.allowed:
             return key in self.allowed
+        if key in self.denied:
+            return False
         return self.default_allow
 
     def _check(self, key: str) -> None:
@@ -96,7 +98,7 @@ class SecretStore:
             raise DaprApiError(
                 403,
                 "ERR_PERMISSION_DENIED",
-                f"access denied by policy to get {key!r} from {self.comp.name!r}",
+                f'access denied by policy to get "{key}" from "{self.comp.name}"',
                 grpc.StatusCode.PERMISSION_DENIED,
             )
 
@@ -141,6 +143,7 @@ class SecretsSubsystem(Subsystem):
             for scope in (spec.get("secrets") or {}).get("scopes") or []:
                 if isinstance(scope, dict) and scope.get("storeName"):
                     scopes[str(scope["storeName"])] = scope
+        scopes.update(resources.runtime_config.secret_scopes)  # --config wins
         self.stores = {
             c.name: SecretStore(c, scopes.get(c.name)) for c in resources.of_kind("secretstores")
         }

@@ -1,10 +1,10 @@
 """Typed composition of the embedded sidecar: one store, one clock, subsystems, HTTP + gRPC.
 
-`Sidecar.__init__` builds every subsystem (state, pub/sub, bindings, jobs, invocation, secrets,
-actors, workflows...) as a typed attribute, in start order, handing each the siblings it needs.
-Each contributes HTTP routes, gRPC services, start/stop work and an "is anything in flight" answer
-for `idle()`. `Sidecar` is an asyncio object: run it on any loop (`await sidecar.start()`), or in a
-thread of its own with `SidecarThread` (tests, `funchost run`).
+`Sidecar.__init__` builds every subsystem (state, configuration, locks, pub/sub, bindings, jobs,
+invocation, secrets, actors, workflows...) as a typed attribute, in start order, handing each the
+siblings it needs. Each contributes HTTP routes, gRPC services, start/stop work and an "is
+anything in flight" answer for `idle()`. `Sidecar` is an asyncio object: run it on any loop
+(`await sidecar.start()`), or in a thread of its own with `SidecarThread` (tests, `funchost run`).
 """
 
 from __future__ import annotations
@@ -24,15 +24,18 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from .actors import ActorsSubsystem
-from .app_channel import AppChannel
+from .app_channel import AppChannel, make_channel
 from .bindings import BindingsSubsystem
 from .clock import Clock, VirtualClock
 from .components import ResourcesSubsystem
 from .config import SidecarConfig
+from .configuration.subsystem import ConfigurationSubsystem
 from .core import CoreSubsystem
 from .grpc_api import DaprApis, DaprService, GrpcApiSubsystem
+from .introspection import IntrospectionSubsystem
 from .invoke import InvokeSubsystem
 from .jobs import JobsSubsystem
+from .lock.subsystem import LockSubsystem
 from .metrics import MetricsSubsystem
 from .pubsub.subsystem import PubSubSubsystem
 from .secrets import SecretsSubsystem
@@ -107,6 +110,8 @@ class Sidecar:
     core: CoreSubsystem
     secrets: SecretsSubsystem
     state: StateSubsystem
+    configuration: ConfigurationSubsystem
+    lock: LockSubsystem
     pubsub: PubSubSubsystem
     bindings: BindingsSubsystem
     jobs: JobsSubsystem
@@ -115,18 +120,18 @@ class Sidecar:
     grpc_api: GrpcApiSubsystem
     workflows: WorkflowsSubsystem
     metrics: MetricsSubsystem
+    introspection: IntrospectionSubsystem
 
     def __init__(self, config: SidecarConfig, clock: Clock | None = None) -> None:
         self.config = config
         self.clock = clock or Clock()
+        self.app: AppChannel = make_channel(config)  # first: a bad --app-protocol opens nothing
         self.store = Store(config.db_path, exclusive=True)
-        self.app = AppChannel(
-            config.app_port, host=config.app_host, app_api_token=config.app_api_token
-        )
         self._http: uvicorn.Server | None = None
         self._http_task: asyncio.Task[None] | None = None
         self._grpc: grpc.aio.Server | None = None
         self._app_task: asyncio.Task[None] | None = None
+        self._health_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.started = asyncio.Event()
         self.stopping = False
@@ -141,8 +146,10 @@ class Sidecar:
         self.components = ResourcesSubsystem(self)
         self.core = CoreSubsystem(self)
         self.secrets = SecretsSubsystem(self, self.components)
-        self.state = StateSubsystem(self, self.components)
         self.pubsub = PubSubSubsystem(self, self.components)
+        self.state = StateSubsystem(self, self.components, self.pubsub)  # outbox publishes
+        self.configuration = ConfigurationSubsystem(self, self.components)
+        self.lock = LockSubsystem(self, self.components)
         self.bindings = BindingsSubsystem(self, self.components)
         self.jobs = JobsSubsystem(self)
         self.invoke = InvokeSubsystem(self)
@@ -157,10 +164,15 @@ class Sidecar:
             jobs=self.jobs,
             invoke=self.invoke,
             actors=self.actors,
+            configuration=self.configuration,
+            lock=self.lock,
         )
         self.grpc_api = GrpcApiSubsystem(self, DaprService(apis))
-        self.workflows = WorkflowsSubsystem(self)
+        self.workflows = WorkflowsSubsystem(self, self.components.runtime_config)
         self.metrics = MetricsSubsystem(self, self.pubsub)
+        self.introspection = IntrospectionSubsystem(
+            self, pubsub=self.pubsub, actors=self.actors, workflows=self.workflows
+        )
         #: every subsystem by name, in start order (lifecycle, metadata, metrics); tools may
         #: add their own (`funchost.testing`) before `start()`
         self.subsystems: dict[str, Subsystem] = {
@@ -170,6 +182,8 @@ class Sidecar:
                 self.core,
                 self.secrets,
                 self.state,
+                self.configuration,
+                self.lock,
                 self.pubsub,
                 self.bindings,
                 self.jobs,
@@ -178,6 +192,7 @@ class Sidecar:
                 self.workflows,
                 self.actors,
                 self.metrics,
+                self.introspection,
             )
         }
 
@@ -276,7 +291,12 @@ class Sidecar:
         sock = _bind_loopback(self.config.http_port)
         self.config.http_port = int(sock.getsockname()[1])
         self._http = _EmbeddedServer(uv_config)
+        from ._quiet_uvicorn import SIDECAR_SERVER, quiet_sidecar_uvicorn
+
+        quiet_sidecar_uvicorn()  # the app's uvicorn prints the start/stop lines, once
+        token = SIDECAR_SERVER.set(True)
         self._http_task = asyncio.create_task(self._http.serve(sockets=[sock]))
+        SIDECAR_SERVER.reset(token)
         while not self._http.started:
             if self._http_task.done():
                 self._http_task.result()
@@ -306,6 +326,10 @@ class Sidecar:
                 await sub.on_app_ready()
             except Exception:
                 log.exception("%s: reading the app's configuration failed", sub.name)
+        if self.config.enable_app_health_check and self._health_task is None:
+            from .app_channel.health import watch_health
+
+            self._health_task = self.spawn(watch_health(self))
 
     async def reconnect_app(self) -> None:
         """The app restarted (hot reload): re-read its subscriptions, actor types, bindings."""

@@ -50,10 +50,15 @@ def build_runtime(host: Host) -> Any:
     from dapr.ext.workflow import WorkflowRuntime
     from dapr.ext.workflow.logger import LoggerOptions
 
-    from funchost.observability.workflows import observe_activity, observe_workflow
+    from funchost.observability.workflows import (
+        observe_activity,
+        observe_workflow,
+        quiet_sdk_failure_lines,
+    )
     from funchost.wiring.workflow_limits import worker_limits
 
     s = host.settings
+    quiet_sdk_failure_lines(host)  # each failed activity try is logged once, by the observer
 
     # The SDK gives its loggers a handler of their own; a NullHandler leaves them to propagate
     # to funchost's one root handler (structured, and printed once).

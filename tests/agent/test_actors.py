@@ -99,6 +99,9 @@ async def test_chat_history_is_bounded_and_events_reach_the_subscription(
         resp = await call_app(agent, "chat/alice", json={"content": f"message {i} about my task"})
         assert resp.status_code == 200, resp.text
         assert resp.json()["role"] == "assistant"
+        # the count goes on past the 10 exchanges kept (it used to stall at 11)
+        assert f"This is message {i + 1} of our conversation." in resp.json()["content"]
+        assert resp.json()["exchange"] == i + 1
     await call(agent, "chat/bob", json={"content": "help"})
 
     resp = await call(agent, "chat/alice/history", method="GET")

@@ -15,16 +15,18 @@ pytestmark = pytest.mark.e2e
 
 
 async def test_unknown_task_and_workflow_are_404(agent: LocalRuntime) -> None:
-    for method, path in [
-        ("GET", "tasks/nope"),
-        ("GET", "tasks/nope/events"),
-        ("POST", "tasks/nope/complete"),
-        ("GET", "workflows/nope"),
-        ("DELETE", "workflows/nope"),
+    for method, path, code in [
+        ("GET", "tasks/nope", "ERR_TASK_NOT_FOUND"),
+        ("GET", "tasks/nope/events", "ERR_TASK_EVENTS_NOT_FOUND"),
+        ("POST", "tasks/nope/complete", "ERR_TASK_NOT_FOUND"),
+        ("GET", "workflows/nope", "ERR_WORKFLOW_NOT_FOUND"),
+        ("DELETE", "workflows/nope", "ERR_WORKFLOW_NOT_FOUND"),
     ]:
         resp = await call(agent, path, method=method)
         assert resp.status_code == 404, (method, path, resp.text)
-        assert "nope" in resp.json()["detail"]
+        body = resp.json()
+        assert set(body) == {"errorCode", "message"}, body  # one shape for every error
+        assert body["errorCode"] == code and "nope" in body["message"]
 
 
 async def test_duplicate_task_id_is_409(agent: LocalRuntime) -> None:
@@ -33,7 +35,10 @@ async def test_duplicate_task_id_is_409(agent: LocalRuntime) -> None:
 
     resp = await call(agent, "tasks/process", json=task_request("t-dup", title="Another one"))
     assert resp.status_code == 409
-    assert "t-dup" in resp.json()["detail"]
+    assert resp.json() == {
+        "errorCode": "ERR_TASK_EXISTS",
+        "message": "task 't-dup' already exists: use a new task_id",
+    }
 
     racing = await asyncio.gather(
         *(call(agent, "tasks/process", json=task_request("t-race")) for _ in range(4))
@@ -57,6 +62,7 @@ async def test_bad_bodies_are_422_with_field_details(
 ) -> None:
     resp = await call(agent, path, json=body)
     assert resp.status_code == 422, resp.text
+    assert resp.json()["errorCode"] == "ERR_INVALID_PAYLOAD" and resp.json()["message"]
     assert field in [error["loc"][-1] for error in resp.json()["errors"]]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +53,12 @@ def test_a_folder_without_functions_is_warned_about(tmp_path: Path) -> None:
 
 
 def _served_routes(monkeypatch, args: list[str], env: dict[str, str] | None = None) -> Any:
-    """Run `funchost ARGS` with the server's run() replaced: the routes of the app it built."""
+    """Run `funchost ARGS` with the server's run() replaced: the routes of the app it built.
+
+    The app port is a free one (`--port`), so this passes while `funchost run` holds 8000.
+    """
     from funchost.shutdown import DrainingServer
+    from funchost.sidecar import free_port
 
     built: list[set[str]] = []
 
@@ -64,15 +67,8 @@ def _served_routes(monkeypatch, args: list[str], env: dict[str, str] | None = No
         built.append({getattr(r, "path", "") for r in app.routes})
 
     monkeypatch.setattr(DrainingServer, "run", fake_run)
-    # a free port: `funchost run functions/` may hold the default 8000 meanwhile
-    result = runner.invoke(app, [*args, "--port", str(_free_port())], env=env)
+    result = runner.invoke(app, [*args, "--port", str(free_port())], env=env)
     return result, built
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_serve_enable_selects_a_unit(monkeypatch) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-CRDS = REPO.parent / "shared" / "crds"
+CRDS = Path(__file__).resolve().parent / "schemas"  # committed; schemas/README.md: source
 K8S_VERSIONS = ("1.30.0", "1.37.0")  # an older cluster (Docker Desktop era) and the newest
 CRD_FILES = (
     "dapr-components.yaml",
@@ -45,7 +45,7 @@ def strict(schema: Any) -> Any:
 
 @functools.cache
 def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
-    """(apiVersion, kind) -> strict openAPIV3Schema, from ../shared/crds."""
+    """(apiVersion, kind) -> strict openAPIV3Schema, from the CRDs in tests/ship/schemas/."""
     schemas: dict[tuple[str, str], dict[str, Any]] = {}
     for name in CRD_FILES:
         crd = yaml.safe_load((CRDS / name).read_text())

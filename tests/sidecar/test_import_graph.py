@@ -76,3 +76,11 @@ def test_backends_are_registered_by_component_type() -> None:
     assert {"state.sqlite", "state.in-memory", "state.redis"} <= set(STATE_BACKENDS)
     assert {"pubsub.in-memory", "pubsub.redis"} <= set(BROKERS)
     assert set(STATE_BACKENDS) | set(BROKERS) <= SUPPORTED_TYPES
+    from funchost.sidecar.configuration.registry import CONFIGURATION_STORES
+    from funchost.sidecar.lock.registry import LOCK_STORES
+
+    assert {"configuration.sqlite", "configuration.redis", "configuration.postgresql"} <= set(
+        CONFIGURATION_STORES
+    )
+    assert {"lock.sqlite", "lock.redis"} <= set(LOCK_STORES)
+    assert set(CONFIGURATION_STORES) | set(LOCK_STORES) <= SUPPORTED_TYPES

@@ -272,8 +272,19 @@ scopes: [testapp]
         ],
     )
     assert r.status_code == 204
+    # Go's encoding/json matches field names ignoring case: the JS SDK sends `entryID`
+    r = httpx.post(
+        f"{h.http_url}/v1.0/publish/bulk/pubsub/decl",
+        json=[{"entryID": "3", "Event": {"kind": "a"}, "CONTENTTYPE": "application/json"}],
+    )
+    assert r.status_code == 204, r.text
+    r = httpx.post(
+        f"{h.http_url}/v1.0/publish/bulk/pubsub/decl",
+        json=[{"entryID": "4", "event": 1}, {"EntryId": "4", "event": 2}],
+    )
+    assert r.status_code == 400 and r.json()["errorCode"] == "ERR_PUBSUB_EVENTS_SER"
     h.idle()
-    assert len(recording_app.at("/a")) == 2
+    assert len(recording_app.at("/a")) == 3
     assert [x.json()["data"] for x in recording_app.at("/fallback")] == [{"kind": "b"}]
     r = httpx.post(f"{h.http_url}/v1.0/publish/nope/decl", json={})
     assert r.status_code == 404 and r.json()["errorCode"] == "ERR_PUBSUB_NOT_FOUND"

@@ -70,6 +70,23 @@ def test_malformed_resources_name_file_and_field(tmp_path, text, expected):
     assert expected in str(err.value)
 
 
+def test_unsupported_type_with_ignore_errors_is_skipped(tmp_path, caplog):
+    """daprd logs a component that fails with `ignoreErrors: true` and starts without it."""
+    lock = COMPONENT.format(name="cassandra-locks", type="lock.cassandra", metadata="[]")
+    (tmp_path / "lock.yaml").write_text(lock + "  ignoreErrors: true\n")
+    (tmp_path / "state.yaml").write_text(
+        COMPONENT.format(name="kv", type="state.in-memory", metadata="[]")
+    )
+    res = load_resources([tmp_path], "me")
+    assert "cassandra-locks" not in res.components and "kv" in res.components
+    assert "Ignoring error processing component: process component cassandra-locks" in caplog.text
+    assert "lock.cassandra" in caplog.text
+    (tmp_path / "lock.yaml").write_text(lock)
+    with pytest.raises(ComponentError) as err:
+        load_resources([tmp_path], "me")
+    assert str(tmp_path / "lock.yaml") in str(err.value) and "'lock.cassandra'" in str(err.value)
+
+
 def test_defaults_and_scopes(tmp_path):
     (tmp_path / "other.yaml").write_text(
         COMPONENT.format(name="mine", type="state.in-memory", metadata="[]")
@@ -80,6 +97,8 @@ def test_defaults_and_scopes(tmp_path):
         "statestore": "state.sqlite",
         "pubsub": "pubsub.in-memory",
         "localsecretstore": "secretstores.local.env",
+        "configstore": "configuration.sqlite",
+        "lockstore": "lock.sqlite",
     }
     assert res.components["statestore"].flag("actorStateStore")
 

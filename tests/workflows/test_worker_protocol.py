@@ -209,3 +209,27 @@ def test_stateful_workers_get_history_deltas(raw: tuple[Any, VirtualClock, Any])
     kinds = [e.WhichOneof("eventType") for e in turn3.pastEvents]
     assert kinds == ["workflowStarted", "taskCompleted", "taskScheduled"]
     stream.cancel()
+
+
+def test_empty_completion_tokens_are_accepted(raw: tuple[Any, VirtualClock, Any]) -> None:
+    """durabletask-js sends no completionToken: daprd (durabletask-go) accepts an empty one."""
+    stub, _, _ = raw
+    stream = _stream(stub)
+    stub.StartInstance(pb.CreateInstanceRequest(instanceId="js", name="w", input=sv("1")))
+    turn = _next(stream, "workflowRequest")
+    stub.CompleteOrchestratorTask(_schedule(turn, token="wrong"))  # non-empty mismatch: stale
+    stub.CompleteOrchestratorTask(_schedule(turn, token=""))
+    act = _next(stream, "activityRequest")
+    stub.CompleteActivityTask(pb.ActivityResponse(instanceId="js", taskId=0, result=sv("7")))
+    turn2 = _next(stream, "workflowRequest")
+    new2 = [e.WhichOneof("eventType") for e in turn2.workflowRequest.newEvents]
+    assert new2 == ["workflowStarted", "taskCompleted"], act
+    done = pb.WorkflowAction(
+        id=1, completeWorkflow=pb.CompleteWorkflowAction(workflowStatus=COMPLETED, result=sv("7"))
+    )
+    stub.CompleteOrchestratorTask(pb.WorkflowResponse(instanceId="js", actions=[done]))
+    state = stub.WaitForInstanceCompletion(
+        pb.GetInstanceRequest(instanceId="js", getInputsAndOutputs=True), timeout=10
+    )
+    assert state.workflowState.workflowStatus == COMPLETED
+    assert state.workflowState.output.value == "7"

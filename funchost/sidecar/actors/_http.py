@@ -121,8 +121,8 @@ class ActorApi:
         await self.sub.await_types(actor_type)
         if kind == "state":
             if name is not None:
-                return self.get_state(actor_type, actor_id, name)
-            return self.transact(actor_type, actor_id, body)
+                return await self.get_state(actor_type, actor_id, name)
+            return await self.transact(actor_type, actor_id, body)
         name = name or ""
         if kind == "method":
             return await self.invoke(scope, actor_type, actor_id, name, body)
@@ -162,10 +162,10 @@ class ActorApi:
         ]
         return app.status, out, app.body
 
-    def get_state(self, actor_type: str, actor_id: str, key: str) -> Reply:
+    async def get_state(self, actor_type: str, actor_id: str, key: str) -> Reply:
         if (resp := self.missing(actor_type)) is not None:
             return resp
-        found = self.sub.state.get(actor_type, actor_id, key)
+        found = await self.sub.state.get(actor_type, actor_id, key)
         if found is None:
             return _EMPTY
         headers = list(_JSON)
@@ -174,7 +174,7 @@ class ActorApi:
             headers.append((b"metadata.ttlexpiretime", when.encode()))
         return 200, headers, found.value
 
-    def transact(self, actor_type: str, actor_id: str, body: bytes) -> Reply:
+    async def transact(self, actor_type: str, actor_id: str, body: bytes) -> Reply:
         try:
             ops = parse_ops(body)
         except StateOpError as exc:
@@ -182,7 +182,7 @@ class ActorApi:
         if (resp := self.missing(actor_type)) is not None:
             return resp
         try:
-            self.sub.state.transact(actor_type, actor_id, ops)
+            await self.sub.state.transact(actor_type, actor_id, ops)
         except Exception as exc:
             return _error(
                 500,

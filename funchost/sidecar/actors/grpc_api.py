@@ -59,7 +59,7 @@ async def invoke_actor(sub: ActorsSubsystem, request: Any) -> Any:
 
 async def get_actor_state(sub: ActorsSubsystem, request: Any) -> Any:
     await _hosted(sub, request.actor_type)
-    found = sub.state.get(request.actor_type, request.actor_id, request.key)
+    found = await sub.state.get(request.actor_type, request.actor_id, request.key)
     return api_v1.GetActorStateResponse(data=found.value if found is not None else b"")
 
 
@@ -87,7 +87,7 @@ async def execute_actor_state_transaction(sub: ActorsSubsystem, request: Any) ->
             ) from None
         value = bytes(op.value.value) if kind == "upsert" else None
         ops.append(StateOp(kind, op.key, value, ttl))
-    sub.state.transact(request.actor_type, request.actor_id, ops)
+    await sub.state.transact(request.actor_type, request.actor_id, ops)
     return empty_pb2.Empty()
 
 

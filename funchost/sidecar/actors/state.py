@@ -39,6 +39,8 @@ class StateOp:
     key: str
     value: bytes | None = None
     ttl_seconds: float | None = None
+    #: the value is JSON (the HTTP API): a JSON store column keeps it as JSON, as daprd does
+    is_json: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ def parse_ops(body: bytes) -> list[StateOp]:
         value: bytes | None = None
         if kind == "upsert":
             value = _encode(req.get("value"))
-        ops.append(StateOp(kind, key, value, ttl))
+        ops.append(StateOp(kind, key, value, ttl, is_json=True))
     return ops
 
 
@@ -95,15 +97,15 @@ def _encode(value: Any) -> bytes:
 class ActorStateStore(Protocol):
     """Where actor state lives."""
 
-    def get(self, actor_type: str, actor_id: str, key: str) -> StateValue | None: ...
+    async def get(self, actor_type: str, actor_id: str, key: str) -> StateValue | None: ...
 
-    def transact(self, actor_type: str, actor_id: str, ops: list[StateOp]) -> None: ...
+    async def transact(self, actor_type: str, actor_id: str, ops: list[StateOp]) -> None: ...
 
 
 class _Backend(Protocol):
-    def get(self, key: str) -> Any: ...
+    async def get(self, key: str) -> Any: ...
 
-    def transact(self, ops: list[tuple[str, Any]]) -> None: ...
+    async def transact(self, ops: list[tuple[str, Any]]) -> None: ...
 
 
 class ComponentActorState:
@@ -117,19 +119,21 @@ class ComponentActorState:
         """daprd's key layout: `<appId>||<actorType>||<actorId>||<key>`."""
         return f"{self.app_id}||{actor_type}||{actor_id}||{key}"
 
-    def get(self, actor_type: str, actor_id: str, key: str) -> StateValue | None:
-        found = self.backend.get(self.key(actor_type, actor_id, key))
+    async def get(self, actor_type: str, actor_id: str, key: str) -> StateValue | None:
+        found = await self.backend.get(self.key(actor_type, actor_id, key))
         return None if found is None else StateValue(found.value, found.expires)
 
-    def transact(self, actor_type: str, actor_id: str, ops: list[StateOp]) -> None:
+    async def transact(self, actor_type: str, actor_id: str, ops: list[StateOp]) -> None:
         from ..state.backend import StateItem
 
         items = []
         for op in ops:
             ttl = op.ttl_seconds if op.ttl_seconds is not None and op.ttl_seconds > 0 else None
-            item = StateItem(self.key(actor_type, actor_id, op.key), op.value, ttl=ttl)
+            item = StateItem(
+                self.key(actor_type, actor_id, op.key), op.value, ttl=ttl, is_json=op.is_json
+            )
             items.append((op.operation, item))
-        self.backend.transact(items)
+        await self.backend.transact(items)
 
 
 class SqliteActorState:
@@ -140,7 +144,7 @@ class SqliteActorState:
         self.clock = clock
         store.ensure_schema("actor_state", SCHEMA)
 
-    def get(self, actor_type: str, actor_id: str, key: str) -> StateValue | None:
+    async def get(self, actor_type: str, actor_id: str, key: str) -> StateValue | None:
         row = self.store.query_one(
             "SELECT value, expires FROM actor_state WHERE actor_type=? AND actor_id=? AND key=?",
             (actor_type, actor_id, key),
@@ -151,7 +155,7 @@ class SqliteActorState:
             return None
         return StateValue(bytes(row["value"]), row["expires"])
 
-    def transact(self, actor_type: str, actor_id: str, ops: list[StateOp]) -> None:
+    async def transact(self, actor_type: str, actor_id: str, ops: list[StateOp]) -> None:
         now = self.clock.time()
         with self.store.tx() as conn:
             for op in ops:

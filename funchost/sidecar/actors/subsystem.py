@@ -108,6 +108,8 @@ class ActorsSubsystem(Subsystem):
             )
 
     async def _read_app_config(self) -> None:
+        if self.sidecar.app.protocol == "grpc":
+            return  # daprd's gRPC app channel has no app config (no actors over gRPC)
         try:
             resp = await self.sidecar.app.request("GET", "/dapr/config", timeout=10.0)
         except AppUnavailable as exc:
@@ -144,7 +146,7 @@ class ActorsSubsystem(Subsystem):
 
     def _check_state_store(self) -> None:
         """Use the `actorStateStore: "true"` component; daprd refuses actors without one."""
-        backend = self.state_stores.actor_backend()
+        backend = self.state_stores.actor_api()
         if backend is None:
             self.config_error = (
                 "the state store is not configured to use the actor runtime: the app hosts "

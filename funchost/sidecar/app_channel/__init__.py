@@ -1,7 +1,48 @@
-"""The sidecar -> app channels (HTTP today; gRPC app channels would join here)."""
+"""The sidecar -> app channels: HTTP (`--app-protocol http`, the default) and gRPC.
 
+`make_channel(config)` builds the one `SidecarConfig.app_protocol` names; subsystems only use
+the `AppChannel` interface.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import AppChannel
 from .fast_http import FastHttpPool
-from .http import AppChannel
+from .grpc_channel import GrpcAppChannel
+from .http import HttpAppChannel
 from .response import AppResponse, AppUnavailable
 
-__all__ = ["AppChannel", "AppResponse", "AppUnavailable", "FastHttpPool"]
+#: The values `--app-protocol` accepts (daprd also knows https/grpcs/h2c, not served here).
+APP_PROTOCOLS = ("http", "grpc")
+
+
+def make_channel(config: Any) -> AppChannel:
+    """The app channel for a `SidecarConfig` (`app_protocol` "http" or "grpc")."""
+    protocol = (getattr(config, "app_protocol", "http") or "http").lower()
+    if protocol == "grpc":
+        return GrpcAppChannel(
+            config.app_port,
+            host=config.app_host,
+            app_api_token=config.app_api_token,
+            health_check=bool(getattr(config, "enable_app_health_check", False)),
+        )
+    if protocol != "http":
+        raise ValueError(
+            f"--app-protocol {protocol!r} is not supported by the embedded sidecar: "
+            f"use one of {', '.join(APP_PROTOCOLS)}"
+        )
+    return HttpAppChannel(config.app_port, host=config.app_host, app_api_token=config.app_api_token)
+
+
+__all__ = [
+    "APP_PROTOCOLS",
+    "AppChannel",
+    "AppResponse",
+    "AppUnavailable",
+    "FastHttpPool",
+    "GrpcAppChannel",
+    "HttpAppChannel",
+    "make_channel",
+]

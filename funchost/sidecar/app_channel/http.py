@@ -1,20 +1,43 @@
-"""The sidecar -> app HTTP channel (what daprd calls "the app channel"): aiohttp for general
-calls, the lean `FastHttpPool` (fast_http.py) for the pub/sub hot path."""
+"""The sidecar -> app HTTP channel (daprd's `pkg/channel/http`), `--app-protocol http`:
+aiohttp for general calls, the lean `FastHttpPool` (fast_http.py) for the pub/sub hot path."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import time
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
+from google.protobuf import any_pb2, json_format, struct_pb2
 
 from .fast_http import FastHttpPool
 from .response import AppResponse, AppUnavailable
 
+if TYPE_CHECKING:
+    from .base import EventMessage, EventSubscription
 
-class AppChannel:
+log = logging.getLogger("funchost.sidecar.app_channel")
+
+_VALUE_URL = "type.googleapis.com/google.protobuf.Value"
+
+
+def callback_body(data: any_pb2.Any) -> bytes:
+    """What daprd POSTs to `/job/<name>` for the job's data."""
+    if data.type_url == _VALUE_URL:
+        value = struct_pb2.Value()
+        data.Unpack(value)
+        return json_format.MessageToJson(value, indent=None).encode()
+    return bytes(data.value).strip()
+
+
+class HttpAppChannel:
     """Calls the app on loopback, adding `dapr-api-token` when APP_API_TOKEN is set."""
+
+    protocol = "http"
+    empty_route_ok = False
 
     def __init__(
         self,
@@ -116,6 +139,14 @@ class AppChannel:
                 await asyncio.sleep(0.05)
         return False
 
+    async def health_check(self, timeout: float = 0.5, path: str = "/healthz") -> bool:
+        """`GET path`: healthy when the app answers 2xx within `timeout`."""
+        try:
+            resp = await self.request("GET", path, timeout=timeout)
+        except AppUnavailable:
+            return False
+        return 200 <= resp.status < 300
+
     async def close(self) -> None:
         if self._pool is not None:
             self._pool.close()
@@ -123,3 +154,61 @@ class AppChannel:
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
+
+    # -- the building blocks' calls (AppChannel) -------------------------------------------------
+    async def list_subscriptions(self) -> list[dict[str, Any]]:
+        """`GET /dapr/subscribe`; an unreachable app or a bad answer means none."""
+        try:
+            resp = await self.request("GET", "/dapr/subscribe", timeout=10.0)
+            if resp.status == 200 and resp.body:
+                doc = resp.json()
+                return doc if isinstance(doc, list) else []
+        except (AppUnavailable, ValueError) as exc:
+            log.warning("GET /dapr/subscribe failed: %s", exc)
+        return []
+
+    async def deliver_event(
+        self, sub: EventSubscription, msg: EventMessage, path: str, timeout: float | None
+    ) -> AppResponse:
+        """POST the CloudEvent to `path`."""
+        return await self.fast_request(
+            "POST", path, msg.body_for(sub.raw), sub.headers_for(msg), timeout
+        )
+
+    async def deliver_bulk(
+        self, envelope: dict[str, Any], raw: bool, path: str, timeout: float | None
+    ) -> AppResponse:
+        """POST one `com.dapr.event.sent.bulk` envelope."""
+        body = json.dumps(envelope, separators=(",", ":")).encode()
+        return await self.fast_request(
+            "POST", path, body, {"Content-Type": "application/json"}, timeout
+        )
+
+    async def input_bindings(self, routes: Mapping[str, str]) -> set[str]:
+        """`OPTIONS /<route>` per binding: 2xx or 405 means the app listens."""
+        listening: set[str] = set()
+        for name, route in routes.items():
+            try:
+                resp = await self.request("OPTIONS", route, timeout=10)
+            except AppUnavailable:
+                continue
+            if 200 <= resp.status < 300 or resp.status == 405:
+                listening.add(name)
+        return listening
+
+    async def deliver_binding(
+        self, name: str, route: str, data: bytes, metadata: Mapping[str, str]
+    ) -> AppResponse:
+        """POST one input event (`application/json`, metadata as headers)."""
+        headers = {"Content-Type": "application/json"}
+        headers.update({k: v for k, v in metadata.items() if k.isascii() and v.isascii()})
+        return await self.request("POST", route, body=data, headers=headers)
+
+    async def deliver_job(self, name: str, data: Any) -> AppResponse:
+        """`POST /job/<name>` with the job's data as daprd encodes it."""
+        return await self.request(
+            "POST",
+            f"/job/{name}",
+            body=callback_body(data),
+            headers={"Content-Type": "application/json"},
+        )

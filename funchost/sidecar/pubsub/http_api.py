@@ -6,6 +6,7 @@ import json
 import logging
 from typing import Any
 
+import grpc
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -13,9 +14,12 @@ from starlette.routing import BaseRoute, Route
 from .._errors import DaprApiError
 from ..cloudevents import is_json_content_type
 from ..component import SubscriptionDef
-from ..http_api import api, json_body, json_response, query_metadata
+from ..http_api import api, go_fields, json_body, json_response, query_metadata
 
 log = logging.getLogger("funchost.sidecar.pubsub")
+
+# daprd's bulkPublishMessageEntry JSON tags (decoded case-insensitively, as Go does)
+_BULK_ENTRY_FIELDS = ("entryId", "event", "contentType", "metadata")
 
 
 def parse_subscribe(doc: Any) -> list[SubscriptionDef]:
@@ -68,11 +72,17 @@ def pubsub_routes(pubsub: Any) -> list[BaseRoute]:
         p = request.path_params
         body = await json_body(request)
         if not isinstance(body, list):
-            raise DaprApiError(400, "ERR_PUBSUB_EVENTS_SER", "body must be a list of entries")
+            raise DaprApiError(
+                400,
+                "ERR_PUBSUB_EVENTS_SER",
+                f"error when unmarshaling the request for topic {p['topic']} pubsub "
+                f"{p['pubsub']}: the body must be a JSON array of entries",
+                grpc.StatusCode.INVALID_ARGUMENT,
+            ).with_error_info("DAPR_PUBSUB_UNMARSHAL_EVENTS")
         entries = []
-        for item in body:
-            if not isinstance(item, dict) or not item.get("entryId"):
-                raise DaprApiError(400, "ERR_PUBSUB_EVENTS_SER", "every entry needs an entryId")
+        for raw in body:
+            item = go_fields(raw, _BULK_ENTRY_FIELDS) if isinstance(raw, dict) else {}
+            entry_id = str(item.get("entryId") or "")
             ctype = str(item.get("contentType") or "")
             event = item.get("event")
             if isinstance(event, str) and not is_json_content_type(ctype):
@@ -81,7 +91,7 @@ def pubsub_routes(pubsub: Any) -> list[BaseRoute]:
                 data = json.dumps(event).encode()
                 ctype = ctype or "application/json"
             meta = {str(k): str(v) for k, v in (item.get("metadata") or {}).items()}
-            entries.append((str(item["entryId"]), data, ctype, meta))
+            entries.append((entry_id, data, ctype, meta))
         failed = await pubsub.bulk_publish(
             p["pubsub"], p["topic"], entries, query_metadata(request)
         )
@@ -95,8 +105,8 @@ def pubsub_routes(pubsub: Any) -> list[BaseRoute]:
             )
         return Response(status_code=204)
 
-    return [
-        Route("/v1.0/publish/{pubsub}/{topic:path}", publish, methods=["POST"]),
+    return [  # the static `bulk` segment wins over a pubsub name, as in daprd's router
         Route("/v1.0-alpha1/publish/bulk/{pubsub}/{topic:path}", bulk, methods=["POST"]),
         Route("/v1.0/publish/bulk/{pubsub}/{topic:path}", bulk, methods=["POST"]),
+        Route("/v1.0/publish/{pubsub}/{topic:path}", publish, methods=["POST"]),
     ]

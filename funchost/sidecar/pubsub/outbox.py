@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 
 from .._errors import DaprApiError
 from ..component import Component
@@ -54,6 +55,25 @@ class OutboxBroker:
         self._pending.append((rows, fut))
         self._schedule_flush()
         return await fut
+
+    def stage(self, conn: sqlite3.Connection, rows: list[Row]) -> list[Message]:
+        """Insert `rows` in the caller's open transaction (a state transaction with an outbox);
+        hand the result to `committed()` once that transaction commits."""
+        now = self.ctx.clock.time()
+        msgs = []
+        for pubsub, topic, body, meta, raw in rows:
+            cur = conn.execute(
+                "INSERT INTO pubsub_outbox(pubsub, topic, body, metadata, raw, created)"
+                " VALUES (?,?,?,?,?,?)",
+                (pubsub, topic, body, json.dumps(meta), int(raw), now),
+            )
+            msgs.append(Message(int(cur.lastrowid or 0), pubsub, topic, body, meta, raw))
+        return msgs
+
+    def committed(self, msgs: list[Message]) -> None:
+        """Route messages `stage()` inserted, now that their transaction committed."""
+        for msg in msgs:
+            self.ctx.route(msg)
 
     def reader(self, sub: ActiveSubscription) -> None:
         return None  # committed rows are routed by flush() and backlog()

@@ -18,7 +18,7 @@ from typing import Any
 import grpc
 from dapr.proto import api_v1
 
-from .._errors import DaprApiError
+from .._errors import DaprApiError, abort
 from ..cloudevents import is_json_content_type
 from ..component import SubscriptionDef
 from .delivery import Message, Outcome
@@ -115,7 +115,7 @@ async def serve_stream(
     try:
         sub = pubsub.add_stream(sdef, stream)
     except DaprApiError as exc:
-        await context.abort(exc.grpc_code, exc.message)
+        await abort(context, exc)
     reader = asyncio.ensure_future(_read(requests, stream))
     getter: asyncio.Future[Any] | None = None
     try:

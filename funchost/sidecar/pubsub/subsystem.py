@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import json
 import logging
 from typing import Any
 
@@ -21,13 +20,14 @@ from starlette.routing import BaseRoute
 
 from .._errors import DaprApiError, not_found
 from ..app_channel import AppUnavailable
-from ..cloudevents import dumps, envelope
+from ..cloudevents import MalformedCloudEvent, cloud_event_creation_error, dumps, envelope
 from ..component import SubscriptionDef
 from ..components import ResourcesSubsystem
 from ..routing import RuleError
 from ..subsystem import Runtime, Subsystem
 from ..timeformats import format_rfc3339
 from .broker import Broker, BrokerContext, Row
+from .dead_letters import record_dead_letter
 from .delivery import (
     ActiveSubscription,
     Message,
@@ -109,13 +109,7 @@ class PubSubSubsystem(Subsystem):
         self._retry_task = self.sidecar.spawn(self._retry_loop())
 
     async def on_app_ready(self) -> None:
-        programmatic: list[SubscriptionDef] = []
-        try:
-            resp = await self.sidecar.app.request("GET", "/dapr/subscribe", timeout=10.0)
-            if resp.status == 200 and resp.body:
-                programmatic = parse_subscribe(resp.json())
-        except (AppUnavailable, ValueError) as exc:
-            log.warning("GET /dapr/subscribe failed: %s", exc)
+        programmatic = parse_subscribe(await self.sidecar.app.list_subscriptions())
         await self.set_subscriptions(self.declared + programmatic)
 
     async def stop(self) -> None:
@@ -130,13 +124,26 @@ class PubSubSubsystem(Subsystem):
             return True
         if self._retries and self._retries[0][0] <= self.sidecar.clock.time():
             return True
-        # Stream subscribers answer at their own pace: they never hold the sidecar busy.
+        # Stream subscribers answer at their own pace: they never hold the sidecar busy; nor do
+        # deliveries paused while the app is unhealthy.
+        if not self.sidecar.app.ready.is_set():
+            return False
         return any(
             s.inflight or not s.queue.empty() for s in self.subs.values() if s.stream is None
         )
 
     def metadata_info(self) -> dict[str, Any]:
-        return {"subscriptions": [s.sdef.to_metadata() for s in self.subs.values()]}
+        """Active subscriptions; declarative ones are listed even before the app is read
+        (daprd loads them at start-up, whether or not an app ever answers)."""
+        sdefs = [s.sdef for s in self.subs.values()]
+        if not self._routing:
+            active = {(d.pubsubname, d.topic) for d in sdefs}
+            sdefs += [
+                d
+                for d in self.declared
+                if (d.pubsubname, d.topic) not in active and d.pubsubname in self.pubsubs
+            ]
+        return {"subscriptions": [d.to_metadata() for d in sdefs]}
 
     # -- subscriptions ------------------------------------------------------------------------
     async def set_subscriptions(self, defs: list[SubscriptionDef]) -> None:
@@ -198,15 +205,26 @@ class PubSubSubsystem(Subsystem):
                 f"no pubsub is configured (publishing to {pubsub}/{topic}): add a pubsub "
                 "Component to a resources folder",
                 grpc.StatusCode.FAILED_PRECONDITION,
-            )
-        if pubsub not in self.pubsubs:
-            raise not_found("pubsub", pubsub, "ERR_PUBSUB_NOT_FOUND", 404)
-        if not topic:
+            ).with_error_info("DAPR_PUBSUB_NOT_CONFIGURED")
+        if not pubsub:
             raise DaprApiError(
                 404,
-                "ERR_TOPIC_NAME_EMPTY",
-                f"topic is empty in pubsub {pubsub}: pass the name of the topic",
+                "ERR_PUBSUB_EMPTY",
+                "pubsub name is empty: pass the name of a pubsub Component",
                 grpc.StatusCode.INVALID_ARGUMENT,
+            ).with_error_info("DAPR_PUBSUB_NAME_EMPTY")
+        if pubsub not in self.pubsubs:
+            raise not_found("pubsub", pubsub, "ERR_PUBSUB_NOT_FOUND", 404, "DAPR_PUBSUB_NOT_FOUND")
+        if not topic:
+            raise (
+                DaprApiError(
+                    404,
+                    "ERR_TOPIC_NAME_EMPTY",
+                    f"topic is empty in pubsub {pubsub}: pass the name of the topic",
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                )
+                .with_error_info("DAPR_PUBSUB_TOPIC_NAME_EMPTY")
+                .with_resource("pubsub", pubsub)
             )
 
     def _row(
@@ -222,17 +240,20 @@ class PubSubSubsystem(Subsystem):
         raw = str(metadata.get("rawPayload", "")).lower() == "true"
         if raw:
             return (pubsub, topic, data, metadata, True)
-        event = envelope(
-            data=data,
-            content_type=content_type,
-            topic=topic,
-            pubsub=pubsub,
-            source=self.sidecar.config.app_id,
-            traceparent=traceparent,
-            tracestate=tracestate,
-            metadata=metadata,
-            now=format_rfc3339(self.sidecar.clock.time()),
-        )
+        try:
+            event = envelope(
+                data=data,
+                content_type=content_type,
+                topic=topic,
+                pubsub=pubsub,
+                source=self.sidecar.config.app_id,
+                traceparent=traceparent,
+                tracestate=tracestate,
+                metadata=metadata,
+                now=format_rfc3339(self.sidecar.clock.time()),
+            )
+        except MalformedCloudEvent as exc:
+            raise cloud_event_creation_error(pubsub, self.sidecar.config.app_id, exc) from None
         return (pubsub, topic, dumps(event), metadata, False)
 
     async def publish(
@@ -262,6 +283,15 @@ class PubSubSubsystem(Subsystem):
     ) -> list[tuple[str, str]]:
         """Commit several events in one transaction; returns failed (entryId, error) pairs."""
         self._check(pubsub, topic)
+        ids = [entry[0] for entry in entries]
+        if "" in ids or len(set(ids)) != len(ids):
+            raise DaprApiError(
+                400,
+                "ERR_PUBSUB_EVENTS_SER",
+                f"error marshaling events to bytes for topic {topic} pubsub {pubsub}. error: "
+                "entryId is duplicated or not present for entry: give every entry a unique entryId",
+                grpc.StatusCode.INVALID_ARGUMENT,
+            ).with_error_info("DAPR_PUBSUB_MARSHAL_EVENTS")
         rows = []
         for _entry_id, data, ctype, meta in entries:
             merged = {**(metadata or {}), **meta}
@@ -294,6 +324,8 @@ class PubSubSubsystem(Subsystem):
     async def _worker(self, sub: ActiveSubscription) -> None:
         while True:
             msg = await sub.queue.get()
+            if sub.stream is None:
+                await self.sidecar.app.ready.wait()  # paused while the app is unhealthy
             if self.sidecar.quiesced:  # shutting down: it stays in the outbox for the next run
                 self._tracked.discard(msg.id)
                 return
@@ -314,22 +346,21 @@ class PubSubSubsystem(Subsystem):
             self._settle(sub, msg, await sub.stream.deliver(msg, sub.raw))
             return
         path = sub.path_for(msg)
-        if not path:
+        if not path and not self._empty_route_ok(sub):
             log.warning("event %s on %s/%s matches no route", msg.id, *sub.key)
             self._dead_letter(sub, msg, "no matching route")
             return
         try:
-            resp = await self._post(path, msg.body_for(sub.raw), sub.headers_for(msg), sub.timeout)
+            resp = await self.sidecar.app.deliver_event(sub, msg, path, sub.timeout)
         except AppUnavailable as exc:
             log.warning("delivering event %s to %s: %s", msg.id, path, exc)
             self._settle(sub, msg, Outcome.RETRY)
             return
         self._settle(sub, msg, classify(resp))
 
-    async def _post(
-        self, path: str, body: bytes, headers: dict[str, str], timeout: float | None = None
-    ) -> Any:
-        return await self.sidecar.app.fast_request("POST", path, body, headers, timeout)
+    def _empty_route_ok(self, sub: ActiveSubscription) -> bool:
+        """gRPC apps get route-less subscriptions with path "" (daprd: `routes == nil`)."""
+        return self.sidecar.app.empty_route_ok and not sub.router.needs_event
 
     async def _bulk_worker(self, sub: ActiveSubscription) -> None:
         max_count = max(1, int(sub.sdef.bulk.get("maxMessagesCount") or 100))
@@ -337,6 +368,7 @@ class PubSubSubsystem(Subsystem):
         loop = asyncio.get_running_loop()
         while True:
             batch = [await sub.queue.get()]
+            await self.sidecar.app.ready.wait()  # paused while the app is unhealthy
             sub.inflight += 1
             try:
                 deadline = loop.time() + (0.0 if self.sidecar.clock.is_virtual else max_wait)
@@ -365,16 +397,14 @@ class PubSubSubsystem(Subsystem):
         by_path: dict[str, list[Message]] = {}
         for msg in batch:
             path = sub.path_for(msg)
-            if not path:
+            if not path and not self._empty_route_ok(sub):
                 self._dead_letter(sub, msg, "no matching route")
                 continue
             by_path.setdefault(path, []).append(msg)
         for path, msgs in by_path.items():
-            body = json.dumps(bulk_envelope(sub.sdef, msgs, sub.raw), separators=(",", ":"))
+            envelope = bulk_envelope(sub.sdef, msgs, sub.raw)
             try:
-                resp = await self._post(
-                    path, body.encode(), {"Content-Type": "application/json"}, sub.timeout
-                )
+                resp = await self.sidecar.app.deliver_bulk(envelope, sub.raw, path, sub.timeout)
             except AppUnavailable as exc:
                 log.warning("bulk delivery to %s: %s", path, exc)
                 for msg in msgs:
@@ -407,6 +437,17 @@ class PubSubSubsystem(Subsystem):
 
     def _dead_letter(self, sub: ActiveSubscription, msg: Message, reason: str) -> None:
         dlq = sub.sdef.dead_letter_topic
+        record_dead_letter(
+            self.sidecar.store,
+            pubsub=msg.pubsub,
+            topic=msg.topic,
+            dead_letter_topic=dlq,
+            body=msg.body,
+            metadata=msg.metadata,
+            raw=msg.raw,
+            reason=reason,
+            now=self.sidecar.clock.time(),
+        )  # for `funchost deadletters`
         if dlq:
             log.warning(
                 "event %s on %s/%s: %s; sent to dead-letter topic %s", msg.id, *sub.key, reason, dlq

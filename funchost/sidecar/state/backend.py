@@ -1,17 +1,19 @@
 """The state store interface (`StateBackend`) and the values that cross it.
 
 A backend module (sqlite.py, memory.py, redis.py) defines `create(comp, ctx) -> StateBackend`;
-registry.py maps a component type (`state.<name>`) to it.
+a network store that must not block the event loop (postgresql.py) returns an
+`AsyncStateBackend` instead. registry.py maps a component type (`state.<name>`) to it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from ..component import Component
 from ..store import Store
+from .query import Query
 
 FIRST_WRITE = "first-write"
 LAST_WRITE = "last-write"
@@ -25,6 +27,10 @@ class EtagInvalid(Exception):
     """The etag given is not one this store issued (not an integer)."""
 
 
+class StateStoreError(Exception):
+    """The store refused an operation for another reason (daprd answers 500 with the message)."""
+
+
 @dataclass
 class StateItem:
     """One value to write (`value=None` with op "delete")."""
@@ -35,6 +41,11 @@ class StateItem:
     concurrency: str = LAST_WRITE
     ttl: float | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    #: the value is JSON (HTTP API, or gRPC with metadata contentType application/json):
+    #: stores with a JSON column (state.postgresql) keep it as JSON, others as bytes
+    is_json: bool = False
+    #: write the key as given, without the store's key prefix (daprd's outbox marker keys)
+    raw_key: bool = False
 
 
 @dataclass
@@ -96,6 +107,92 @@ class StateBackend(Protocol):
 
 
 @dataclass
+class QueryItem:
+    """One query result: the key (app prefix removed), the value's JSON text, its etag."""
+
+    key: str
+    data: bytes
+    etag: str
+
+
+@dataclass
+class QueryResult:
+    """A page of query results and the token of the next page ("" when none)."""
+
+    results: list[QueryItem]
+    token: str = ""
+
+
+@runtime_checkable
+class AsyncStateBackend(Protocol):
+    """A state store reached over the network without blocking the sidecar's event loop
+    (state.postgresql): the same operations as `StateBackend`, awaited, plus open/close."""
+
+    name: str
+
+    async def open(self) -> None:
+        """Connect and migrate the schema (ComponentError naming the field when it cannot)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+    async def get(self, key: str) -> StoredValue | None: ...
+
+    async def bulk_get(self, keys: list[str]) -> dict[str, StoredValue | None]: ...
+
+    async def set_many(self, items: list[StateItem]) -> None: ...
+
+    async def delete(self, item: StateItem) -> None: ...
+
+    async def transact(self, ops: list[tuple[str, StateItem]]) -> None: ...
+
+    async def purge_expired(self) -> int: ...
+
+
+@runtime_checkable
+class Querier(Protocol):
+    """A store that answers Dapr's state query language (daprd's `state.Querier`)."""
+
+    async def query(self, query: Query, metadata: dict[str, str]) -> QueryResult:
+        """Run `query`; raises `QueryError` (query.py) when the store refuses it."""
+        ...
+
+
+class SyncBackendAdapter:
+    """A `StateBackend` (SQLite, in-memory, Redis) seen as an `AsyncStateBackend`."""
+
+    def __init__(self, backend: StateBackend) -> None:
+        self.backend = backend
+        self.name = backend.name
+
+    async def open(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def get(self, key: str) -> StoredValue | None:
+        return self.backend.get(key)
+
+    async def bulk_get(self, keys: list[str]) -> dict[str, StoredValue | None]:
+        return self.backend.bulk_get(keys)
+
+    async def set_many(self, items: list[StateItem]) -> None:
+        self.backend.set_many(items)
+
+    async def delete(self, item: StateItem) -> None:
+        self.backend.delete(item)
+
+    async def transact(self, ops: list[tuple[str, StateItem]]) -> None:
+        self.backend.transact(ops)
+
+    async def purge_expired(self) -> int:
+        return self.backend.purge_expired()
+
+
+@dataclass
 class BackendContext:
     """What a backend may use of the sidecar: its database, app id and clock."""
 
@@ -112,4 +209,4 @@ class BackendContext:
 
 
 #: `create(comp, ctx)` of a backend module
-StateFactory = Callable[[Component, BackendContext], StateBackend]
+StateFactory = Callable[[Component, BackendContext], StateBackend | AsyncStateBackend]

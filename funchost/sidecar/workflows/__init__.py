@@ -23,6 +23,7 @@ from typing import Any
 import grpc
 from starlette.routing import BaseRoute
 
+from ..runtime_config import RuntimeConfig
 from ..subsystem import Runtime, Subsystem
 from .engine import Engine, WorkflowError
 from .grpc_service import add_taskhub_service
@@ -37,9 +38,15 @@ class WorkflowsSubsystem(Subsystem):
 
     name = "workflows"
 
-    def __init__(self, sidecar: Runtime) -> None:
+    def __init__(self, sidecar: Runtime, limits: RuntimeConfig | None = None) -> None:
         super().__init__(sidecar)
         self.engine = Engine(sidecar.store, sidecar.clock)
+        self._retention: dict[str, str] | None = None
+        if limits is not None:  # --config: spec.workflow
+            self.engine.max_turns = limits.max_concurrent_workflows
+            self.engine.max_activities = limits.max_concurrent_activities
+            workflow = limits.spec.get("workflow") or {}
+            self._retention = workflow.get("stateRetentionPolicy") if workflow else None
         self._tasks: list[asyncio.Task[None]] = []
 
     def routes(self) -> list[BaseRoute]:
@@ -50,7 +57,7 @@ class WorkflowsSubsystem(Subsystem):
 
     async def start(self) -> None:
         self.engine.load()
-        spec = self.sidecar.config.workflow_retention
+        spec = self.sidecar.config.workflow_retention or self._retention
         policy = RetentionPolicy.from_env() if spec is None else RetentionPolicy.from_spec(spec)
         self._tasks = [
             self.sidecar.spawn(self.engine.run_timers()),

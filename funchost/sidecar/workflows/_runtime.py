@@ -65,6 +65,9 @@ class Runtime:
         self._pos = 0.0
         self._pump_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Configuration spec.workflow: work items outstanding on the workers at once (None = any).
+        self.max_turns: int | None = None  # maxConcurrentWorkflowInvocations
+        self.max_activities: int | None = None  # maxConcurrentActivityInvocations
         # worker completions arriving together share one transaction
         self.group = GroupCommit(store, lambda: len(self.turns) + len(self.activity_tokens))
 
@@ -159,6 +162,8 @@ class Runtime:
         if not self.dispatcher.workers:
             return
         while self.ready:
+            if self.max_turns is not None and len(self.turns) >= self.max_turns:
+                break  # the next completion kicks the pump again
             iid = next(iter(self.ready))
             del self.ready[iid]
             try:
@@ -166,6 +171,8 @@ class Runtime:
             except Exception:
                 log.exception("workflow %s: starting a turn failed", iid)
         while self.undispatched:
+            if self.max_activities is not None and len(self.activity_tokens) >= self.max_activities:
+                break
             rid = self.undispatched.popleft()
             act = self.activities.get(rid)
             conn = self.dispatcher.pick()
@@ -268,14 +275,22 @@ class Runtime:
     # -- worker completions --------------------------------------------------------------------
 
     def complete_turn(self, res: pb.WorkflowResponse) -> None:
-        """Apply a `WorkflowResponse`; responses with unknown or stale tokens are discarded."""
-        turn = self.turns.pop(res.completionToken, None)
+        """Apply a `WorkflowResponse`; responses with unknown or stale tokens are discarded.
+
+        An empty token (durabletask-js) matches the instance's turn in flight, as in
+        durabletask-go: only a wrong non-empty token is stale.
+        """
+        token: str | None = res.completionToken
+        if not token:
+            pending = self.instances.get(res.instanceId)
+            token = pending.turn_token if pending is not None else None
+        turn = self.turns.pop(token, None) if token else None
         if turn is None:
-            log.debug("discarding workflow response with stale token %s", res.completionToken)
+            log.debug("discarding workflow response with stale token %r", res.completionToken)
             return
-        turn.conn.turns.discard(res.completionToken)
+        turn.conn.turns.discard(token)
         inst = self.instances.get(turn.instance_id)
-        if inst is None or inst.turn_token != res.completionToken:
+        if inst is None or inst.turn_token != token:
             return
         inst.turn_token = None
         if turn.conn.stateful:
@@ -397,7 +412,7 @@ class Runtime:
         if entry is not None:
             rid, worker = entry
             worker.activities.pop(res.completionToken, None)
-        else:  # a token from before a restart: match the owed activity by instance and task id
+        else:  # no token (durabletask-js) or one from before a restart: match instance + task id
             for pending in self.activities.values():
                 wi = pending.request.workflowInstance
                 if wi.instanceId == res.instanceId and pending.request.taskId == res.taskId:
@@ -442,6 +457,7 @@ class Runtime:
         if inst is not None and item is not None:
             inst.inbox.append(item)
             self._schedule(act.instance_id, now)
+        self._kick()  # a slot is free (see max_activities)
 
     def _lookup(self, iid: str) -> Instance | None:
         """A running instance from memory, a finished one from the store (not cached)."""

@@ -11,8 +11,9 @@ import uuid
 
 from ._pb import PENDING, RUNNING, SUSPENDED, TERMINATED, event, new_trace_context, pb, sv, ts
 from ._runtime import Runtime
+from .backend import PendingActivity
 from .retention import RetentionPolicy
-from .state import Instance
+from .state import InboxItem, Instance
 
 log = logging.getLogger("funchost.sidecar.workflows")
 
@@ -252,6 +253,78 @@ class Engine(Runtime):
         rows = self.backend.list_ids(after, limit)
         next_token = str(rows[-1][0]) if page_size and len(rows) == page_size else None
         return [iid for _, iid in rows], next_token
+
+    def create_forked(
+        self,
+        inst: Instance,
+        history: list[pb.HistoryEvent],
+        activities: list[pb.ActivityRequest],
+        inbox: list[pb.HistoryEvent],
+        children: list[tuple[int, str, str, str | None]],
+        trace: pb.TraceContext | None,
+    ) -> None:
+        """Create `inst` with `history` (a rerun) in one transaction, with the activities to
+        dispatch, the events for its inbox and the children `(task id, id, name, input)`."""
+        now = self.clock.time()
+        iid = inst.instance_id
+        starts: list[Instance] = []
+        pending: list[PendingActivity] = []
+        items: list[tuple[str, InboxItem]] = []
+        with self.store.tx() as conn:
+            self.backend.save_instance(conn, inst)
+            self.backend.append_history(conn, iid, 0, history)
+            for req in activities:
+                pending.append(PendingActivity(self.backend.add_activity(conn, iid, req), iid, req))
+            for ev in inbox:
+                items.append(
+                    (iid, self.backend.add_inbox(conn, iid, self._next_pos(), now, None, ev))
+                )
+            for task_id, child_id, name, child_input in children:
+                if self._lookup(child_id) is not None:
+                    raise WorkflowError(
+                        "already_exists", f"workflow '{child_id}' has already been created"
+                    )
+                exec_id = uuid.uuid4().hex
+                started = pb.ExecutionStartedEvent(
+                    name=name,
+                    input=sv(child_input) if child_input is not None else None,
+                    workflowInstance=pb.WorkflowInstance(
+                        instanceId=child_id, executionId=sv(exec_id)
+                    ),
+                    parentInstance=pb.ParentInstanceInfo(
+                        taskScheduledId=task_id,
+                        name=sv(inst.name),
+                        workflowInstance=pb.WorkflowInstance(
+                            instanceId=iid, executionId=sv(inst.execution_id)
+                        ),
+                    ),
+                    parentTraceContext=trace,
+                )
+                child = Instance(
+                    child_id, name, exec_id, PENDING, now, now, input=child_input, parent_id=iid
+                )
+                self.backend.save_instance(conn, child)
+                ev = event(now, executionStarted=started)
+                items.append(
+                    (
+                        child_id,
+                        self.backend.add_inbox(conn, child_id, self._next_pos(), now, None, ev),
+                    )
+                )
+                starts.append(child)
+        inst.set_history(list(history))
+        self.instances[iid] = inst
+        for child in [*starts]:
+            child.set_history([])
+            self.instances[child.instance_id] = child
+        for target, item in items:
+            self.instances[target].inbox.append(item)
+            self._schedule(target, now)
+        for act in pending:
+            self.activities[act.row_id] = act
+            self.undispatched.append(act.row_id)
+        self._notify(iid)
+        self._kick()
 
     def history(self, iid: str) -> list[pb.HistoryEvent]:
         inst = self._get(iid)

@@ -11,6 +11,7 @@ from google.protobuf import empty_pb2
 
 from ._pb import PENDING, TERMINAL, pb, pbg, sv, trace_of, ts, ts_seconds
 from .engine import Engine, WorkflowError
+from .rerun import rerun
 from .state import Instance
 
 HEALTH_PING_INTERVAL = 5.0  # transport keepalive on the stream (real time)
@@ -178,10 +179,8 @@ class TaskHubServicer(pbg.TaskHubSidecarServiceServicer):  # type: ignore[misc]
         return pb.GetInstanceHistoryResponse(events=events)
 
     async def RerunWorkflowFromEvent(self, request: Any, context: Any) -> Any:
-        await context.abort(
-            grpc.StatusCode.UNIMPLEMENTED,
-            "RerunWorkflowFromEvent is not supported by the embedded sidecar; run under daprd",
-        )
+        new_id = await self._guard(context, rerun, self.engine, request)
+        return pb.RerunWorkflowFromEventResponse(newInstanceID=new_id)
 
     async def CompleteActivityTask(self, request: Any, context: Any) -> pb.CompleteTaskResponse:
         await self.engine.group.submit(self.engine.complete_activity, request)

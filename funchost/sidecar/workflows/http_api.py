@@ -51,7 +51,10 @@ def workflow_json(inst: Instance) -> dict[str, Any]:
 
 
 def _error(op: str, exc: WorkflowError) -> JSONResponse:
-    return JSONResponse({"errorCode": _ERR[op], "message": str(exc)}, _HTTP.get(exc.code, 500))
+    # daprd answers terminate/purge of an unknown instance with ErrWorkflowInstanceNotFound
+    missing = exc.code == "not_found" and op in ("terminate", "purge")
+    code = "ERR_INSTANCE_ID_NOT_FOUND" if missing else _ERR[op]
+    return JSONResponse({"errorCode": code, "message": str(exc)}, _HTTP.get(exc.code, 500))
 
 
 async def _body(request: Request) -> str | None:
