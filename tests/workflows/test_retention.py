@@ -13,6 +13,7 @@ import pytest
 from funchost.sidecar import free_port
 from funchost.sidecar.clock import VirtualClock
 from funchost.sidecar.server import Sidecar, SidecarConfig, SidecarThread
+from funchost.sidecar.workflows._pb import FAILED
 from funchost.sidecar.workflows.retention import RetentionPolicy
 from funchost.wiring.workflows import _fresh
 
@@ -105,3 +106,19 @@ def test_policy_parsing() -> None:
     assert RetentionPolicy.from_env({}).ttl  # the 168h default
     with pytest.raises(ValueError, match="FUNCHOST_WORKFLOW_RETENTION"):
         RetentionPolicy.from_env({"FUNCHOST_WORKFLOW_RETENTION": "a week"})
+
+
+def test_configuration_policy_sets_the_retention(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata: {name: c}\n"
+        "spec:\n  workflow:\n    stateRetentionPolicy: {anyTerminal: 72h, failed: 0s}\n"
+    )
+    sidecar = Sidecar(SidecarConfig(http_port=free_port(), grpc_port=0, config_path=path))
+    thread = SidecarThread(sidecar)
+    thread.start()
+    try:
+        spec = sidecar.get("workflows")._retention
+        assert RetentionPolicy.from_spec(spec).ttl[FAILED] == 0.0  # purged at once
+    finally:
+        thread.stop()
