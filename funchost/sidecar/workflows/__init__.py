@@ -21,12 +21,15 @@ import contextlib
 from typing import Any
 
 import grpc
-from starlette.routing import BaseRoute
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from ..subsystem import Runtime, Subsystem
 from .engine import Engine, WorkflowError
 from .grpc_service import add_taskhub_service
 from .http_api import WorkflowHttpApi
+from .remote import DELIVER_PATH
 
 __all__ = ["Engine", "WorkflowError", "WorkflowsSubsystem"]
 
@@ -38,11 +41,32 @@ class WorkflowsSubsystem(Subsystem):
 
     def __init__(self, sidecar: Runtime) -> None:
         super().__init__(sidecar)
-        self.engine = Engine(sidecar.store, sidecar.clock)
+        config = sidecar.config
+        self.engine = Engine(
+            sidecar.store,
+            sidecar.clock,
+            app_id=config.app_id,
+            namespace=config.namespace or "default",
+            registry_dir=config.registry_dir,
+        )
         self._tasks: list[asyncio.Task[None]] = []
 
     def routes(self) -> list[BaseRoute]:
-        return WorkflowHttpApi(self.engine).routes()
+        deliver = Route(DELIVER_PATH, self._deliver, methods=["POST"])
+        return [*WorkflowHttpApi(self.engine).routes(), deliver]
+
+    async def _deliver(self, request: Request) -> Response:
+        """Cross-app workflow messages from another app's sidecar, committed before the 200."""
+        try:
+            doc = await request.json()
+            source, items = str(doc["source"]), list(doc["items"])
+        except (ValueError, KeyError, TypeError) as exc:
+            return JSONResponse(
+                {"errorCode": "ERR_MALFORMED_REQUEST", "message": f"workflow delivery: {exc}"},
+                400,
+            )
+        self.engine.accept_remote(source, items)
+        return Response(status_code=200)
 
     def add_grpc(self, server: grpc.aio.Server) -> None:
         add_taskhub_service(self.engine, server)
@@ -59,6 +83,7 @@ class WorkflowsSubsystem(Subsystem):
         await self.stop()
 
     async def stop(self) -> None:
+        await self.engine.outbox.close()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(BaseException):
