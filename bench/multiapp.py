@@ -1,6 +1,6 @@
 """Many apps on one machine: cross-app service invocation next to same-app invocation.
 
-Run from the repo root: `python bench/multiapp.py` (about a minute). Four processes: the target
+Run from the repo root: `python bench/multiapp.py` (under a minute). Four processes: the target
 app (a funchost `@invoke` echo on uvicorn), its embedded sidecar B, a second sidecar A (the
 caller's, no app needed) and this driver (aiohttp, kept-alive, 32 concurrent callers). Both
 sidecars register in a private name registry, as `funchost run` does.

@@ -196,13 +196,14 @@ class InvokeSubsystem(Subsystem):
         headers: dict[str, str],
         target: str,
     ) -> AppResponse:
+        path = "/" + method.lstrip("/")
         try:
-            return await self.sidecar.app.request(
-                verb,
-                "/" + method.lstrip("/"),
-                body=body,
-                headers=headers,
-                params=query or None,
+            if verb == "HEAD":  # the lean pool's parser would wait for a body never sent
+                return await self.sidecar.app.request(
+                    verb, path, body=body, headers=headers, params=query or None
+                )
+            return await self.sidecar.app.fast_request(
+                verb, f"{path}?{query}" if query else path, body, headers
             )
         except AppUnavailable as exc:
             raise direct_invoke_error(target, str(exc)) from None

@@ -141,10 +141,13 @@ def _lock_held(lock_path: Path) -> bool:
         os.close(fd)
 
 
-def _port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+def _port_closed(host: str, port: int, timeout: float = 0.5) -> bool:
+    """True only when the port refuses connections: a slow (busy) sidecar is not stale."""
     try:
         with socket.create_connection((host, port), timeout=timeout):
-            return True
+            return False
+    except ConnectionRefusedError:
+        return True
     except OSError:
         return False
 
@@ -270,7 +273,7 @@ def _live(path: Path, check_port: bool) -> AppAddress | None:
         return None  # being written, or unreadable: a live claimant rewrites it
     own = entry.pid == os.getpid()  # our own claim: the flock is ours, so it cannot tell
     alive = own or (_lock_held(path.with_suffix(".lock")) and _pid_alive(entry.pid))
-    if alive and (not check_port or _port_open(entry.host, entry.http_port)):
+    if alive and not (check_port and _port_closed(entry.host, entry.http_port)):
         return entry
     with contextlib.suppress(FileNotFoundError):
         path.unlink()

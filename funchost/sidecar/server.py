@@ -32,7 +32,7 @@ from .components import ResourcesSubsystem
 from .config import SidecarConfig
 from .core import CoreSubsystem
 from .grpc_api import DaprApis, DaprService, GrpcApiSubsystem
-from .invocation.targets import AppIdHeaderMiddleware
+from .invocation.targets import install_app_id_fallback
 from .invoke import InvokeSubsystem
 from .jobs import JobsSubsystem
 from .metrics import MetricsSubsystem
@@ -245,7 +245,8 @@ class Sidecar:
         for sub in self.subsystems.values():
             routes.extend(sub.routes())
         http_app = Starlette(routes=routes)
-        asgi: Any = AppIdHeaderMiddleware(http_app)  # `dapr-app-id` header invocations
+        install_app_id_fallback(http_app)  # `dapr-app-id` invocations of unrouted paths
+        asgi: Any = http_app
         if self.config.api_token:
             asgi = ApiTokenMiddleware(asgi, self.config.api_token)
         self._grpc = grpc.aio.server(

@@ -66,6 +66,9 @@ def test_http_invoke_passes_verbs_paths_queries_headers_bodies_statuses(apps: Ap
             "app-b", "PUT", "/some/path", "q=1"
         )  # fmt: skip
         assert "dapr-app-id" not in got["headers"]
+        # ...only for paths no Dapr API route serves (daprd's fallback route)
+        r = http.get("/v1.0/metadata", headers={"dapr-app-id": "app-b"})
+        assert r.json()["id"] == "app-a"
         got = _echo(http.get("/basic", auth=("dapr-app-id", "app-b")))
         assert got["app"] == "app-b" and got["path"] == "/basic"
         got = _echo(http.get("/v1.0/invoke/app-b.default/method/ns"))

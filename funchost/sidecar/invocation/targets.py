@@ -2,8 +2,9 @@
 
 Three forms: `/v1.0/invoke/<app-id>/method/<method>` (id URL-unescaped), the `dapr-app-id` header
 (the whole path is the method; the header is removed before forwarding) and Basic auth
-`dapr-app-id:<app-id>`. `AppIdHeaderMiddleware` turns the last two into the first, so one route
-serves all. A target `<app-id>.<namespace>` names the namespace; more dots are invalid.
+`dapr-app-id:<app-id>`, for a path no Dapr API route matches (daprd's fallback route);
+`AppIdFallback` turns the last two into the first, so one route serves all. A target
+`<app-id>.<namespace>` names the namespace; more dots are invalid.
 """
 
 from __future__ import annotations
@@ -64,29 +65,42 @@ def _basic_auth_app_id(scope: dict[str, Any]) -> str | None:
     return None
 
 
-class AppIdHeaderMiddleware:
-    """ASGI: a request naming its target in `dapr-app-id` (header or Basic auth) is routed to
-    `/v1.0/invoke/<id>/method/<path>`; the header does not reach the target app."""
+class AppIdFallback:
+    """The router's not-found handler, as daprd's direct-messaging fallback route: a request that
+    matches no Dapr API route and names its target in `dapr-app-id` (header or Basic auth) is
+    served as `/v1.0/invoke/<id>/method/<path>`; the header does not reach the target app."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
+    def __init__(self, router: Any, not_found: Any) -> None:
+        self.router = router
+        self.not_found = not_found
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            app_id = _header(scope, b"dapr-app-id")
-            if app_id is not None:
-                scope = dict(scope)
-                scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"dapr-app-id"]
-            else:
-                app_id = _basic_auth_app_id(scope)
-            if app_id and not scope["path"].startswith((INVOKE_PREFIX, "/funchost/internal/")):
-                raw = scope.get("raw_path") or scope["path"].encode()
-                method = raw.decode("latin-1").lstrip("/")
-                prefix = f"{INVOKE_PREFIX}{quote(app_id, safe='')}/method/"
-                scope = dict(scope)
-                scope["path"] = prefix + unquote(method)
-                scope["raw_path"] = (prefix + method).encode("latin-1")
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.not_found(scope, receive, send)
+            return
+        app_id = _header(scope, b"dapr-app-id")
+        headers = scope.get("headers", [])
+        if app_id is not None:
+            headers = [(k, v) for k, v in headers if k != b"dapr-app-id"]
+        else:
+            app_id = _basic_auth_app_id(scope)
+        if not app_id or scope["path"].startswith(INVOKE_PREFIX):
+            await self.not_found(scope, receive, send)
+            return
+        raw = scope.get("raw_path") or scope["path"].encode()
+        method = raw.decode("latin-1").lstrip("/")
+        prefix = f"{INVOKE_PREFIX}{quote(app_id, safe='')}/method/"
+        scope = dict(scope)
+        scope["headers"] = headers
+        scope["path"] = prefix + unquote(method)
+        scope["raw_path"] = (prefix + method).encode("latin-1")
+        scope.pop("path_params", None)
+        await self.router(scope, receive, send)
+
+
+def install_app_id_fallback(app: Any) -> None:
+    """Serve `dapr-app-id` requests that match no route of the Starlette `app` as invocations."""
+    app.router.default = AppIdFallback(app.router, app.router.default)
 
 
 def raw_method(scope: MutableMapping[str, Any]) -> tuple[str, str] | None:
