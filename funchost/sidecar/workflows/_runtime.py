@@ -23,7 +23,7 @@ from ..store import Store
 from ._pb import PENDING, event, pb, sv
 from .backend import Backend, PendingActivity
 from .dispatcher import Dispatcher, WorkerConn
-from .remote import RemoteOutbox, envelope
+from .remote import envelope, remote_outbox
 from .state import InboxItem, Instance, done_key
 from .turn import Plan, process_turn
 
@@ -58,7 +58,7 @@ class Runtime:
         self.store = store
         self.clock = clock
         self.app_id = app_id
-        self.outbox = RemoteOutbox(store, app_id, namespace, registry_dir)
+        self.outbox = remote_outbox(store, app_id, namespace, registry_dir)
         self.backend = Backend(store)
         self.dispatcher = Dispatcher()
         self.instances: dict[str, Instance] = {}
