@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import http
+import json
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -78,7 +79,6 @@ class InvokeSubsystem(Subsystem):
             Route(
                 "/v1.0/invoke/{app_id}/method/{method:path}", self._http_invoke, methods=_METHODS
             ),
-            Route(INTERNAL_PREFIX + "{method:path}", self._http_internal, methods=_METHODS),
         ]
 
     async def stop(self) -> None:
@@ -99,21 +99,45 @@ class InvokeSubsystem(Subsystem):
         )
         return Response(resp.body, status_code=resp.status, headers=hdr.from_app(resp.headers))
 
-    @api
-    async def _http_internal(self, request: Request) -> Response:
-        """A call from another app's sidecar: caller identity already stamped; to the app."""
-        raw = (request.scope.get("raw_path") or b"").decode("latin-1")
-        method = raw[len(INTERNAL_PREFIX) :] if raw.startswith(INTERNAL_PREFIX) else ""
-        method = method or request.path_params["method"]
-        resp = await self._local(
-            request.method,
-            method,
-            request.url.query,
-            await request.body(),
-            hdr.to_app(request.headers.items()),
-            self.sidecar.config.app_id,
-        )
-        return Response(resp.body, status_code=resp.status, headers=hdr.from_app(resp.headers))
+    def wrap_asgi(self, app: Any) -> Any:
+        """ASGI in front of the router: a call from another app's sidecar
+        (`/funchost/internal/invoke/<method>`, caller identity already stamped) goes straight to
+        this sidecar's app, skipping route matching and request/response objects on the
+        cross-app hot path."""
+
+        async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["type"] == "http" and scope["path"].startswith(INTERNAL_PREFIX):
+                await self._asgi_internal(scope, receive, send)
+            else:
+                await app(scope, receive, send)
+
+        return asgi
+
+    async def _asgi_internal(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        try:
+            resp = await self._local(
+                scope["method"],
+                raw[len(INTERNAL_PREFIX) :],
+                scope.get("query_string", b"").decode("latin-1"),
+                b"".join(chunks),
+                hdr.to_app((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]),
+                self.sidecar.config.app_id,
+            )
+            status, headers, body = resp.status, hdr.from_app(resp.headers), resp.body
+        except DaprApiError as exc:
+            status, body = exc.http_status, json.dumps(exc.to_json()).encode()
+            headers = {"content-type": "application/json"}
+        out = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        out.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        await send({"type": "http.response.body", "body": body})
 
     async def invoke_grpc(self, request: Any, context: Any) -> Any:
         """gRPC InvokeService: verb and query string from `http_extension`, metadata as headers."""
@@ -167,7 +191,7 @@ class InvokeSubsystem(Subsystem):
             return await self._run(target, policy, local, remote=False)
 
         async def remote() -> AppResponse:
-            address = self.remote.lookup(app_id, namespace)
+            address = await self.remote.find(app_id, namespace)
             if address is None:
                 raise _NotFound(
                     f"couldn't find service: {app_id} (no sidecar on this machine registered "

@@ -7,6 +7,7 @@ stand-in for daprd's internal `ServiceInvocation.CallLocal`), which hands it to 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -44,6 +45,13 @@ class RemoteSidecars:
             return None
         self._cache[key] = (found, now + self.ttl)
         return found
+
+    async def find(self, app_id: str, namespace: str) -> AppAddress | None:
+        """`lookup` without blocking the loop: a cache miss reads the registry in a thread."""
+        hit = self._cache.get((app_id, namespace))
+        if hit is not None and hit[1] > time.monotonic():
+            return hit[0]
+        return await asyncio.to_thread(self.lookup, app_id, namespace)
 
     def forget(self, app_id: str, namespace: str) -> None:
         """Drop a cached address (its sidecar did not answer)."""
