@@ -19,6 +19,7 @@ from .backend import (
     EtagMismatch,
     StateItem,
     StoredValue,
+    key_prefix,
 )
 
 # ARGV per operation: op, etag, first_write, data, ttl  (5 values per key in KEYS)
@@ -90,8 +91,7 @@ class RedisStateBackend:
         self.name = comp.name
         self._now = clock_time
         self.client = redis_client(comp)
-        prefix = comp.meta("keyPrefix") or "appid"
-        self.prefix = {"appid": app_id, "name": comp.name, "none": ""}.get(prefix, prefix)
+        self.prefix = key_prefix(comp.meta("keyPrefix"), app_id, comp.name)
         self._tx = self.client.register_script(_TX)
         try:
             self.client.ping()
