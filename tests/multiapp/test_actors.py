@@ -73,7 +73,6 @@ async def test_actor_hosted_by_another_app(
             time.sleep(0.1)
         # the SDK's actor proxy, pointed at the caller's sidecar (which hosts no actor)
         monkeypatch.setenv("DAPR_HTTP_PORT", str(caller.http_port))
-        monkeypatch.setattr("dapr.conf.settings.DAPR_HTTP_PORT", caller.http_port)
         proxy = ActorProxy.create("Counter", ActorId("c1"), CounterInterface)
         assert await proxy.Add(2) == {"app": "counter-app", "total": 2}
         assert await proxy.Add(3) == {"app": "counter-app", "total": 5}

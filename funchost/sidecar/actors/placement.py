@@ -1,9 +1,9 @@
 """Actor placement across the apps on this machine (the role of daprd's placement service).
 
 Every registered sidecar whose app hosts actor types writes them to
-`<registry>/<app-id>.actors.json`. A call for a type this app does not host goes to a live app
-that hosts it (found through the name registry; by a hash of the actor id when several do):
-the sidecar forwards the actor API request unchanged to that app's sidecar, which runs it in
+`<registry>/actors/<app-id>.json` (removed again when the sidecar stops). A call for a type
+this app does not host goes to a live app that hosts it (found through the name registry; by a
+hash of the actor id when several do): the sidecar forwards the actor API request unchanged to that app's sidecar, which runs it in
 its app's turn. So reminders and timers registered for such an actor live in, and fire in,
 the hosting app, as with daprd.
 """
@@ -22,7 +22,8 @@ from ..app_channel import AppResponse, FastHttpPool
 from ..invocation.remote import RemoteSidecars
 from ..resolution import AppAddress, _write_atomic
 
-SUFFIX = ".actors.json"
+SUFFIX = ".json"
+FOLDER = "actors"
 _SKIP = frozenset({"host", "content-length", "connection", "transfer-encoding", "keep-alive"})
 
 
@@ -32,7 +33,8 @@ class Placement:
     def __init__(self, app_id: str, namespace: str, directory: Path | None) -> None:
         self.app_id = app_id
         self.namespace = namespace
-        self.directory = directory  # None: this sidecar is not registered (single app)
+        #: None: this sidecar is not registered (a single app)
+        self.directory = directory / FOLDER if directory is not None else None
         self.sidecars = RemoteSidecars(directory)
         self._seen: dict[str, tuple[int, dict[str, Any]]] = {}
         self._pools: dict[tuple[str, int], FastHttpPool] = {}
@@ -40,6 +42,10 @@ class Placement:
     def publish(self, types: list[str]) -> None:
         """Record the actor types this app hosts (none: the file says so)."""
         if self.directory is None:
+            return
+        if not types:
+            with contextlib.suppress(FileNotFoundError):
+                (self.directory / f"{self.app_id}{SUFFIX}").unlink()
             return
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         doc = {"app_id": self.app_id, "namespace": self.namespace, "types": sorted(types)}
@@ -99,6 +105,9 @@ class Placement:
             raise
 
     async def close(self) -> None:
+        if self.directory is not None:
+            with contextlib.suppress(FileNotFoundError):
+                (self.directory / f"{self.app_id}{SUFFIX}").unlink()
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()

@@ -4,7 +4,7 @@ With Redis, apps share topics through the broker and each app id is its own cons
 The embedded broker has no server to share, so the publisher's sidecar plays that part:
 
 - every registered sidecar writes the topics its app subscribes to, per component, to
-  `<registry>/<app-id>.subscriptions.json`. The file outlives the process, as a Redis consumer
+  `<registry>/subscriptions/<app-id>.json`. The file outlives the process, as a Redis consumer
   group outlives its consumers: what is published while a subscriber is down waits for it;
 - a publish commits, in the transaction of its own outbox row, one `pubsub_fanout` row per other
   app subscribed to the same component (name and type) and topic; a `PeerOutbox` delivers it to
@@ -41,7 +41,8 @@ log = logging.getLogger("funchost.sidecar.pubsub")
 
 DELIVER_PATH = "/funchost/internal/pubsub/deliver"
 FANOUT_TYPES = frozenset({"pubsub.in-memory"})
-SUFFIX = ".subscriptions.json"
+SUFFIX = ".json"
+FOLDER = "subscriptions"
 
 
 class Fanout:
@@ -57,9 +58,10 @@ class Fanout:
     ) -> None:
         self.app_id = app_id
         self.namespace = namespace
-        self.directory = directory
+        self.directory = directory / FOLDER
         self.types = component_types  # this sidecar's pub/sub components: name -> type
         self.outbox = PeerOutbox(store, "pubsub_fanout", DELIVER_PATH, app_id, namespace, directory)
+        # (the outbox resolves app ids in the registry itself: `directory`)
         self._seen: dict[str, tuple[int, dict[str, Any]]] = {}  # file -> (mtime_ns, doc)
 
     def start(self) -> None:
