@@ -3,9 +3,9 @@
 Every registered sidecar whose app hosts actor types writes them to
 `<registry>/actors/<app-id>.json` (removed again when the sidecar stops). A call for a type
 this app does not host goes to a live app that hosts it (found through the name registry; by a
-hash of the actor id when several do): the sidecar forwards the actor API request unchanged to that app's sidecar, which runs it in
-its app's turn. So reminders and timers registered for such an actor live in, and fire in,
-the hosting app, as with daprd.
+hash of the actor id when several do): the sidecar forwards the actor API request unchanged to
+that app's sidecar, which runs it in its app's turn. So reminders and timers registered for
+such an actor live in, and fire in, the hosting app, as with daprd.
 """
 
 from __future__ import annotations
