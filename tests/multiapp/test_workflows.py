@@ -102,6 +102,35 @@ def test_remote_failure_comes_back_with_its_details(apps: Apps) -> None:
     assert "boom in wf-b: y" in json.loads(state.serialized_output)
 
 
+def test_an_activity_the_target_does_not_register_fails_there(apps: Apps, runs: Path) -> None:
+    a = WfApp(apps, "wf-a", WF_TARGET="wf-b", WF_RUNS=str(runs))
+    WfApp(apps, "wf-b", WF_RUNS=str(runs))
+    client = a.client()
+    state = _done(client, client.schedule_new_workflow("parent_missing", input="m"))
+    assert state.runtime_status == WorkflowStatus.COMPLETED
+    assert "'child' was not registered" in json.loads(state.serialized_output)
+    assert _runs(runs) == []
+
+
+def test_parent_killed_while_its_activity_runs_elsewhere(
+    apps: Apps, runs: Path, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    a = WfApp(apps, "wf-a", WF_TARGET="wf-b", WF_RUNS=str(runs))
+    WfApp(apps, "wf-b", WF_RUNS=str(runs), WF_GATE=str(gate))
+    iid = a.client().schedule_new_workflow("parent_slow", input="p", instance_id="pk-1")
+    _until(lambda: "wf-b slow-start p" in _runs(runs), 30, "the slow activity to start")
+    a.kill9()
+    gate.touch()  # the result waits in wf-b's outbox until wf-a is back
+    _until(lambda: "wf-b slow-done p" in _runs(runs), 30, "the slow activity to finish")
+    a.start()
+    state = _done(a.client(), iid)
+    assert state.runtime_status == WorkflowStatus.COMPLETED, apps.log("wf-a-sidecar.log")
+    assert json.loads(state.serialized_output) == ["wf-b:p-first", "wf-b:slow:p"]
+    lines = _runs(runs)
+    assert lines.count("wf-b where p-first") == 1 and lines.count("wf-b slow-start p") == 1
+
+
 def test_parent_waits_for_a_target_started_later(apps: Apps, runs: Path) -> None:
     a = WfApp(apps, "wf-a", WF_TARGET="wf-late", WF_RUNS=str(runs))
     client = a.client()

@@ -84,6 +84,16 @@ def parent_fail(ctx: DaprWorkflowContext, value: Any) -> Any:
     return "no error"
 
 
+@rt.workflow(name="parent_missing")
+def parent_missing(ctx: DaprWorkflowContext, value: Any) -> Any:
+    """`child` is a workflow of the target, not an activity: the target's worker refuses it."""
+    try:
+        yield ctx.call_activity("child", input=value, app_id=TARGET)
+    except Exception as exc:
+        return f"caught: {exc}"
+    return "ran"
+
+
 @rt.workflow(name="parent_wait")
 def parent_wait(ctx: DaprWorkflowContext, value: Any) -> Any:
     """A child in the other app that waits for an event (terminated recursively)."""
