@@ -477,6 +477,8 @@ class PubSubSubsystem(Subsystem):
         self._start_reader(sub)
         self.subs[key] = sub
         self._load_backlog(key)
+        if self.fanout is not None:  # other apps' publishes reach this stream too
+            self.fanout.publish_subscriptions(list(self.subs))
         return sub
 
     def remove_stream(self, sub: ActiveSubscription) -> None:
