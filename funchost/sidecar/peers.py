@@ -117,7 +117,11 @@ class PeerOutbox:
         delay = BACKOFF_FIRST
         while target.rows and not self._closed:
             batch = dict(list(target.rows.items())[:BATCH])
-            error = await self._send(app_id, batch)
+            try:
+                error = await self._send(app_id, batch)
+            except Exception as exc:  # never lose the loop: the rows stay and are retried
+                log.exception("%s: delivering to app %r failed", self.table, app_id)
+                error = f"delivery failed: {exc!r}"
             if error is None:
                 with self.store.tx() as conn:
                     conn.executemany(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 
 import grpc
@@ -32,6 +33,8 @@ from .http_api import WorkflowHttpApi
 from .remote import DELIVER_PATH
 
 __all__ = ["Engine", "WorkflowError", "WorkflowsSubsystem"]
+
+log = logging.getLogger("funchost.sidecar.workflows")
 
 
 class WorkflowsSubsystem(Subsystem):
@@ -65,7 +68,14 @@ class WorkflowsSubsystem(Subsystem):
                 {"errorCode": "ERR_MALFORMED_REQUEST", "message": f"workflow delivery: {exc}"},
                 400,
             )
-        self.engine.accept_remote(source, items)
+        try:
+            self.engine.accept_remote(source, items)
+        except Exception as exc:  # nothing was committed: the sender retries
+            log.exception("workflow delivery from app %r failed", source)
+            return JSONResponse(
+                {"errorCode": "ERR_WORKFLOW_DELIVERY", "message": f"from app {source!r}: {exc}"},
+                500,
+            )
         return Response(status_code=200)
 
     def add_grpc(self, server: grpc.aio.Server) -> None:
