@@ -142,7 +142,7 @@ class PeerOutbox:
 
     async def _send(self, app_id: str, batch: dict[int, dict[str, Any]]) -> str | None:
         """POST one batch; None when the target committed it, else why not."""
-        address = self.sidecars.lookup(app_id, self.namespace)
+        address = await self.sidecars.find(app_id, self.namespace)
         if address is None:
             return "not registered on this machine"
         key = (address.host, address.http_port)

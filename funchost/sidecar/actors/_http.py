@@ -122,7 +122,7 @@ class ActorApi:
         body = await _read_body(receive) if verb in ("POST", "PUT", "PATCH", "DELETE") else b""
         await self.sub.await_types(actor_type)
         if actor_type not in self.sub.config.types:
-            host = self.sub.placement.host_for(actor_type, actor_id)
+            host = await self.sub.placement.host_for(actor_type, actor_id)
             if host is not None:  # hosted by another app: its sidecar answers
                 return await self.forward(scope, host, verb, body)
         if kind == "state":

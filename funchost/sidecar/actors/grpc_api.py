@@ -43,7 +43,7 @@ async def invoke_actor(sub: ActorsSubsystem, request: Any) -> Any:
     meta = {k.lower(): v for k, v in request.metadata.items()}
     await sub.await_types(request.actor_type)
     if request.actor_type not in sub.config.types:
-        host = sub.placement.host_for(request.actor_type, request.actor_id)
+        host = await sub.placement.host_for(request.actor_type, request.actor_id)
         if host is not None:  # hosted by another app: its sidecar runs the call
             path = "/v1.0/actors/{}/{}/method/{}".format(
                 *(quote(p, safe="") for p in (request.actor_type, request.actor_id, request.method))

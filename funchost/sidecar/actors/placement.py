@@ -70,7 +70,7 @@ class Placement:
                 docs.append(cached[1])
         return docs
 
-    def host_for(self, actor_type: str, actor_id: str) -> AppAddress | None:
+    async def host_for(self, actor_type: str, actor_id: str) -> AppAddress | None:
         """The live sidecar of another app hosting `actor_type`, or None."""
         hosts = sorted(
             str(doc["app_id"])
@@ -79,7 +79,7 @@ class Placement:
             and doc.get("namespace") == self.namespace
             and actor_type in doc.get("types", ())
         )
-        live = [a for a in (self.sidecars.lookup(h, self.namespace) for h in hosts) if a]
+        live = [a for h in hosts if (a := await self.sidecars.find(h, self.namespace))]
         if not live:
             return None
         return live[zlib.crc32(actor_id.encode()) % len(live)]
