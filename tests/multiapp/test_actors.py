@@ -4,12 +4,15 @@ whether set by the actor or through the caller's sidecar, fire in the hosting ap
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
+import grpc
 import httpx
 import pytest
 from dapr.actor import ActorId, ActorProxy
+from dapr.proto import api_service_v1, api_v1
 
 from funchost.sidecar import free_port
 
@@ -88,6 +91,14 @@ async def test_actor_hosted_by_another_app(
         )
         assert r.status_code == 204, r.text
         _until_line(record, "counter-app c2 r2")
+        # gRPC InvokeActor on the caller's sidecar is forwarded as well
+        with grpc.insecure_channel(caller.grpc_address) as channel:
+            stub = api_service_v1.DaprStub(channel)
+            req = api_v1.InvokeActorRequest(
+                actor_type="Counter", actor_id="c1", method="Add", data=b"1"
+            )
+            resp = stub.InvokeActor(req, timeout=30)
+        assert json.loads(resp.data) == {"app": "counter-app", "total": 6}
         # a type nobody hosts: daprd's error, naming the type
         r = http.post(f"{caller.http_url}/v1.0/actors/Nobody/x/method/Do", json={})
         assert r.status_code == 500
