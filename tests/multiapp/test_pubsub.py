@@ -164,3 +164,31 @@ def test_redis_topic_shared_by_three_apps(
     finally:
         apps.stop_all()
         redis.Redis(host="127.0.0.1", port=6379).delete(f"orders-{tag}")  # our stream only
+
+
+def test_embedded_fanout_survives_a_publisher_kill9(
+    apps: Apps, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Copies owed to subscribers that are down wait in the publisher's database: a kill -9 of
+    the publisher, then both back, and every subscriber gets every message."""
+    tag = uuid.uuid4().hex[:8]
+    topic = f"orders-{tag}"
+    resources = _resources(tmp_path, "in-memory", tag)
+    record = tmp_path / "record.txt"
+    names = [f"sub{i}-{tag}" for i in range(2)]
+    subs = [Subscriber(apps, name, resources, topic, record) for name in names]
+    for sub in subs:
+        sub.kill9()  # subscribed once (recorded), now down
+    args = apps.sidecar_args(f"pub-{tag}", None, resources)
+    publisher = apps.spawn(args, "pub-sidecar.log")
+    pub = apps.wait_registered(f"pub-{tag}", publisher)
+    monkeypatch.setenv("DAPR_HTTP_PORT", str(pub.http_port))
+    _publish(pub, topic, range(N))
+    publisher.kill()  # SIGKILL: the copies are only in its database
+    publisher.wait(10)
+    for sub in subs:
+        sub.start()
+    publisher = apps.spawn(args, "pub-sidecar-2.log")
+    apps.wait_registered(f"pub-{tag}", publisher)
+    got = _wait_all(record, names, set(range(N)))
+    assert got == {name: Counter(range(N)) for name in names}
