@@ -29,9 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from .._errors import DaprApiError
+from ..http_api import api
 from ..peers import PeerOutbox
 from ..resolution import _write_atomic
 from ..store import Store
@@ -134,15 +136,15 @@ class Fanout:
     # -- receiving -------------------------------------------------------------------------
 
     def routes(self, brokers: dict[str, Any]) -> list[BaseRoute]:
+        @api
         async def deliver(request: Request) -> Response:
             try:
                 doc = await request.json()
                 items = list(doc["items"])
             except (ValueError, KeyError, TypeError) as exc:
-                return JSONResponse(
-                    {"errorCode": "ERR_MALFORMED_REQUEST", "message": f"pub/sub fan-out: {exc}"},
-                    400,
-                )
+                raise DaprApiError(
+                    400, "ERR_MALFORMED_REQUEST", f"pub/sub fan-out: {exc}"
+                ) from None
             by_broker: dict[int, tuple[Any, list[Row]]] = {}
             for it in items:
                 broker = brokers.get(it["pubsub"])
@@ -157,7 +159,15 @@ class Fanout:
                 )
                 by_broker.setdefault(id(broker), (broker, []))[1].append(row)
             for broker, rows in by_broker.values():
-                await broker.publish(rows, local=True)  # committed before the 200
+                try:
+                    await broker.publish(rows, local=True)  # committed before the 200
+                except DaprApiError:
+                    raise  # nothing committed: the sending sidecar retries
+                except Exception as exc:
+                    log.exception("pub/sub fan-out delivery failed")
+                    raise DaprApiError(
+                        500, "ERR_PUBSUB_PUBLISH_MESSAGE", f"pub/sub fan-out: {exc}"
+                    ) from None
             return Response(status_code=200)
 
         return [Route(DELIVER_PATH, deliver, methods=["POST"])]

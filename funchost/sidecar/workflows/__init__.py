@@ -23,9 +23,11 @@ from typing import Any
 
 import grpc
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from .._errors import DaprApiError
+from ..http_api import api
 from ..runtime_config import RuntimeConfig
 from ..subsystem import Runtime, Subsystem
 from .engine import Engine, WorkflowError
@@ -62,24 +64,21 @@ class WorkflowsSubsystem(Subsystem):
         deliver = Route(DELIVER_PATH, self._deliver, methods=["POST"])
         return [*WorkflowHttpApi(self.engine).routes(), deliver]
 
+    @api
     async def _deliver(self, request: Request) -> Response:
         """Cross-app workflow messages from another app's sidecar, committed before the 200."""
         try:
             doc = await request.json()
             source, items = str(doc["source"]), list(doc["items"])
         except (ValueError, KeyError, TypeError) as exc:
-            return JSONResponse(
-                {"errorCode": "ERR_MALFORMED_REQUEST", "message": f"workflow delivery: {exc}"},
-                400,
-            )
+            raise DaprApiError(400, "ERR_MALFORMED_REQUEST", f"workflow delivery: {exc}") from None
         try:
             self.engine.accept_remote(source, items)
         except Exception as exc:  # nothing was committed: the sender retries
             log.exception("workflow delivery from app %r failed", source)
-            return JSONResponse(
-                {"errorCode": "ERR_WORKFLOW_DELIVERY", "message": f"from app {source!r}: {exc}"},
-                500,
-            )
+            raise DaprApiError(
+                500, "ERR_WORKFLOW_DELIVERY", f"from app {source!r}: {exc}"
+            ) from None
         return Response(status_code=200)
 
     def add_grpc(self, server: grpc.aio.Server) -> None:
