@@ -137,7 +137,7 @@ class RedisStateBackend:
     def transact(self, ops: list[tuple[str, StateItem]]) -> None:
         if not ops:
             return
-        keys = [self._key(item.key) for _, item in ops]
+        keys = [item.key if item.raw_key else self._key(item.key) for _, item in ops]
         args: list[Any] = []
         for op, item in ops:
             args.extend(self._args(op, item))

@@ -91,10 +91,13 @@ class SqliteStateBackend:
     def bulk_get(self, keys: list[str]) -> dict[str, StoredValue | None]:
         return {key: self.get(key) for key in keys}
 
-    def _current(self, key: str) -> tuple[int, bool]:
-        """(stored version or 0, live) for `key`."""
+    def _item_key(self, item: StateItem) -> str:
+        return item.key if item.raw_key else self._k(item.key)
+
+    def _current(self, stored_key: str) -> tuple[int, bool]:
+        """(stored version or 0, live) for the row `stored_key` (prefix included)."""
         row = self.store.query_one(
-            f"SELECT version, expires FROM {self.table} WHERE key=?", (self._k(key),)
+            f"SELECT version, expires FROM {self.table} WHERE key=?", (stored_key,)
         )
         if row is None:
             return 0, False
@@ -118,22 +121,22 @@ class SqliteStateBackend:
             )
 
     def _set(self, item: StateItem) -> str:
-        version, live = self._current(item.key)
+        version, live = self._current(self._item_key(item))
         self._check(item, version, live)
         expires = self.now() + item.ttl if item.ttl is not None else None
         self.store.execute(
             f"INSERT INTO {self.table}(key, value, version, expires) VALUES (?,?,?,?) "
             "ON CONFLICT(key) DO UPDATE SET value=excluded.value, version=excluded.version, "
             "expires=excluded.expires",
-            (self._k(item.key), item.value or b"", version + 1, expires),
+            (self._item_key(item), item.value or b"", version + 1, expires),
         )
         return str(version + 1)
 
     def _delete(self, item: StateItem) -> None:
-        version, live = self._current(item.key)
+        version, live = self._current(self._item_key(item))
         if item.etag:
             self._check(item, version, live)
-        self.store.execute(f"DELETE FROM {self.table} WHERE key=?", (self._k(item.key),))
+        self.store.execute(f"DELETE FROM {self.table} WHERE key=?", (self._item_key(item),))
 
     def set(self, item: StateItem) -> str:
         """Write one value; returns its new etag."""
