@@ -169,11 +169,17 @@ class Walkthrough:
 
     def __init__(self, root: Path) -> None:
         self.root = copy_project(root, "functions", "components", "bindings")
-        self.ports = {"app": free_port(), "http": free_port(), "grpc": free_port()}
+        self.ports = {
+            "app": free_port(),
+            "http": free_port(),
+            "grpc": free_port(),
+            "dashboard": free_port(),
+        }
         self.env = child_env(
             FUNCHOST_APP_PORT=str(self.ports["app"]),
             FUNCHOST_DAPR_HTTP_PORT=str(self.ports["http"]),
             FUNCHOST_DAPR_GRPC_PORT=str(self.ports["grpc"]),
+            FUNCHOST_DASHBOARD_PORT=str(self.ports["dashboard"]),
         )
         self.shell = Shell(self.root, self.env)
         self.server: subprocess.Popen[str] | None = None
@@ -275,7 +281,8 @@ def test_the_walkthrough_runs_as_written(reader: Walkthrough) -> None:
     printed = reader.server_log.read_text()
     for line in banner.text.splitlines():
         expected = line
-        for name, default in (("app", "8000"), ("http", "3500"), ("grpc", "50001")):
+        defaults = (("app", "8000"), ("http", "3500"), ("grpc", "50001"), ("dashboard", "8080"))
+        for name, default in defaults:
             expected = expected.replace(f":{default}", f":{reader.ports[name]}")
         assert matches(shown_output([f"#{expected}"]), printed), (line, printed)
 
