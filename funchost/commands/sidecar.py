@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.markup import escape
 
 from funchost.commands.common import console, err_console, unreachable
 
@@ -48,20 +47,10 @@ def sidecar(
         **options,
     )
 
-    from funchost.sidecar.runner import run_sidecar_forever
+    from funchost.sidecar.standalone import exec_sidecar
 
-    def ready(sc: Any) -> None:
-        console.print(
-            f"funchost sidecar for '{app_id}': HTTP {sc.http_url}  gRPC {sc.grpc_address}  "
-            f"app port {app_port}  db {config.db_path}",
-            highlight=False,
-        )
-
-    try:
-        run_sidecar_forever(config, ready=ready)
-    except Exception as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(1) from exc
+    # The options are parsed: serve from a fresh image of this process, without the CLI in it.
+    exec_sidecar(config)
 
 
 def metadata_pairs(values: list[str] | None) -> dict[str, str]:

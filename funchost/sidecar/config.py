@@ -34,3 +34,5 @@ class SidecarConfig:
     register: bool = False
     #: the registry directory; None = FUNCHOST_REGISTRY_DIR or the user's default
     registry_dir: Path | str | None = None
+    # The Configuration's spec.workflow.stateRetentionPolicy; None: FUNCHOST_WORKFLOW_RETENTION.
+    workflow_retention: dict[str, str] | None = None

@@ -65,6 +65,14 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
+def _name_os_thread(name: str) -> None:
+    """Name the calling thread for the OS too (top -H, /proc/PID/task/TID/comm; profilers)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME (Linux)
+
+
 def free_port() -> int:
     """A free TCP port on loopback (bound then released)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -448,6 +456,7 @@ class SidecarThread:
         self._ready.result(timeout)
 
     def _run(self) -> None:
+        _name_os_thread("funchost-sidecar")
         self.loop = loop = new_event_loop()
         asyncio.set_event_loop(loop)
 

@@ -34,6 +34,7 @@ from .engine import Engine, WorkflowError
 from .grpc_service import add_taskhub_service
 from .http_api import WorkflowHttpApi
 from .remote import DELIVER_PATH
+from .retention import RetentionPolicy
 
 __all__ = ["Engine", "WorkflowError", "WorkflowsSubsystem"]
 
@@ -55,9 +56,12 @@ class WorkflowsSubsystem(Subsystem):
             namespace=config.namespace or "default",
             registry_dir=config.registry_dir,
         )
+        self._retention: dict[str, str] | None = None
         if limits is not None:  # --config: spec.workflow
             self.engine.max_turns = limits.max_concurrent_workflows
             self.engine.max_activities = limits.max_concurrent_activities
+            workflow = limits.spec.get("workflow") or {}
+            self._retention = workflow.get("stateRetentionPolicy") if workflow else None
         self._tasks: list[asyncio.Task[None]] = []
 
     def routes(self) -> list[BaseRoute]:
@@ -86,9 +90,12 @@ class WorkflowsSubsystem(Subsystem):
 
     async def start(self) -> None:
         self.engine.load()
+        spec = self.sidecar.config.workflow_retention or self._retention
+        policy = RetentionPolicy.from_env() if spec is None else RetentionPolicy.from_spec(spec)
         self._tasks = [
             self.sidecar.spawn(self.engine.run_timers()),
             self.sidecar.spawn(self.engine.run_watchdog()),
+            self.sidecar.spawn(self.engine.run_retention(policy)),
         ]
 
     async def quiesce(self) -> None:
