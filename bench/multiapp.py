@@ -10,7 +10,11 @@ sidecars register in a private name registry, as `funchost run` does.
 
 Rounds alternate a, b, a, b... (5 pairs) so both see the same machine load; `invoke_ratio` is the
 median of the per-pair b / a calls/s ratios (goal >= 0.7), robust to a noisy shared machine.
-Cross-app workflow activities (`activity_ratio`) are measured by `activity_part`.
+
+Workflows: one SDK worker per sidecar (two more processes). Workflows on A fan out no-op
+activities, (c) to A's own worker or (d) to B's (`call_activity(..., app_id="bench-b")`:
+sidecar A -> sidecar B -> worker B, the result back to A). `activity_ratio` is the median of
+the per-pair d / c activities/s ratios (goal >= 0.7), pairs alternating as above.
 Last line: one JSON object.
 """
 
@@ -31,6 +35,8 @@ from typing import Any
 CONCURRENCY = 32
 CALLS = 2000
 ROUNDS = 5
+WF_PARALLEL = 4  # workflows per activity round, each fanning out WF_FANOUT activities
+WF_FANOUT = 150
 BODY = b'{"task_id": "t-1", "message": "hello"}'
 
 
@@ -70,7 +76,7 @@ def run_sidecar(app_id: str, app_port: int | None, db: str, registry: str) -> No
             )
         )
         await sidecar.start()
-        print(sidecar.config.http_port, flush=True)
+        print(sidecar.config.http_port, sidecar.config.grpc_port, flush=True)
         await asyncio.Event().wait()
 
     uvloop.run(main())
@@ -132,12 +138,67 @@ async def invoke_part(same_url: str, cross_url: str) -> dict[str, Any]:
     }
 
 
-def activity_part() -> dict[str, Any]:
-    """Cross-app workflow activities/s next to same-app ones (`activity_ratio`, goal >= 0.7).
+def run_worker(app_id: str, grpc_port: int) -> None:
+    """A workflow worker: `noop` in both apps; the `fan` workflow (local or cross-app) in A."""
+    import logging
+    import signal
 
-    PART B of issue 13 (cross-app workflows) fills this in; until then it reports nothing.
-    """
-    return {}
+    import dapr.ext.workflow as wf
+    from dapr.ext.workflow.logger import LoggerOptions
+
+    rt = wf.WorkflowRuntime(
+        host="127.0.0.1", port=str(grpc_port), logger_options=LoggerOptions(log_level=logging.ERROR)
+    )
+
+    @rt.activity(name="noop")
+    def noop(ctx: Any, x: Any) -> Any:
+        return x
+
+    @rt.workflow(name="fan")
+    def fan(ctx: Any, spec: dict[str, Any]) -> Any:
+        target = spec.get("app_id")
+        tasks = [ctx.call_activity("noop", input=i, app_id=target) for i in range(spec["n"])]
+        results = yield wf.when_all(tasks)
+        return len(results)
+
+    rt.start()
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    rt.shutdown()
+
+
+def _activity_round(client: Any, target: str | None, tag: str) -> float:
+    start = time.perf_counter()
+    ids = [
+        client.schedule_new_workflow(
+            "fan", input={"n": WF_FANOUT, "app_id": target}, instance_id=f"{tag}-{i}"
+        )
+        for i in range(WF_PARALLEL)
+    ]
+    for iid in ids:
+        state = client.wait_for_workflow_completion(iid, timeout_in_seconds=300)
+        if state is None or state.serialized_output != str(WF_FANOUT):
+            raise RuntimeError(f"workflow {iid} did not complete: {state}")
+    return WF_PARALLEL * WF_FANOUT / (time.perf_counter() - start)
+
+
+def activity_part(grpc_port: int) -> dict[str, Any]:
+    """Cross-app workflow activities/s next to same-app ones (`activity_ratio`, goal >= 0.7)."""
+    from dapr.ext.workflow import DaprWorkflowClient
+
+    client = DaprWorkflowClient(host="127.0.0.1", port=str(grpc_port))
+    _activity_round(client, None, "warm-same")
+    _activity_round(client, "bench-b", "warm-cross")
+    same, cross = [], []
+    for r in range(ROUNDS):
+        same.append(_activity_round(client, None, f"same-{r}"))
+        cross.append(_activity_round(client, "bench-b", f"cross-{r}"))
+    a, b = sum(same) / len(same), sum(cross) / len(cross)
+    pairs = zip(same, cross, strict=True)
+    return {
+        "same_app_activities_per_s": round(a, 1),
+        "cross_app_activities_per_s": round(b, 1),
+        "activity_ratio": round(statistics.median(y / x for x, y in pairs), 3),
+    }
 
 
 # -- the driver --------------------------------------------------------------------------------
@@ -157,7 +218,7 @@ def _free_port() -> int:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    p.add_argument("--role", choices=["driver", "app", "sidecar"], default="driver")
+    p.add_argument("--role", choices=["driver", "app", "sidecar", "worker"], default="driver")
     p.add_argument("--app-id", default="")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--db", default="")
@@ -169,6 +230,9 @@ def main() -> None:
     if args.role == "sidecar":
         run_sidecar(args.app_id, args.port or None, args.db, args.registry)
         return
+    if args.role == "worker":
+        run_worker(args.app_id, args.port)
+        return
 
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -178,7 +242,7 @@ def main() -> None:
         app_port = _free_port()
         try:
             procs.append(_spawn(["--role", "app", "--port", str(app_port)], env))
-            ports = {}
+            ports, grpc_ports = {}, {}
             for app_id, port in (("bench-b", app_port), ("bench-a", 0)):
                 db = str(Path(tmp) / f"{app_id}.db")
                 proc = _spawn(
@@ -188,13 +252,16 @@ def main() -> None:
                 )  # fmt: skip
                 procs.append(proc)
                 assert proc.stdout is not None
-                ports[app_id] = int(proc.stdout.readline())
+                http_port, grpc_port = proc.stdout.readline().split()
+                ports[app_id], grpc_ports[app_id] = int(http_port), int(grpc_port)
+                worker = ["--role", "worker", "--app-id", app_id, "--port", grpc_port]
+                procs.append(_spawn(worker, env))
             same = f"http://127.0.0.1:{ports['bench-b']}/v1.0/invoke/bench-b/method/echo"
             cross = f"http://127.0.0.1:{ports['bench-a']}/v1.0/invoke/bench-b/method/echo"
             _wait_app(same)
             result: dict[str, Any] = {"bench": "multiapp", "concurrency": CONCURRENCY}
             result.update(asyncio.run(invoke_part(same, cross)))
-            result.update(activity_part())
+            result.update(activity_part(grpc_ports["bench-a"]))
         finally:
             for proc in procs:
                 proc.terminate()

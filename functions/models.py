@@ -43,6 +43,9 @@ class TaskRequest(BaseModel):
     assignee: str = Field(min_length=1)
     deadline_seconds: int = Field(default=3600, gt=0)
     notify_delay_seconds: int = Field(default=0, ge=0)  # wait (durably) before notifying
+    # who asked for the task: told of the outcome by the notification-service app (a cross-app
+    # workflow activity; the workflow waits for that app, as under daprd)
+    owner: str = ""
 
 
 class NewTask(BaseModel):

@@ -7,6 +7,10 @@ must be deterministic (no clock, no I/O): everything else happens in `activities
 When notifying the assignee still fails after its retries, the steps already taken are undone
 in reverse order (clear the deadline, unassign: the task is `pending` again) and the workflow
 returns a `failed` result naming the cause.
+
+When the request names an `owner`, the outcome is also sent to them by the notification-service
+app: its `notify_owner` activity runs there, in the other app's worker
+(`call_activity(..., app_id=NOTIFICATION_SERVICE)`); until that app runs, the workflow waits.
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ NOTIFY_RETRY = RetryPolicy(
 
 Steps = Generator[Any, Any, ProcessingResult]
 
+#: the agent's second app (../notification-service): its activity runs in its own worker
+NOTIFICATION_SERVICE = "notification-service"
+
 
 @workflow
 def task_processing(ctx: DaprWorkflowContext, request: TaskRequest) -> Steps:
@@ -57,6 +64,14 @@ def task_processing(ctx: DaprWorkflowContext, request: TaskRequest) -> Steps:
         )
     ctx.set_custom_status(result.status)
     yield ctx.call_activity(announce_result, input=result)
+    if request.owner:
+        notice = {
+            "task_id": result.task_id,
+            "user_id": request.owner,
+            "message": f"task {request.title!r}: {result.status} ({result.message})",
+            "event": f"task.{result.status}",
+        }
+        yield ctx.call_activity("notify_owner", input=notice, app_id=NOTIFICATION_SERVICE)
     return result
 
 

@@ -46,3 +46,31 @@ async def test_answers_only_after_commit(tmp_path: Path) -> None:
     assert reader.query_one("SELECT v FROM t")["v"] == 7  # visible to another connection
     reader.close()
     store.close()
+
+
+async def test_after_commit_runs_once_committed_and_never_for_a_rolled_back_one(
+    tmp_path: Path,
+) -> None:
+    """Cross-app messages a completion writes start being delivered only after the COMMIT."""
+    store = Store(tmp_path / "g.db")
+    store.ensure_schema("t", "CREATE TABLE IF NOT EXISTS t (v INTEGER)")
+    group = GroupCommit(store)
+    reader = Store(tmp_path / "g.db")
+    seen: list[tuple[int, int]] = []
+
+    def apply(v: int) -> None:
+        with store.tx() as conn:
+            conn.execute("INSERT INTO t (v) VALUES (?)", (v,))
+        rows = reader.query("SELECT v FROM t")  # what another connection sees at that time
+        group.after_commit(lambda: seen.append((v, len(reader.query("SELECT v FROM t")))))
+        assert not any(r["v"] == v for r in rows)  # not committed yet inside the group
+        if v == 2:
+            raise ValueError("bad completion")
+
+    await asyncio.gather(*(group.submit(apply, v) for v in (1, 2, 3)), return_exceptions=True)
+    assert seen == [(1, 2), (3, 2)]  # ran after the COMMIT of 1 and 3; 2's was dropped
+    fired: list[int] = []
+    group.after_commit(lambda: fired.append(1))  # outside a group: at once
+    assert fired == [1]
+    reader.close()
+    store.close()

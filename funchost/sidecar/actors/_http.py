@@ -19,6 +19,7 @@ from ..app_channel import AppResponse, AppUnavailable
 from ..timeformats import DurationError
 from ._turns import StackDepthExceeded
 from .config import ActorsConfig
+from .placement import Placement
 from .reminders import ReminderService
 from .state import ActorStateStore, StateOpError, parse_ops
 from .timers import TimerService
@@ -54,6 +55,7 @@ class ActorsHost(Protocol):
 
     config: ActorsConfig
     config_error: str | None
+    placement: Placement
     state: ActorStateStore
     reminders: ReminderService
     timers: TimerService
@@ -119,6 +121,10 @@ class ActorApi:
             return _error(405, "ERR_METHOD_NOT_ALLOWED", f"{verb} is not allowed here")
         body = await _read_body(receive) if verb in ("POST", "PUT", "PATCH", "DELETE") else b""
         await self.sub.await_types(actor_type)
+        if actor_type not in self.sub.config.types:
+            host = await self.sub.placement.host_for(actor_type, actor_id)
+            if host is not None:  # hosted by another app: its sidecar answers
+                return await self.forward(scope, host, verb, body)
         if kind == "state":
             if name is not None:
                 return await self.get_state(actor_type, actor_id, name)
@@ -129,6 +135,22 @@ class ActorApi:
         if kind == "reminders":
             return self.reminder(verb, actor_type, actor_id, name, body)
         return self.timer(verb, actor_type, actor_id, name, body)
+
+    async def forward(self, scope: Scope, host: Any, verb: str, body: bytes) -> Reply:
+        raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        query = scope.get("query_string", b"").decode("latin-1")
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        path = raw + (f"?{query}" if query else "")
+        try:
+            resp = await self.sub.placement.forward(host, verb, path, headers, body)
+        except AppUnavailable as exc:
+            return _error(500, "ERR_ACTOR_INVOKE_METHOD", f"error invoke actor method: {exc}")
+        out = [
+            (k.lower().encode(), v.encode())
+            for k, v in resp.headers.items()
+            if k.lower().encode() not in _HOP_HEADERS
+        ]
+        return resp.status, out, resp.body
 
     def missing(self, actor_type: str, status: int = 400) -> Reply | None:
         sub = self.sub

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import grpc
 from dapr.proto import api_v1
@@ -39,8 +40,26 @@ def _b64(data: bytes) -> str | None:
 
 
 async def invoke_actor(sub: ActorsSubsystem, request: Any) -> Any:
-    await _hosted(sub, request.actor_type)
     meta = {k.lower(): v for k, v in request.metadata.items()}
+    await sub.await_types(request.actor_type)
+    if request.actor_type not in sub.config.types:
+        host = await sub.placement.host_for(request.actor_type, request.actor_id)
+        if host is not None:  # hosted by another app: its sidecar runs the call
+            path = "/v1.0/actors/{}/{}/method/{}".format(
+                *(quote(p, safe="") for p in (request.actor_type, request.actor_id, request.method))
+            )
+            try:
+                sent = {k: v for k, v in meta.items() if not k.startswith((":", "grpc-"))}
+                resp = await sub.placement.forward(host, "PUT", path, sent, bytes(request.data))
+            except AppUnavailable as exc:
+                raise DaprApiError(
+                    500, "ERR_ACTOR_INVOKE_METHOD", f"error invoke actor method: {exc}"
+                ) from None
+            if resp.status >= 400 and b'"errorCode"' in resp.body:
+                doc = resp.json()
+                raise DaprApiError(resp.status, doc["errorCode"], doc.get("message", ""))
+            return api_v1.InvokeActorResponse(data=resp.body)
+    await _hosted(sub, request.actor_type)
     try:
         resp = await sub.invoke(
             request.actor_type,

@@ -15,17 +15,20 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from starlette.routing import BaseRoute
 
 from ..app_channel import AppResponse, AppUnavailable
+from ..resolution import DEFAULT_NAMESPACE, registry_dir
 from ..state.subsystem import StateSubsystem
 from ..subsystem import Runtime, Subsystem
 from ._http import actor_routes
 from ._turns import TurnLock
 from .config import ActorsConfig, TypeConfig, parse_config
+from .placement import Placement
 from .reminders import ReminderService
 from .state import ActorStateStore, ComponentActorState, SqliteActorState
 from .timers import TimerService
@@ -78,6 +81,15 @@ class ActorsSubsystem(Subsystem):
         self._configured = asyncio.Event()
         self._idle_task: asyncio.Task[None] | None = None
         self.config_error: str | None = None
+        config = sidecar.config
+        #: types hosted by other apps on this machine (registered sidecars only)
+        self.placement = Placement(
+            config.app_id,
+            config.namespace or DEFAULT_NAMESPACE,
+            (Path(config.registry_dir) if config.registry_dir else registry_dir())
+            if config.register
+            else None,
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:
@@ -137,6 +149,7 @@ class ActorsSubsystem(Subsystem):
             self._check_state_store()
             log.info("actors: hosting %s", ", ".join(config.entities))
         self.reminders.set_hosted(frozenset(config.types))
+        self.placement.publish(list(config.types))
         if config.types and not self.sidecar.quiesced:
             self.reminders.start(self.sidecar.spawn)
             self.timers.start(self.sidecar.spawn)
@@ -172,6 +185,7 @@ class ActorsSubsystem(Subsystem):
         """Quiesce, then deactivate every actor still active (the app channel closes its pool)."""
         await self.quiesce()
         await self.deactivate_all()
+        await self.placement.close()
 
     async def deactivate_all(self) -> None:
         """Deactivate every active actor on the app (`DELETE /actors/...`), within drain_timeout."""

@@ -77,6 +77,8 @@ class BrokerContext:
     forget: Callable[[int], None]
     #: ids for messages of brokers that have none of their own (negative, unique)
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(-1, -1))
+    #: copies for other apps subscribed to a shared embedded component (fanout.Fanout), if any
+    fanout: Any = None
     _shared: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def shared(self, key: str, make: Callable[[], T]) -> T:

@@ -46,13 +46,14 @@ class OutboxBroker:
         self.ctx = ctx
         self.store = ctx.store
         self.store.ensure_schema("pubsub", _SCHEMA)
-        self._pending: list[tuple[list[Row], asyncio.Future[list[int]] | None]] = []
+        #: (rows, who waits, local: received from another app, not fanned out again)
+        self._pending: list[tuple[list[Row], asyncio.Future[list[int]] | None, bool]] = []
         self._done: list[int] = []
         self._flush_scheduled = False
 
-    async def publish(self, rows: list[Row]) -> list[int]:
+    async def publish(self, rows: list[Row], local: bool = False) -> list[int]:
         fut: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
-        self._pending.append((rows, fut))
+        self._pending.append((rows, fut, local))
         self._schedule_flush()
         return await fut
 
@@ -99,7 +100,7 @@ class OutboxBroker:
     def settle(self, msg: Message, dead_letter: str = "") -> None:
         if dead_letter:
             self._pending.append(
-                ([(msg.pubsub, dead_letter, msg.body, msg.metadata, msg.raw)], None)
+                ([(msg.pubsub, dead_letter, msg.body, msg.metadata, msg.raw)], None, False)
             )
         self._done.append(msg.id)
         self._schedule_flush()
@@ -125,9 +126,13 @@ class OutboxBroker:
             return
         now = self.ctx.clock.time()
         results: list[list[Message]] = []
+        fanout = self.ctx.fanout
+        copies: list[tuple[str, int, dict[str, object]]] = []
         try:
             with self.store.tx() as conn:
-                for rows, _fut in batch:
+                for rows, _fut, local in batch:
+                    if fanout is not None and not local:
+                        copies += fanout.add(conn, rows)
                     msgs = []
                     for pubsub, topic, body, meta, raw in rows:
                         cur = conn.execute(
@@ -143,7 +148,7 @@ class OutboxBroker:
                     conn.executemany("DELETE FROM pubsub_outbox WHERE id=?", [(i,) for i in done])
         except Exception as exc:
             log.exception("committing pub/sub messages failed")
-            for _rows, fut in batch:
+            for _rows, fut, _local in batch:
                 if fut is not None and not fut.done():
                     fut.set_exception(
                         DaprApiError(
@@ -151,9 +156,11 @@ class OutboxBroker:
                         )
                     )
             return
+        if fanout is not None:
+            fanout.enqueue(copies)
         for i in done:
             self.ctx.forget(i)
-        for (_rows, fut), msgs in zip(batch, results, strict=True):
+        for (_rows, fut, _local), msgs in zip(batch, results, strict=True):
             if fut is not None and not fut.done():
                 fut.set_result([m.id for m in msgs])
             for msg in msgs:

@@ -13,6 +13,7 @@ import asyncio
 import heapq
 import itertools
 import logging
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -23,6 +24,7 @@ from ..app_channel import AppUnavailable
 from ..cloudevents import MalformedCloudEvent, cloud_event_creation_error, dumps, envelope
 from ..component import SubscriptionDef
 from ..components import ResourcesSubsystem
+from ..resolution import DEFAULT_NAMESPACE, registry_dir
 from ..routing import RuleError
 from ..subsystem import Runtime, Subsystem
 from ..timeformats import format_rfc3339
@@ -36,6 +38,7 @@ from .delivery import (
     classify,
     classify_bulk,
 )
+from .fanout import Fanout
 from .http_api import parse_subscribe, pubsub_routes
 from .registry import BROKERS
 
@@ -53,6 +56,17 @@ class PubSubSubsystem(Subsystem):
 
     def __init__(self, sidecar: Runtime, resources: ResourcesSubsystem) -> None:
         super().__init__(sidecar)
+        config = sidecar.config
+        #: copies for other apps sharing an embedded component (registered sidecars only)
+        self.fanout: Fanout | None = None
+        if config.register:
+            self.fanout = Fanout(
+                sidecar.store,
+                config.app_id,
+                config.namespace or DEFAULT_NAMESPACE,
+                Path(config.registry_dir) if config.registry_dir else registry_dir(),
+                {comp.name: comp.type for comp in resources.of_kind("pubsub")},
+            )
         ctx = BrokerContext(
             store=sidecar.store,
             clock=sidecar.clock,
@@ -61,6 +75,7 @@ class PubSubSubsystem(Subsystem):
             route=self._route,
             enqueue=self._enqueue,
             forget=self._tracked_discard,
+            fanout=self.fanout,
         )
         #: the broker of each pub/sub component, by component name
         self.brokers: dict[str, Broker] = {
@@ -105,6 +120,8 @@ class PubSubSubsystem(Subsystem):
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
+        if self.fanout is not None:
+            self.fanout.start()
         self._wake = asyncio.Event()
         self._retry_task = self.sidecar.spawn(self._retry_loop())
 
@@ -118,6 +135,8 @@ class PubSubSubsystem(Subsystem):
                 task.cancel()
         for broker in self._unique_brokers():
             await broker.close()
+        if self.fanout is not None:
+            await self.fanout.close()
 
     def busy(self) -> bool:
         if any(broker.busy() for broker in self._unique_brokers()):
@@ -195,6 +214,8 @@ class PubSubSubsystem(Subsystem):
         self._tracked.clear()
         self._routing = True
         self._load_backlog()
+        if self.fanout is not None:
+            self.fanout.publish_subscriptions(list(self.subs))
 
     # -- publish ------------------------------------------------------------------------------
     def _check(self, pubsub: str, topic: str) -> None:
@@ -475,7 +496,8 @@ class PubSubSubsystem(Subsystem):
             await clock.sleep_until(deadline, wake=self._wake)
 
     def routes(self) -> list[BaseRoute]:
-        return pubsub_routes(self)
+        shared = self.fanout.routes(self.brokers) if self.fanout is not None else []
+        return [*pubsub_routes(self), *shared]
 
     # -- streaming subscriptions (gRPC SubscribeTopicEventsAlpha1) -----------------------------
     def add_stream(self, sdef: SubscriptionDef, stream: Any) -> ActiveSubscription:
@@ -496,6 +518,8 @@ class PubSubSubsystem(Subsystem):
         self._start_reader(sub)
         self.subs[key] = sub
         self._load_backlog(key)
+        if self.fanout is not None:  # other apps' publishes reach this stream too
+            self.fanout.publish_subscriptions(list(self.subs))
         return sub
 
     def remove_stream(self, sub: ActiveSubscription) -> None:

@@ -7,6 +7,7 @@ a network store that must not block the event loop (postgresql.py) returns an
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -191,6 +192,11 @@ class SyncBackendAdapter:
     async def purge_expired(self) -> int:
         return self.backend.purge_expired()
 
+    def unprefixed(self) -> SyncBackendAdapter:
+        """The store without its key prefix, when the backend has one (actor state)."""
+        view = getattr(self.backend, "unprefixed", None)
+        return SyncBackendAdapter(view()) if view is not None else self
+
 
 @dataclass
 class BackendContext:
@@ -200,6 +206,13 @@ class BackendContext:
     app_id: str
     clock_time: Callable[[], float]
     _memory: Store | None = field(default=None, repr=False)
+    _files: dict[str, Store] = field(default_factory=dict, repr=False)
+
+    def file_store(self, path: str) -> Store:
+        """A database file that several sidecars open (a state store shared by apps)."""
+        if path not in self._files:
+            self._files[path] = Store(path)
+        return self._files[path]
 
     def memory_store(self) -> Store:
         """The private in-memory database shared by this sidecar's `state.in-memory` stores."""
@@ -210,3 +223,22 @@ class BackendContext:
 
 #: `create(comp, ctx)` of a backend module
 StateFactory = Callable[[Component, BackendContext], StateBackend | AsyncStateBackend]
+
+
+def key_prefix(strategy: str | None, app_id: str, store_name: str) -> str:
+    """The key prefix daprd puts before `||` for a store's `keyPrefix` metadata
+    (`pkg/components/state/state_config.go`): `appid` (default), `name` (the component's name,
+    so every app loading it shares its keys), `namespace` (`$NAMESPACE.<app id>`), `none` (the
+    bare key), or any other string as the prefix itself."""
+    value = strategy or "appid"
+    lowered = value.lower()
+    if lowered == "none":
+        return ""
+    if lowered == "name":
+        return store_name
+    if lowered == "appid":
+        return app_id
+    if lowered == "namespace":
+        namespace = os.environ.get("NAMESPACE")
+        return f"{namespace}.{app_id}" if namespace and app_id else app_id
+    return value

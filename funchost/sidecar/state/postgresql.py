@@ -19,7 +19,6 @@ import base64
 import copy
 import json
 import logging
-import os
 import re
 from typing import Any
 
@@ -36,6 +35,7 @@ from .backend import (
     StateStoreError,
     StoredValue,
 )
+from .backend import key_prefix as backend_key_prefix
 from .postgresql_query import PgQuery
 from .query import Query
 
@@ -76,19 +76,8 @@ def connection_string(comp: Component) -> str:
 
 
 def key_prefix(comp: Component, app_id: str) -> str:
-    """daprd's state key prefix for `comp` ("" for keyPrefix none)."""
-    mode = comp.meta("keyPrefix") or "appid"
-    low = mode.lower()
-    if low == "appid":
-        return app_id
-    if low == "name":
-        return comp.name
-    if low == "none":
-        return ""
-    if low == "namespace":  # daprd: <namespace>.<appId>, the app id alone outside one
-        namespace = os.environ.get("NAMESPACE", "")
-        return f"{namespace}.{app_id}" if namespace else app_id
-    return mode
+    """daprd's state key prefix for `comp` ("" for keyPrefix none); see `backend.key_prefix`."""
+    return backend_key_prefix(comp.meta("keyPrefix"), app_id, comp.name)
 
 
 def _table_name(comp: Component, field: str, default: str) -> str:

@@ -8,6 +8,7 @@ script. TTLs follow Redis's real clock (not the sidecar's virtual clock).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from .backend import (
     EtagMismatch,
     StateItem,
     StoredValue,
+    key_prefix,
 )
 
 # ARGV per operation: op, etag, first_write, data, ttl  (5 values per key in KEYS)
@@ -90,8 +92,7 @@ class RedisStateBackend:
         self.name = comp.name
         self._now = clock_time
         self.client = redis_client(comp)
-        prefix = comp.meta("keyPrefix") or "appid"
-        self.prefix = {"appid": app_id, "name": comp.name, "none": ""}.get(prefix, prefix)
+        self.prefix = key_prefix(comp.meta("keyPrefix"), app_id, comp.name)
         self._tx = self.client.register_script(_TX)
         try:
             self.client.ping()
@@ -103,6 +104,12 @@ class RedisStateBackend:
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}||{key}" if self.prefix else key
+
+    def unprefixed(self) -> RedisStateBackend:
+        """This store without the key prefix (for actor state, whose keys carry their own)."""
+        view = copy.copy(self)
+        view.prefix = ""
+        return view
 
     def get(self, key: str) -> StoredValue | None:
         pipe = self.client.pipeline()
@@ -130,7 +137,7 @@ class RedisStateBackend:
     def transact(self, ops: list[tuple[str, StateItem]]) -> None:
         if not ops:
             return
-        keys = [self._key(item.key) for _, item in ops]
+        keys = [item.key if item.raw_key else self._key(item.key) for _, item in ops]
         args: list[Any] = []
         for op, item in ops:
             args.extend(self._args(op, item))

@@ -2,10 +2,17 @@
 
 One table per store in the sidecar database (`state_<name>`), so a write is durable once
 acknowledged; `state.in-memory` (memory.py) uses the same code on a private in-memory database.
+
+An absolute `connectionString` (a file path, as daprd's SQLite component takes it) puts the
+table in that file instead, which every app whose sidecar loads the component shares; keys
+are then stored as daprd stores them, `<prefix>||<key>` per `keyPrefix` (`appid` by default,
+`name` or `none` to share keys between apps). A relative `connectionString` names a file in
+each app's own folder under daprd, never shared: the sidecar's own database stands in for it.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable
 
@@ -18,6 +25,7 @@ from .backend import (
     EtagMismatch,
     StateItem,
     StoredValue,
+    key_prefix,
 )
 
 
@@ -25,16 +33,31 @@ def _table(name: str) -> str:
     return "state_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
+def shared_path(comp: Component) -> str | None:
+    """The absolute database file `comp`'s `connectionString` names, else None."""
+    raw = (comp.meta("connectionString") or "").strip()
+    if raw.startswith("file:"):
+        raw = raw[len("file:") :].split("?", 1)[0]
+    return raw if raw.startswith("/") else None
+
+
 def create(comp: Component, ctx: BackendContext) -> SqliteStateBackend:
-    """The `state.sqlite` store `comp`, in the sidecar's database."""
-    return SqliteStateBackend(ctx.store, comp.name, ctx.clock_time)
+    """The `state.sqlite` store `comp`: in the sidecar's database, or a shared file."""
+    path = shared_path(comp)
+    if path is None:
+        return SqliteStateBackend(ctx.store, comp.name, ctx.clock_time)
+    prefix = key_prefix(comp.meta("keyPrefix"), ctx.app_id, comp.name)
+    return SqliteStateBackend(ctx.file_store(path), comp.name, ctx.clock_time, prefix)
 
 
 class SqliteStateBackend:
     """Key/value rows with versions; every method runs in one transaction."""
 
-    def __init__(self, store: Store, name: str, clock_time: Callable[[], float]) -> None:
+    def __init__(
+        self, store: Store, name: str, clock_time: Callable[[], float], prefix: str = ""
+    ) -> None:
         self.store = store
+        self.prefix = f"{prefix}||" if prefix else ""
         self.name = name
         self.table = _table(name)
         self._now = clock_time
@@ -48,9 +71,18 @@ class SqliteStateBackend:
     def now(self) -> float:
         return float(self._now())
 
+    def _k(self, key: str) -> str:
+        return self.prefix + key
+
+    def unprefixed(self) -> SqliteStateBackend:
+        """This store without the key prefix (for actor state, whose keys carry their own)."""
+        view = copy.copy(self)
+        view.prefix = ""
+        return view
+
     def get(self, key: str) -> StoredValue | None:
         row = self.store.query_one(
-            f"SELECT value, version, expires FROM {self.table} WHERE key=?", (key,)
+            f"SELECT value, version, expires FROM {self.table} WHERE key=?", (self._k(key),)
         )
         if row is None or (row["expires"] is not None and row["expires"] <= self.now()):
             return None
@@ -59,9 +91,14 @@ class SqliteStateBackend:
     def bulk_get(self, keys: list[str]) -> dict[str, StoredValue | None]:
         return {key: self.get(key) for key in keys}
 
-    def _current(self, key: str) -> tuple[int, bool]:
-        """(stored version or 0, live) for `key`."""
-        row = self.store.query_one(f"SELECT version, expires FROM {self.table} WHERE key=?", (key,))
+    def _item_key(self, item: StateItem) -> str:
+        return item.key if item.raw_key else self._k(item.key)
+
+    def _current(self, stored_key: str) -> tuple[int, bool]:
+        """(stored version or 0, live) for the row `stored_key` (prefix included)."""
+        row = self.store.query_one(
+            f"SELECT version, expires FROM {self.table} WHERE key=?", (stored_key,)
+        )
         if row is None:
             return 0, False
         live = row["expires"] is None or row["expires"] > self.now()
@@ -84,22 +121,22 @@ class SqliteStateBackend:
             )
 
     def _set(self, item: StateItem) -> str:
-        version, live = self._current(item.key)
+        version, live = self._current(self._item_key(item))
         self._check(item, version, live)
         expires = self.now() + item.ttl if item.ttl is not None else None
         self.store.execute(
             f"INSERT INTO {self.table}(key, value, version, expires) VALUES (?,?,?,?) "
             "ON CONFLICT(key) DO UPDATE SET value=excluded.value, version=excluded.version, "
             "expires=excluded.expires",
-            (item.key, item.value or b"", version + 1, expires),
+            (self._item_key(item), item.value or b"", version + 1, expires),
         )
         return str(version + 1)
 
     def _delete(self, item: StateItem) -> None:
-        version, live = self._current(item.key)
+        version, live = self._current(self._item_key(item))
         if item.etag:
             self._check(item, version, live)
-        self.store.execute(f"DELETE FROM {self.table} WHERE key=?", (item.key,))
+        self.store.execute(f"DELETE FROM {self.table} WHERE key=?", (self._item_key(item),))
 
     def set(self, item: StateItem) -> str:
         """Write one value; returns its new etag."""

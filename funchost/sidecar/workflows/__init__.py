@@ -18,19 +18,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 
 import grpc
-from starlette.routing import BaseRoute
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
+from .._errors import DaprApiError
+from ..http_api import api
 from ..runtime_config import RuntimeConfig
 from ..subsystem import Runtime, Subsystem
 from .engine import Engine, WorkflowError
 from .grpc_service import add_taskhub_service
 from .http_api import WorkflowHttpApi
+from .remote import DELIVER_PATH
 from .retention import RetentionPolicy
 
 __all__ = ["Engine", "WorkflowError", "WorkflowsSubsystem"]
+
+log = logging.getLogger("funchost.sidecar.workflows")
 
 
 class WorkflowsSubsystem(Subsystem):
@@ -40,7 +48,14 @@ class WorkflowsSubsystem(Subsystem):
 
     def __init__(self, sidecar: Runtime, limits: RuntimeConfig | None = None) -> None:
         super().__init__(sidecar)
-        self.engine = Engine(sidecar.store, sidecar.clock)
+        config = sidecar.config
+        self.engine = Engine(
+            sidecar.store,
+            sidecar.clock,
+            app_id=config.app_id,
+            namespace=config.namespace or "default",
+            registry_dir=config.registry_dir,
+        )
         self._retention: dict[str, str] | None = None
         if limits is not None:  # --config: spec.workflow
             self.engine.max_turns = limits.max_concurrent_workflows
@@ -50,7 +65,25 @@ class WorkflowsSubsystem(Subsystem):
         self._tasks: list[asyncio.Task[None]] = []
 
     def routes(self) -> list[BaseRoute]:
-        return WorkflowHttpApi(self.engine).routes()
+        deliver = Route(DELIVER_PATH, self._deliver, methods=["POST"])
+        return [*WorkflowHttpApi(self.engine).routes(), deliver]
+
+    @api
+    async def _deliver(self, request: Request) -> Response:
+        """Cross-app workflow messages from another app's sidecar, committed before the 200."""
+        try:
+            doc = await request.json()
+            source, items = str(doc["source"]), list(doc["items"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DaprApiError(400, "ERR_MALFORMED_REQUEST", f"workflow delivery: {exc}") from None
+        try:
+            self.engine.accept_remote(source, items)
+        except Exception as exc:  # nothing was committed: the sender retries
+            log.exception("workflow delivery from app %r failed", source)
+            raise DaprApiError(
+                500, "ERR_WORKFLOW_DELIVERY", f"from app {source!r}: {exc}"
+            ) from None
+        return Response(status_code=200)
 
     def add_grpc(self, server: grpc.aio.Server) -> None:
         add_taskhub_service(self.engine, server)
@@ -70,6 +103,7 @@ class WorkflowsSubsystem(Subsystem):
         await self.stop()
 
     async def stop(self) -> None:
+        await self.engine.outbox.close()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(BaseException):

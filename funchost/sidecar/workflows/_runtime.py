@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..clock import Clock
@@ -23,6 +24,7 @@ from ._pb import PENDING, event, pb, sv
 from .backend import Backend, PendingActivity
 from .dispatcher import Dispatcher, WorkerConn
 from .group_commit import GroupCommit
+from .remote import envelope, remote_outbox
 from .state import InboxItem, Instance, done_key
 from .turn import Plan, process_turn
 
@@ -46,9 +48,18 @@ class Turn:
 class Runtime:
     """Durable workflow backend core (port of durabletask-go's backend semantics)."""
 
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        app_id: str = "",
+        namespace: str = "default",
+        registry_dir: Path | str | None = None,
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.app_id = app_id
+        self.outbox = remote_outbox(store, app_id, namespace, registry_dir)
         self.backend = Backend(store)
         self.dispatcher = Dispatcher()
         self.instances: dict[str, Instance] = {}
@@ -86,6 +97,7 @@ class Runtime:
         for act in self.backend.load_activities():
             self.activities[act.row_id] = act
             self.undispatched.append(act.row_id)
+        self.outbox.load()
 
     async def run_timers(self) -> None:
         """Make instances ready when their inbox events (timers, scheduled starts) come due."""
@@ -300,7 +312,7 @@ class Runtime:
             else:
                 turn.conn.warm[inst.instance_id] = (inst.execution_id, turn.past)
         now = self.clock.time()
-        plan = process_turn(inst, turn.new_events, res, now)
+        plan = process_turn(inst, turn.new_events, res, now, self.app_id)
         self._commit(inst, turn, plan, now)
 
     def _commit(self, inst: Instance, turn: Turn, plan: Plan, now: float) -> None:
@@ -313,6 +325,7 @@ class Runtime:
         act_rows: list[PendingActivity] = []
         history = self._history(inst)
         replaced: list[Instance] = []
+        remote: list[tuple[str, int, dict[str, Any]]] = []
         with self.store.tx() as conn:
             self.backend.delete_inbox(conn, consumed)
             if plan.reset is not None:
@@ -337,6 +350,15 @@ class Runtime:
                 self.backend.delete_inbox(conn, [it.row_id for it in remaining])
                 remaining = []
             for child in plan.children:
+                if child.app:  # lives in the other app's sidecar
+                    env = envelope(
+                        "start",
+                        child.instance_id,
+                        child.started.SerializeToString(),
+                        sender=iid,
+                    )
+                    remote.append(self.outbox.add(conn, child.app, env))
+                    continue
                 old = self._lookup(child.instance_id)
                 if old is not None and not old.terminal:
                     log.warning(
@@ -366,6 +388,12 @@ class Runtime:
                 new_children.append(cinst)
             created_ids = {c.instance_id for c in new_children}
             for msg in plan.messages:
+                if msg.app:
+                    env = envelope(
+                        "event", msg.target, msg.event.SerializeToString(), msg.execution_id, iid
+                    )
+                    remote.append(self.outbox.add(conn, msg.app, env))
+                    continue
                 if msg.target not in self.instances and msg.target not in created_ids:
                     continue
                 item = self.backend.add_inbox(
@@ -375,7 +403,12 @@ class Runtime:
             for req in plan.activities:
                 rid = self.backend.add_activity(conn, iid, req)
                 act_rows.append(PendingActivity(rid, iid, req))
-        # committed: now update memory and dispatch
+            for app, req in plan.remote_activities:
+                env = envelope("activity", iid, req.SerializeToString(), inst.execution_id, iid)
+                remote.append(self.outbox.add(conn, app, env))
+        # committed (or, in a group commit, committed with the group): update memory, dispatch
+        if remote:
+            self.group.after_commit(lambda: self.outbox.enqueue(remote))
         inst.inbox = front + remaining
         if plan.reset is not None:
             inst.set_history([])
@@ -445,8 +478,16 @@ class Runtime:
                     taskExecutionId=req.taskExecutionId,
                 ),
             )
-        inst = self.instances.get(act.instance_id)
         exec_id = req.workflowInstance.executionId.value or None
+        if act.origin is not None:  # scheduled by another app's workflow: the result goes back
+            env = envelope("event", act.instance_id, ev.SerializeToString(), exec_id)
+            with self.store.tx() as conn:
+                self.backend.delete_activity(conn, act.row_id)
+                conn.execute("DELETE FROM wf_activity_origin WHERE activity_id = ?", (act.row_id,))
+                row = self.outbox.add(conn, act.origin, env)
+            self.group.after_commit(lambda: self.outbox.enqueue([row]))
+            return
+        inst = self.instances.get(act.instance_id)
         with self.store.tx() as conn:
             self.backend.delete_activity(conn, act.row_id)
             item = None
@@ -466,7 +507,12 @@ class Runtime:
 
     def _forget(self, inst: Instance) -> None:
         self.instances.pop(inst.instance_id, None)
-        for rid in [r for r, a in self.activities.items() if a.instance_id == inst.instance_id]:
+        mine = [
+            r
+            for r, a in self.activities.items()
+            if a.instance_id == inst.instance_id and a.origin is None
+        ]
+        for rid in mine:
             del self.activities[rid]
         self._notify(inst.instance_id)
 

@@ -40,6 +40,9 @@ CREATE TABLE IF NOT EXISTS wf_activities (
     instance_id TEXT NOT NULL, request BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS wf_activities_instance ON wf_activities (instance_id);
+CREATE TABLE IF NOT EXISTS wf_activity_origin (
+    activity_id INTEGER PRIMARY KEY, source_app TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS wf_instances_completed ON wf_instances (completed)
     WHERE completed IS NOT NULL;
 """
@@ -83,6 +86,7 @@ class PendingActivity:
     row_id: int
     instance_id: str
     request: pb.ActivityRequest
+    origin: str | None = None  # the app whose workflow scheduled it, when another one
 
 
 class Backend:
@@ -174,9 +178,17 @@ class Backend:
         ]
 
     def load_activities(self) -> list[PendingActivity]:
-        rows = self.store.query("SELECT id, instance_id, request FROM wf_activities ORDER BY id")
+        rows = self.store.query(
+            "SELECT a.id, a.instance_id, a.request, o.source_app FROM wf_activities a"
+            " LEFT JOIN wf_activity_origin o ON o.activity_id = a.id ORDER BY a.id"
+        )
         return [
-            PendingActivity(r["id"], r["instance_id"], pb.ActivityRequest.FromString(r["request"]))
+            PendingActivity(
+                r["id"],
+                r["instance_id"],
+                pb.ActivityRequest.FromString(r["request"]),
+                r["source_app"],
+            )
             for r in rows
         ]
 
@@ -253,8 +265,14 @@ class Backend:
         return conn.execute("DELETE FROM wf_activities WHERE id = ?", (row_id,)).rowcount > 0
 
     def delete_instance(self, conn: sqlite3.Connection, instance_id: str) -> None:
-        for table in ("wf_instances", "wf_history", "wf_inbox", "wf_activities"):
+        for table in ("wf_instances", "wf_history", "wf_inbox"):
             conn.execute(f"DELETE FROM {table} WHERE instance_id = ?", (instance_id,))
+        # activities run here for another app's instance of the same id are not this one's
+        conn.execute(
+            "DELETE FROM wf_activities WHERE instance_id = ?"
+            " AND id NOT IN (SELECT activity_id FROM wf_activity_origin)",
+            (instance_id,),
+        )
 
     def list_ids(self, after: int, limit: int) -> list[tuple[int, str]]:
         rows = self.store.query(

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 from ._pb import PENDING, RUNNING, SUSPENDED, TERMINATED, event, new_trace_context, pb, sv, ts
 from ._runtime import Runtime
 from .backend import PendingActivity
+from .remote import envelope, payload_of
 from .retention import RetentionPolicy
 from .state import InboxItem, Instance
 
@@ -187,13 +189,101 @@ class Engine(Runtime):
             return 0
         self._history(inst)
         children = list(inst.children.values()) if recursive else []
+        remote = []
         with self.store.tx() as conn:
             self.backend.delete_instance(conn, iid)
+            for cid in children:
+                app = inst.child_apps.get(cid)
+                if app:  # the child lives in another app's sidecar: purge it there
+                    remote.append(self.outbox.add(conn, app, envelope("purge", cid, b"")))
+        self.outbox.enqueue(remote)
         self._forget(inst)
         count = 1
         for cid in children:
-            count += self.purge(cid, True, strict=False)
+            if cid not in inst.child_apps:
+                count += self.purge(cid, True, strict=False)
         return count
+
+    def waiting_note(self, iid: str) -> str | None:
+        """Why the instance waits on another app that is not reachable, if it does."""
+        return self.outbox.waiting_note(iid)
+
+    def accept_remote(self, source: str, items: list[dict[str, Any]]) -> None:
+        """Commit what another app's sidecar sent (see `remote.py`); redeliveries are no-ops."""
+        now = self.clock.time()
+        acts: list[PendingActivity] = []
+        added: list[tuple[str, InboxItem]] = []
+        created: dict[str, Instance] = {}
+        replaced: list[Instance] = []
+        purges: list[str] = []
+        with self.store.tx() as conn:
+            for env in items:
+                kind, iid = env["kind"], env["instance"]
+                data = payload_of(env)
+                if kind == "activity":
+                    req = pb.ActivityRequest.FromString(data)
+                    key = f"act|{source}|{iid}|{env.get('execution') or ''}|{req.taskId}"
+                    if not _first(conn, key):
+                        continue
+                    rid = self.backend.add_activity(conn, iid, req)
+                    conn.execute(
+                        "INSERT INTO wf_activity_origin (activity_id, source_app) VALUES (?,?)",
+                        (rid, source),
+                    )
+                    acts.append(PendingActivity(rid, iid, req, source))
+                elif kind == "event":
+                    if iid not in self.instances and iid not in created:
+                        continue  # daprd: "Ignoring complete task which no longer exists"
+                    ev = pb.HistoryEvent.FromString(data)
+                    item = self.backend.add_inbox(
+                        conn, iid, self._next_pos(), now, env.get("execution"), ev
+                    )
+                    added.append((iid, item))
+                elif kind == "start":
+                    ev = pb.HistoryEvent.FromString(data)
+                    started = ev.executionStarted
+                    exec_id = started.workflowInstance.executionId.value
+                    if not _first(conn, f"start|{source}|{iid}|{exec_id}"):
+                        continue
+                    old = self._lookup(iid)  # a finished one is read from the store
+                    if old is not None and not old.terminal:
+                        continue
+                    if old is not None:
+                        self.backend.delete_instance(conn, iid)
+                        replaced.append(old)
+                    parent = started.parentInstance.workflowInstance.instanceId or None
+                    cinst = Instance(
+                        iid,
+                        started.name,
+                        exec_id,
+                        PENDING,
+                        now,
+                        now,
+                        input=started.input.value if started.HasField("input") else None,
+                        parent_id=parent,
+                    )
+                    self.backend.save_instance(conn, cinst)
+                    cinst.set_history([])
+                    item = self.backend.add_inbox(conn, iid, self._next_pos(), now, None, ev)
+                    cinst.inbox.append(item)
+                    created[iid] = cinst
+                elif kind == "purge":
+                    purges.append(iid)
+        for old in replaced:
+            self._forget(old)
+        for iid, cinst in created.items():
+            self.instances[iid] = cinst
+            self._schedule(iid, now)
+            self._notify(iid)
+        for iid, item in added:
+            self.instances[iid].inbox.append(item)
+            self._schedule(iid, now)
+        for act in acts:
+            self.activities[act.row_id] = act
+            self.undispatched.append(act.row_id)
+        for iid in purges:
+            self.purge(iid, True, strict=False)
+        self._kick()
 
     def purge_where(
         self,
@@ -329,6 +419,12 @@ class Engine(Runtime):
     def history(self, iid: str) -> list[pb.HistoryEvent]:
         inst = self._get(iid)
         return list(self._history(inst))
+
+
+def _first(conn: Any, key: str) -> bool:
+    """Record a cross-app message key; False when it was seen before (a redelivery)."""
+    cur = conn.execute("INSERT OR IGNORE INTO wf_remote_seen (key) VALUES (?)", (key,))
+    return bool(cur.rowcount)
 
 
 def _status(code: int) -> str:

@@ -38,6 +38,16 @@ class GroupCommit:
         self.in_flight = in_flight
         self._pending: list[tuple[Callable[[Any], None], Any, asyncio.Future[None]]] = []
         self._scheduled = False
+        #: during `flush`: what to run once the group's COMMIT succeeded (else None)
+        self._after: list[Callable[[], None]] | None = None
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run `fn` once what the current completion wrote is committed (now, outside a group);
+        dropped if its SAVEPOINT or the group's transaction rolls back."""
+        if self._after is None:
+            fn()
+        else:
+            self._after.append(fn)
 
     def __bool__(self) -> bool:
         return bool(self._pending)
@@ -62,15 +72,19 @@ class GroupCommit:
         if not batch:
             return
         errors: list[BaseException | None] = []
+        after: list[Callable[[], None]] = []
+        self._after = after
         try:
             with self.store.tx() as conn:
                 for apply, message, _fut in batch:
                     conn.execute("SAVEPOINT wf_completion")
+                    mark = len(after)
                     try:
                         apply(message)
                     except Exception as exc:
                         log.exception("applying a workflow completion failed")
                         conn.execute("ROLLBACK TO wf_completion")
+                        del after[mark:]
                         errors.append(exc)
                     else:
                         errors.append(None)
@@ -78,6 +92,11 @@ class GroupCommit:
         except Exception as exc:
             log.exception("committing %d workflow completions failed", len(batch))
             errors = [exc] * len(batch)
+            after.clear()
+        finally:
+            self._after = None
+        for fn in after:
+            fn()
         for (_apply, _message, fut), error in zip(batch, errors, strict=True):
             if fut.done():
                 continue

@@ -24,8 +24,9 @@ _CODES = {
 }
 
 
-def instance_state(inst: Instance, payloads: bool) -> pb.WorkflowState:
-    """The `WorkflowState` message describing an instance."""
+def instance_state(inst: Instance, payloads: bool, note: str | None = None) -> pb.WorkflowState:
+    """The `WorkflowState` message describing an instance; `note` (why it waits on another
+    app) stands in for a custom status the workflow has not set."""
     state = pb.WorkflowState(
         instanceId=inst.instance_id,
         name=inst.name,
@@ -50,13 +51,18 @@ def instance_state(inst: Instance, payloads: bool) -> pb.WorkflowState:
             state.output.value = inst.output
         if inst.custom_status is not None:
             state.customStatus.value = inst.custom_status
+        elif note is not None:
+            state.customStatus.value = note
     return state
 
 
-def _response(inst: Instance | None, payloads: bool) -> pb.GetInstanceResponse:
+def _response(
+    inst: Instance | None, payloads: bool, engine: Engine | None = None
+) -> pb.GetInstanceResponse:
     if inst is None:
         return pb.GetInstanceResponse(exists=False)
-    return pb.GetInstanceResponse(exists=True, workflowState=instance_state(inst, payloads))
+    note = engine.waiting_note(inst.instance_id) if engine is not None else None
+    return pb.GetInstanceResponse(exists=True, workflowState=instance_state(inst, payloads, note))
 
 
 class _GenericHandlersOnly:
@@ -112,7 +118,8 @@ class TaskHubServicer(pbg.TaskHubSidecarServiceServicer):  # type: ignore[misc]
         return pb.CreateInstanceResponse(instanceId=iid)
 
     async def GetInstance(self, request: Any, context: Any) -> pb.GetInstanceResponse:
-        return _response(self.engine.get(request.instanceId), request.getInputsAndOutputs)
+        inst = self.engine.get(request.instanceId)
+        return _response(inst, request.getInputsAndOutputs, self.engine)
 
     async def WaitForInstanceStart(self, request: Any, context: Any) -> pb.GetInstanceResponse:
         inst = await self.engine.wait_for(

@@ -29,9 +29,11 @@ def _rfc3339(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
 
 
-def workflow_json(inst: Instance) -> dict[str, Any]:
-    """The document `GET /v1.0/workflows/dapr/{id}` returns."""
-    props: dict[str, str] = {"dapr.workflow.custom_status": inst.custom_status or ""}
+def workflow_json(inst: Instance, note: str | None = None) -> dict[str, Any]:
+    """The document `GET /v1.0/workflows/dapr/{id}` returns (`note`: why it waits on another
+    app, shown as the custom status while the workflow has set none)."""
+    custom = inst.custom_status if inst.custom_status is not None else note
+    props: dict[str, str] = {"dapr.workflow.custom_status": custom or ""}
     if inst.input is not None:
         props["dapr.workflow.input"] = inst.input
     if inst.output is not None:
@@ -99,7 +101,7 @@ class WorkflowHttpApi:
                 "not_found", f"no such instance exists: '{request.path_params['iid']}'"
             )
             return _error("get", exc)
-        return JSONResponse(workflow_json(inst))
+        return JSONResponse(workflow_json(inst, self.engine.waiting_note(inst.instance_id)))
 
     async def terminate(self, request: Request) -> Response:
         recursive = request.query_params.get("non_recursive", "false").lower() != "true"

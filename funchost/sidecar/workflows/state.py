@@ -40,6 +40,7 @@ class Instance:
     inbox: list[InboxItem] = field(default_factory=list)
     done_keys: set[tuple[str, int]] = field(default_factory=set)
     children: dict[int, str] = field(default_factory=dict)
+    child_apps: dict[str, str] = field(default_factory=dict)  # child id -> its (other) app
     turn_token: str | None = None
 
     @property
@@ -51,6 +52,7 @@ class Instance:
         self.history = history
         self.done_keys = set()
         self.children = {}
+        self.child_apps = {}
         for ev in history:
             self.note(ev)
 
@@ -61,6 +63,8 @@ class Instance:
             self.done_keys.add(key)
         if ev.HasField("childWorkflowInstanceCreated"):
             self.children[ev.eventId] = ev.childWorkflowInstanceCreated.instanceId
+            if ev.HasField("router") and ev.router.targetAppID:
+                self.child_apps[ev.childWorkflowInstanceCreated.instanceId] = ev.router.targetAppID
 
     def open_children(self) -> list[str]:
         """Child instance ids created by this execution whose completion has not arrived."""

@@ -39,6 +39,7 @@ class Message:
     event: pb.HistoryEvent
     visible_at: float
     execution_id: str | None = None
+    app: str | None = None  # the instance lives in another app's sidecar
 
 
 @dataclass
@@ -49,6 +50,7 @@ class ChildStart:
     name: str
     input: str | None
     started: pb.HistoryEvent
+    app: str | None = None  # created in another app's sidecar
 
 
 @dataclass
@@ -60,6 +62,7 @@ class Plan:
     execution_id: str | None = None
     messages: list[Message] = field(default_factory=list)
     activities: list[pb.ActivityRequest] = field(default_factory=list)
+    remote_activities: list[tuple[str, pb.ActivityRequest]] = field(default_factory=list)
     children: list[ChildStart] = field(default_factory=list)
     status: int = RUNNING
     output: str | None = None
@@ -74,10 +77,29 @@ def _opt(msg: object, name: str) -> str | None:
     return getattr(msg, name).value if msg.HasField(name) else None  # type: ignore[attr-defined]
 
 
+def _target_app(action: pb.WorkflowAction, own: str) -> str | None:
+    """The other app an action is routed to (`WorkflowAction.router.targetAppID`), else None."""
+    if not action.HasField("router") or not action.router.HasField("targetAppID"):
+        return None
+    target = action.router.targetAppID
+    return target if target and target != own else None
+
+
+def _router(own: str, target: str) -> pb.TaskRouter:
+    return pb.TaskRouter(sourceAppID=own, targetAppID=target)
+
+
 def process_turn(
-    inst: Instance, new_events: list[pb.HistoryEvent], res: pb.WorkflowResponse, now: float
+    inst: Instance,
+    new_events: list[pb.HistoryEvent],
+    res: pb.WorkflowResponse,
+    now: float,
+    app_id: str = "",
 ) -> Plan:
-    """Apply a worker's `WorkflowResponse` to `inst` whose turn carried `new_events`."""
+    """Apply a worker's `WorkflowResponse` to `inst` whose turn carried `new_events`.
+
+    `app_id` is this sidecar's app: an action routed to another app (cross-app activity or
+    child) becomes a message for that app's sidecar instead of local work."""
     plan = Plan(append=list(new_events), custom_status=inst.custom_status)
     if res.HasField("version") and plan.append and plan.append[0].HasField("workflowStarted"):
         # The version and patches seen this turn live on its workflowStarted event, so that
@@ -102,6 +124,7 @@ def process_turn(
         kind = action.WhichOneof("workflowActionType")
         if kind == "scheduleTask":
             a = action.scheduleTask
+            target = _target_app(action, app_id)
             plan.append.append(
                 event(
                     now,
@@ -113,19 +136,22 @@ def process_turn(
                         taskExecutionId=a.taskExecutionId,
                         parentTraceContext=trace,
                     ),
+                    router=_router(app_id, target) if target else None,
                 )
             )
-            plan.activities.append(
-                pb.ActivityRequest(
-                    name=a.name,
-                    version=a.version if a.HasField("version") else None,
-                    input=a.input if a.HasField("input") else None,
-                    workflowInstance=pb.WorkflowInstance(instanceId=iid, executionId=sv(exec_id)),
-                    taskId=action.id,
-                    taskExecutionId=a.taskExecutionId,
-                    parentTraceContext=trace,
-                )
+            work = pb.ActivityRequest(
+                name=a.name,
+                version=a.version if a.HasField("version") else None,
+                input=a.input if a.HasField("input") else None,
+                workflowInstance=pb.WorkflowInstance(instanceId=iid, executionId=sv(exec_id)),
+                taskId=action.id,
+                taskExecutionId=a.taskExecutionId,
+                parentTraceContext=trace,
             )
+            if target:
+                plan.remote_activities.append((target, work))
+            else:
+                plan.activities.append(work)
         elif kind == "createTimer":
             a = action.createTimer
             created = pb.TimerCreatedEvent(fireAt=a.fireAt)
@@ -143,6 +169,7 @@ def process_turn(
                 plan.messages.append(Message(iid, fired, fire_at, exec_id))
         elif kind == "createChildWorkflow":
             a = action.createChildWorkflow
+            target = _target_app(action, app_id)
             child_id = a.instanceId or f"{iid}:{action.id:04x}"
             plan.append.append(
                 event(
@@ -154,6 +181,7 @@ def process_turn(
                         version=a.version if a.HasField("version") else None,
                         input=a.input if a.HasField("input") else None,
                     ),
+                    router=_router(app_id, target) if target else None,
                 )
             )
             child_exec = uuid.uuid4().hex
@@ -171,11 +199,15 @@ def process_turn(
                         workflowInstance=pb.WorkflowInstance(
                             instanceId=iid, executionId=sv(exec_id)
                         ),
+                        appID=app_id if target else None,
                     ),
                     parentTraceContext=trace,
                 ),
+                router=_router(app_id, target) if target else None,
             )
-            plan.children.append(ChildStart(child_id, a.name, _opt(a, "input"), started))
+            plan.children.append(
+                ChildStart(child_id, a.name, _opt(a, "input"), started, app=target)
+            )
         elif kind == "sendEvent":
             a = action.sendEvent
             raised = event(
@@ -265,7 +297,7 @@ def _complete(
     )
     parent = _parent_of(inst, plan)
     if parent is not None:
-        pid, task_id, parent_exec = parent
+        pid, task_id, parent_exec, parent_app = parent
         if status == COMPLETED:
             note = event(
                 now,
@@ -286,19 +318,21 @@ def _complete(
                     taskScheduledId=task_id, failureDetails=details
                 ),
             )
-        plan.messages.append(Message(pid, note, now, parent_exec))
+        plan.messages.append(Message(pid, note, now, parent_exec, app=parent_app))
     if status == TERMINATED and recurse:
-        created = {c.instance_id for c in plan.children}
+        created = {c.instance_id: c.app for c in plan.children}
+        apps = {**inst.child_apps, **{k: v for k, v in created.items() if v}}
         for child_id in [*inst.open_children(), *created]:
             term = event(
                 now,
                 executionTerminated=pb.ExecutionTerminatedEvent(input=None, recurse=True),
             )
-            plan.messages.append(Message(child_id, term, now))
+            plan.messages.append(Message(child_id, term, now, app=apps.get(child_id)))
 
 
-def _parent_of(inst: Instance, plan: Plan) -> tuple[str, int, str | None] | None:
-    """(parent instance id, task id, parent execution id) from the executionStarted event."""
+def _parent_of(inst: Instance, plan: Plan) -> tuple[str, int, str | None, str | None] | None:
+    """(parent instance id, task id, parent execution id, parent's app when another one) from
+    the executionStarted event."""
     start = started_event([*(inst.history or []), *plan.append])
     if start is None or not start.HasField("parentInstance"):
         return None
@@ -306,7 +340,8 @@ def _parent_of(inst: Instance, plan: Plan) -> tuple[str, int, str | None] | None
     if not p.workflowInstance.instanceId:
         return None
     exec_id = p.workflowInstance.executionId.value or None
-    return p.workflowInstance.instanceId, p.taskScheduledId, exec_id
+    app = p.appID if p.HasField("appID") and p.appID else None
+    return p.workflowInstance.instanceId, p.taskScheduledId, exec_id, app
 
 
 def _continue_as_new(
