@@ -303,9 +303,11 @@ def outbox(
 
 def _add_commands() -> None:
     # These modules declare typer commands and import their implementations lazily.
+    from funchost.commands.db import register as register_db
     from funchost.manifests.command import register as register_manifests
     from funchost.observability.cli import register as register_observability
 
+    register_db(app)
     register_manifests(app)
     register_observability(app)
 

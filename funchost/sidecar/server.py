@@ -39,6 +39,7 @@ from .secrets import SecretsSubsystem
 from .security import ApiTokenMiddleware, grpc_token_interceptors
 from .state.subsystem import StateSubsystem
 from .store import Store
+from .store_errors import unexpected_error_handlers
 from .subsystem import Subsystem
 from .workflows import WorkflowsSubsystem
 
@@ -227,7 +228,7 @@ class Sidecar:
         routes: list[BaseRoute] = []
         for sub in self.subsystems.values():
             routes.extend(sub.routes())
-        http_app = Starlette(routes=routes)
+        http_app = Starlette(routes=routes, exception_handlers=unexpected_error_handlers())
         asgi: Any = http_app
         if self.config.api_token:
             asgi = ApiTokenMiddleware(http_app, self.config.api_token)
@@ -277,6 +278,7 @@ class Sidecar:
 
         for sub in self.subsystems.values():
             await sub.start()
+        self.store.go_live()  # from now on a lock held elsewhere blocks the loop for ms, not s
         self.started.set()
         if self.config.app_port is not None:
             self._app_task = asyncio.create_task(self._discover_app())

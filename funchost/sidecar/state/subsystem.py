@@ -8,6 +8,7 @@ grpc_api.py and call the same `save/get/delete/transact` methods.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 from .._errors import DaprApiError, not_found
 from ..components import ResourcesSubsystem
 from ..http_api import api, json_body, json_response, query_metadata
+from ..store_errors import patiently, storage_error
 from ..subsystem import Runtime, Subsystem
 from ..timeformats import format_rfc3339
 from .backend import (
@@ -96,10 +98,22 @@ class StateSubsystem(Subsystem):
 
     # -- operations (shared by HTTP and gRPC) -----------------------------------------------
     def get(self, store: str, key: str) -> StoredValue | None:
-        return self.backend(store).get(key)
+        backend = self.backend(store)
+        try:
+            return backend.get(key)
+        except sqlite3.Error as exc:
+            raise storage_error(
+                exc, "ERR_STATE_GET", f"fail to get {key} from state store {store}"
+            ) from None
 
     def bulk_get(self, store: str, keys: list[str]) -> dict[str, StoredValue | None]:
-        return self.backend(store).bulk_get(keys)
+        backend = self.backend(store)
+        try:
+            return backend.bulk_get(keys)
+        except sqlite3.Error as exc:
+            raise storage_error(
+                exc, "ERR_STATE_BULK_GET", f"failed getting state in state store {store}"
+            ) from None
 
     def save(self, store: str, items: list[StateItem]) -> None:
         backend = self.backend(store)
@@ -142,6 +156,8 @@ class StateSubsystem(Subsystem):
                 f"failed {verb} state in state store {store}: {exc}",
                 grpc.StatusCode.INVALID_ARGUMENT,
             ) from None
+        except sqlite3.Error as exc:
+            raise storage_error(exc, code, f"failed {verb} state in state store {store}") from None
 
     @staticmethod
     def item(
@@ -195,7 +211,8 @@ class StateSubsystem(Subsystem):
         body = await json_body(request)
         if not isinstance(body, list):
             raise DaprApiError(400, "ERR_MALFORMED_REQUEST", "body must be a list of state items")
-        self.save(request.path_params["store"], [self._http_item(r) for r in body])
+        items = [self._http_item(r) for r in body]
+        await patiently(lambda: self.save(request.path_params["store"], items))
         return Response(status_code=204)
 
     @api
@@ -219,7 +236,7 @@ class StateSubsystem(Subsystem):
             request.query_params.get("concurrency"),
             query_metadata(request),
         )
-        self.delete(request.path_params["store"], item)
+        await patiently(lambda: self.delete(request.path_params["store"], item))
         return Response(status_code=204)
 
     @api
@@ -241,5 +258,5 @@ class StateSubsystem(Subsystem):
         ops = []
         for raw in body.get("operations") or []:
             ops.append((str(raw.get("operation")), self._http_item(raw.get("request") or {})))
-        self.transact(request.path_params["store"], ops)
+        await patiently(lambda: self.transact(request.path_params["store"], ops))
         return Response(status_code=204)
