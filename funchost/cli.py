@@ -195,6 +195,15 @@ GrpcPortOpt = Annotated[
     int,
     typer.Option("--dapr-grpc-port", help="Sidecar gRPC port.", envvar="FUNCHOST_DAPR_GRPC_PORT"),
 ]
+MaxBodyOpt = Annotated[
+    str,
+    typer.Option(
+        "--dapr-max-body-size",
+        "--max-body-size",
+        help="Sidecar request body limit, HTTP and gRPC (daprd's --max-body-size).",
+        envvar="FUNCHOST_DAPR_MAX_BODY_SIZE",
+    ),
+]
 
 
 @app.command()
@@ -209,6 +218,7 @@ def run(
     state_dir: StateDirOpt = Path(".funchost"),
     dapr_http_port: HttpPortOpt = 3500,
     dapr_grpc_port: GrpcPortOpt = 50001,
+    dapr_max_body_size: MaxBodyOpt = "4Mi",
     plugins: PluginsOpt = True,
     log_level: LogOpt = "info",
     enable: EnableOpt = None,
@@ -233,6 +243,7 @@ def run(
         state_dir=state_dir,
         dapr_http_port=dapr_http_port,
         dapr_grpc_port=dapr_grpc_port,
+        max_body_size=dapr_max_body_size,
         plugins=plugins,
         log_level=log_level,
         enable=enable,
@@ -250,6 +261,7 @@ def sidecar(
     state_dir: StateDirOpt = Path(".funchost"),
     dapr_http_port: HttpPortOpt = 3500,
     dapr_grpc_port: GrpcPortOpt = 50001,
+    dapr_max_body_size: MaxBodyOpt = "4Mi",
 ) -> None:
     """Run the embedded sidecar alone (a stand-in for daprd) until Ctrl-C."""
     from funchost.commands.sidecar import sidecar as sidecar_impl
@@ -261,6 +273,7 @@ def sidecar(
         state_dir=state_dir,
         dapr_http_port=dapr_http_port,
         dapr_grpc_port=dapr_grpc_port,
+        max_body_size=dapr_max_body_size,
     )
 
 
@@ -303,7 +316,7 @@ def outbox(
 
 def _add_commands() -> None:
     # These modules declare typer commands and import their implementations lazily.
-    from funchost.commands.db import register as register_db
+    from funchost.commands.sidecar import register_db
     from funchost.manifests.command import register as register_manifests
     from funchost.observability.cli import register as register_observability
 

@@ -17,6 +17,7 @@ from funchost.commands.common import (
     rel,
     require_free_port,
 )
+from funchost.commands.sidecar import body_size
 
 
 def run(
@@ -28,6 +29,7 @@ def run(
     state_dir: Path,
     dapr_http_port: int,
     dapr_grpc_port: int,
+    max_body_size: str,
     plugins: bool,
     log_level: str,
     enable: str | None,
@@ -60,6 +62,7 @@ def run(
         db_path=db,
         app_api_token=os.environ.get("APP_API_TOKEN") or None,
         api_token=os.environ.get("DAPR_API_TOKEN") or None,
+        max_body_size=body_size(max_body_size),
     )
     try:
         with progress.step("loading components, starting the embedded sidecar"):

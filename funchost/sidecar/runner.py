@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import SidecarConfig
+from .limits import parse_size
 
 if TYPE_CHECKING:
     from .clock import Clock
@@ -148,6 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--db", default=".funchost/sidecar.db")
     p.add_argument("--api-token", default=None)
     p.add_argument("--log-level", default="warning")
+    p.add_argument("--max-body-size", default="4Mi", help="daprd's --max-body-size (4Mi)")
     args = p.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper())
     config = SidecarConfig(
@@ -159,6 +161,7 @@ def main(argv: list[str] | None = None) -> None:
         db_path=args.db,
         api_token=args.api_token,
         log_level=args.log_level,
+        max_body_size=parse_size(args.max_body_size),
     )
 
     def ready(sidecar: Sidecar) -> None:

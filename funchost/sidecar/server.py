@@ -33,6 +33,7 @@ from .core import CoreSubsystem
 from .grpc_api import DaprApis, DaprService, GrpcApiSubsystem
 from .invoke import InvokeSubsystem
 from .jobs import JobsSubsystem
+from .limits import MaxBodySizeMiddleware, body_too_large_handlers
 from .metrics import MetricsSubsystem
 from .pubsub.subsystem import PubSubSubsystem
 from .secrets import SecretsSubsystem
@@ -228,14 +229,15 @@ class Sidecar:
         routes: list[BaseRoute] = []
         for sub in self.subsystems.values():
             routes.extend(sub.routes())
-        http_app = Starlette(routes=routes, exception_handlers=unexpected_error_handlers())
-        asgi: Any = http_app
+        handlers = {**unexpected_error_handlers(), **body_too_large_handlers()}
+        http_app = Starlette(routes=routes, exception_handlers=handlers)
+        asgi: Any = MaxBodySizeMiddleware(http_app, self.config.max_body_size)
         if self.config.api_token:
-            asgi = ApiTokenMiddleware(http_app, self.config.api_token)
+            asgi = ApiTokenMiddleware(asgi, self.config.api_token)
         self._grpc = grpc.aio.server(
             interceptors=grpc_token_interceptors(self.config.api_token),
             options=[
-                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+                ("grpc.max_receive_message_length", self.config.max_body_size),
                 ("grpc.max_send_message_length", 64 * 1024 * 1024),
                 ("grpc.so_reuseport", 0),
             ],
