@@ -18,11 +18,14 @@ def spawn_sidecar(
     preexec_fn: Callable[[], Any] | None = None,
     env: dict[str, str] | None = None,
     app_id: str = "store-test",
+    resources: list[Path] | None = None,
 ) -> tuple[subprocess.Popen[str], int, int]:
     """`python -m funchost.sidecar.runner` on free ports; (process, http port, grpc port)."""
     http, grpc_port = free_port(), free_port()
     argv = [sys.executable, "-m", "funchost.sidecar.runner", "--app-id", app_id]
     argv += ["--http-port", str(http), "--grpc-port", str(grpc_port), "--db", str(db)]
+    for folder in resources or []:
+        argv += ["--resources-path", str(folder)]
     proc = subprocess.Popen(
         argv,
         stdout=subprocess.PIPE,
