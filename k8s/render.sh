@@ -6,7 +6,7 @@
 # and credentials follow the pub/sub component given with --components (Redis or Kafka).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-common=(functions --app-id task-agent-system --image task-agent-system:latest
+common=(functions --app-id task-agent-system
         --sidecar-volume notifications:/var/run/funchost/notifications)
 python -m funchost.manifests "${common[@]}" --out k8s/app --components k8s/components/redis "$@"
 python -m funchost.manifests "${common[@]}" --out k8s/app-kafka --components k8s/components/kafka "$@"
