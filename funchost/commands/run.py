@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -97,18 +98,20 @@ def run(
         if reload:
             from funchost.observability.reload import serve_with_reload
 
-            serve_with_reload(
-                path,
-                registry,
-                build=lambda reg: create_app(reg, settings),
-                app=application,
-                sidecar=thread,
-                plugins=plugins,
-                host=host,
-                port=port,
-                log_level=log_level,
-                console=err_console,
-            )
+            stop_on_sigterm()  # as Ctrl-C: the finally below stops the sidecar, then exit 0
+            with contextlib.suppress(KeyboardInterrupt):
+                serve_with_reload(
+                    path,
+                    registry,
+                    build=lambda reg: create_app(reg, settings),
+                    app=application,
+                    sidecar=thread,
+                    plugins=plugins,
+                    host=host,
+                    port=port,
+                    log_level=log_level,
+                    console=err_console,
+                )
         else:
             from funchost.shutdown import DrainingServer
 
@@ -123,6 +126,16 @@ def run(
             server.run()
     finally:
         thread.stop()
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM raises KeyboardInterrupt, so it stops the process as Ctrl-C does (--reload)."""
+    import signal
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def resources_of(path: Path, extra: list[Path] | None) -> list[Path]:

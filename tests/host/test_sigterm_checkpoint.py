@@ -1,4 +1,5 @@
-"""SIGTERM (Docker, systemd, Kubernetes) stops `funchost run` and `funchost sidecar` as Ctrl-C does:
+"""SIGTERM (Docker, systemd, Kubernetes) stops `funchost run` (also with --reload) and
+`funchost sidecar` as Ctrl-C does:
 graceful drain, the sidecar's shutdown, the database checkpointed, exit 0. The `.db` alone, copied
 without its `-wal`, holds every acknowledged write."""
 
@@ -20,15 +21,15 @@ from tests.host.test_cli_processes import _spawn, _wait_invoke
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("command", ["run", "sidecar"])
+@pytest.mark.parametrize("command", ["run", "run --reload", "sidecar"])
 def test_sigterm_exits_0_with_a_checkpointed_database(
     tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app_port, http_port, grpc_port = free_port(), free_port(), free_port()
     state = tmp_path / "state"
-    if command == "run":
+    if command.startswith("run"):
         argv = ["run", str(SAMPLES / "shutdown_order"), "--port", str(app_port)]
-        argv += ["--app-id", "sigterm", "--no-plugins"]
+        argv += ["--app-id", "sigterm", "--no-plugins", *command.split()[1:]]
     else:
         argv = ["sidecar", "--app-id", "sigterm"]
     argv += ["--dapr-http-port", str(http_port), "--dapr-grpc-port", str(grpc_port)]
