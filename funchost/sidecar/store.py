@@ -7,14 +7,18 @@ Durability (`FUNCHOST_SYNC`, docs/operations.md): `normal` (default, `synchronou
 mode) survives a process crash (kill -9); only a power loss of the whole machine could lose the
 last transactions. `full` (`synchronous=FULL`) syncs the WAL on every commit: power-loss safe.
 
-The event loop is never blocked for long by another process's lock: once started, the busy
-timeout is `LIVE_BUSY_MS`, and callers retry a `database is locked` asynchronously
-(`store_errors.patiently`). The sidecar checks the file before opening it (store_check.py) and
-checkpoints the WAL into the `.db` on close, so the `.db` alone holds everything afterwards.
+A lock held by another process (a `sqlite3` shell, `funchost db vacuum`) does not freeze the
+event loop on the request paths: the state API and publishes write in `quick_locks()` mode (busy
+timeout `LIVE_BUSY_MS`) and retry a `database is locked` asynchronously
+(`store_errors.patiently`, the outbox's flush). Background writers (actors, reminders, workflows,
+jobs) keep a blocking wait (`BLOCKING_BUSY_MS`) rather than fail mid-turn. The sidecar checks
+the file before opening it (store_check.py) and checkpoints the WAL into the `.db` on close, so
+the `.db` alone holds everything afterwards.
 """
 
 from __future__ import annotations
 
+import contextvars
 import fcntl
 import logging
 import os
@@ -38,7 +42,23 @@ class StoreDamaged(RuntimeError):
 
 SYNC_LEVELS = {"normal": "NORMAL", "full": "FULL"}
 LIVE_BUSY_MS = 20
-"""Busy timeout once started: a lock held elsewhere blocks the event loop at most this long."""
+"""Busy timeout in `quick_locks()` mode: a lock held elsewhere blocks the caller this long."""
+BLOCKING_BUSY_MS = 30_000
+"""Busy timeout of the other writers once started (they cannot retry later)."""
+_quick: contextvars.ContextVar[bool] = contextvars.ContextVar("funchost_quick", default=False)
+
+
+@contextmanager
+def quick_locks() -> Iterator[None]:
+    """Writes in this block fail after `LIVE_BUSY_MS` on a lock held elsewhere (to be retried
+    asynchronously) instead of blocking the thread."""
+    token = _quick.set(True)
+    try:
+        yield
+    finally:
+        _quick.reset(token)
+
+
 START_BUSY_S = 5.0
 """How long start-up waits for a lock held by another process before naming it."""
 
@@ -114,6 +134,7 @@ class Store:
                 raise StoreDamaged(self._damaged_message(str(exc))) from None
             raise
         self._depth = 0
+        self._busy_ms = self._slow_ms = int(START_BUSY_S * 1000)
         self._lock = threading.RLock()
         self._schemas: set[str] = set()
 
@@ -161,14 +182,23 @@ class Store:
             self._owner = None
 
     def go_live(self) -> None:
-        """After start-up: a lock held elsewhere blocks a caller `LIVE_BUSY_MS` at most."""
+        """After start-up: writers wait `BLOCKING_BUSY_MS`, or `LIVE_BUSY_MS` in `quick_locks()`."""
         with self._lock:
-            self.conn.execute(f"PRAGMA busy_timeout={LIVE_BUSY_MS}")
+            self._slow_ms = BLOCKING_BUSY_MS
+            self._busy_for_mode()
+
+    def _busy_for_mode(self) -> None:
+        """Set the connection's busy timeout for the caller's mode (a no-op when unchanged)."""
+        want = LIVE_BUSY_MS if _quick.get() else self._slow_ms
+        if want != self._busy_ms:
+            self.conn.execute(f"PRAGMA busy_timeout={want}")
+            self._busy_ms = want
 
     def checkpoint(self) -> None:
         """Copy the WAL into the `.db` and truncate it (`PRAGMA wal_checkpoint(TRUNCATE)`)."""
         with self._lock:
             self.conn.execute(f"PRAGMA busy_timeout={int(START_BUSY_S * 1000)}")
+            self._busy_ms = int(START_BUSY_S * 1000)
             row = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             if row is not None and row[0]:
                 raise sqlite3.OperationalError(
@@ -195,6 +225,7 @@ class Store:
                 finally:
                     self._depth -= 1
                 return
+            self._busy_for_mode()
             self.conn.execute("BEGIN IMMEDIATE")
             self._depth = 1
             try:
@@ -210,6 +241,8 @@ class Store:
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
         """Run one statement (autocommits unless inside `tx()`)."""
         with self._lock:
+            if not self._depth:
+                self._busy_for_mode()
             return self.conn.execute(sql, params)
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:

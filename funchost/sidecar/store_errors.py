@@ -5,9 +5,10 @@ size limit (`database or disk is full`, `disk I/O error`), a read-only file... E
 `StorageError` (a `DaprApiError`: HTTP 500 + errorCode naming the operation, gRPC INTERNAL, as
 daprd reports a failing store) whose message names the store, the cause and what to do.
 
-The busy timeout of the live connection is short (store.LIVE_BUSY_MS), so `patiently(fn)` retries
-a `database is locked` with `asyncio.sleep` in between: the event loop stays free (health, reads,
-other requests) while a write waits for another process's lock, up to `BUSY_WAIT` seconds.
+`patiently(fn)` runs `fn` in `store.quick_locks()` mode (a lock held elsewhere fails after
+store.LIVE_BUSY_MS) and retries a `database is locked` with `asyncio.sleep` in between: the event
+loop stays free (health, reads, other requests) while a write waits for another process's lock,
+up to `BUSY_WAIT` seconds.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, TypeVar
 import grpc
 
 from ._errors import DaprApiError
+from .store import quick_locks
 
 T = TypeVar("T")
 log = logging.getLogger("funchost.sidecar.store")
@@ -69,7 +71,8 @@ async def patiently(fn: Callable[[], T], wait: float = BUSY_WAIT) -> T:
     delay = 0.01
     while True:
         try:
-            return fn()
+            with quick_locks():
+                return fn()
         except (StorageError, sqlite3.OperationalError) as exc:
             busy = exc.busy if isinstance(exc, StorageError) else is_busy(exc)
             if not busy or time.monotonic() >= deadline:

@@ -17,6 +17,7 @@ import time
 
 from .._errors import DaprApiError
 from ..component import Component
+from ..store import quick_locks
 from ..store_errors import BUSY_WAIT, is_busy, storage_error
 from .broker import BrokerContext, Row
 from .delivery import ActiveSubscription, Message
@@ -132,7 +133,7 @@ class OutboxBroker:
         now = self.ctx.clock.time()
         results: list[list[Message]] = []
         try:
-            with self.store.tx() as conn:
+            with quick_locks(), self.store.tx() as conn:  # locked elsewhere: retried shortly
                 for rows, _fut in batch:
                     msgs = []
                     for pubsub, topic, body, meta, raw in rows:
