@@ -7,7 +7,7 @@
 # --components (Redis or Kafka). The README's deploy command is the first line below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-common=(functions --app-id task-agent-system --image task-agent-system:latest
+common=(functions --app-id task-agent-system
         --sidecar-volume notifications:/var/run/funchost/notifications)
 "${PYTHON:-python3}" -m funchost.manifests "${common[@]}" --out k8s/app --components k8s/components/redis "$@"
 "${PYTHON:-python3}" -m funchost.manifests "${common[@]}" --out k8s/app-kafka --components k8s/components/kafka "$@"

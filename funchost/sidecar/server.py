@@ -35,6 +35,7 @@ from .grpc_api import DaprApis, DaprService, GrpcApiSubsystem
 from .introspection import IntrospectionSubsystem
 from .invoke import InvokeSubsystem
 from .jobs import JobsSubsystem
+from .limits import MaxBodySizeMiddleware, body_too_large_handlers
 from .lock.subsystem import LockSubsystem
 from .metrics import MetricsSubsystem
 from .pubsub.subsystem import PubSubSubsystem
@@ -42,6 +43,7 @@ from .secrets import SecretsSubsystem
 from .security import ApiTokenMiddleware, grpc_token_interceptors
 from .state.subsystem import StateSubsystem
 from .store import Store
+from .store_errors import unexpected_error_handlers
 from .subsystem import Subsystem
 from .workflows import WorkflowsSubsystem
 
@@ -242,14 +244,15 @@ class Sidecar:
         routes: list[BaseRoute] = []
         for sub in self.subsystems.values():
             routes.extend(sub.routes())
-        http_app = Starlette(routes=routes)
-        asgi: Any = http_app
+        handlers = {**unexpected_error_handlers(), **body_too_large_handlers()}
+        http_app = Starlette(routes=routes, exception_handlers=handlers)
+        asgi: Any = MaxBodySizeMiddleware(http_app, self.config.max_body_size)
         if self.config.api_token:
-            asgi = ApiTokenMiddleware(http_app, self.config.api_token)
+            asgi = ApiTokenMiddleware(asgi, self.config.api_token)
         self._grpc = grpc.aio.server(
             interceptors=grpc_token_interceptors(self.config.api_token),
             options=[
-                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+                ("grpc.max_receive_message_length", self.config.max_body_size),
                 ("grpc.max_send_message_length", 64 * 1024 * 1024),
                 ("grpc.so_reuseport", 0),
             ],
@@ -297,6 +300,7 @@ class Sidecar:
 
         for sub in self.subsystems.values():
             await sub.start()
+        self.store.go_live()  # from now on a lock held elsewhere blocks the loop for ms, not s
         self.started.set()
         if self.config.app_port is not None:
             self._app_task = asyncio.create_task(self._discover_app())
