@@ -52,9 +52,10 @@ RUN groupadd --system --gid 10001 funchost \
 COPY --from=builder /opt/funchost /opt/funchost
 WORKDIR /app
 COPY functions/ ./functions/
+COPY notification-service/ ./notification-service/
 COPY components/ ./components/
 COPY bindings/ ./bindings/
-RUN python -m compileall -q /app/functions
+RUN python -m compileall -q /app/functions /app/notification-service
 # The working directory is writable (`funchost run` keeps .funchost/ there); /tmp is an emptyDir
 # on Kubernetes, where the root filesystem is read-only.
 WORKDIR /tmp

@@ -294,6 +294,8 @@ def main() -> None:
         "one_id_count_ok": res["one_count"] == SIDECAR_CALLS,
         "actor_client": args.actor_client,
         "cpu_ms_per_call": per_call,
+        "topology": "separate processes (sidecar, app, client); funchost run's"
+        " (sidecar thread in the app process): bench/product.py",
     }
     print(json.dumps(summary))
 

@@ -256,6 +256,8 @@ def main() -> None:
                 "events": args.events,
                 "rounds": args.rounds,
                 "concurrency": args.concurrency,
+                "topology": "separate processes (sidecar, app, client); funchost run's"
+                " (sidecar thread in the app process): bench/product.py",
             }
         )
     )

@@ -5,7 +5,10 @@
     the sidecar's store uses: kill -9 safe, no fsync per commit) is printed for context;
 (b) 200 workflows x 5 chained no-op activities through the embedded sidecar;
 (c) one workflow fanning out 1,000 async activities that each sleep 1 s.
-The sidecar, the SDK worker and the client run in three processes. Last line: one JSON object.
+The sidecar, the SDK worker and the client run in three processes (NOT `funchost run`'s topology,
+where the sidecar is a thread of the app process: bench/product.py measures that). `ratio` is
+against the baseline at the store's own durability (synchronous=NORMAL); the fsync-per-commit
+ratio is printed too. Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -213,17 +216,22 @@ def main() -> None:
         f"{chains['workflows_per_s']:.1f} workflows/s, {chains['activities_per_s']:.0f} "
         f"activities/s, end-to-end p50 {chains['p50_ms']:.0f} ms, p99 {chains['p99_ms']:.0f} ms"
     )
-    print(f"    ratio b/a = {ratio:.3f} (goal >= 0.3; b goal >= 300 activities/s)")
+    print(
+        f"    ratio b/a = {chains['activities_per_s'] / unsynced:.3f} vs synchronous=NORMAL, "
+        f"{ratio:.3f} vs FULL (goal >= 0.3; b goal >= 300 activities/s)"
+    )
     print(f"(c) fan-out of {FANOUT} async activities sleeping 1 s: {fanout_s:.2f}s (goal <= 3 s)")
     print(
         json.dumps(
             {
                 "baseline_activities_per_s": round(baseline, 1),
                 "baseline_unsynced_per_s": round(unsynced, 1),
-                "ratio_vs_unsynced": round(chains["activities_per_s"] / unsynced, 3),
+                "ratio_vs_fsync_baseline": round(ratio, 3),
+                "topology": "separate processes (sidecar, worker, client); funchost run's"
+                " (sidecar thread in the app process): bench/product.py",
                 "workflows_per_s": round(chains["workflows_per_s"], 1),
                 "activities_per_s": round(chains["activities_per_s"], 1),
-                "ratio": round(ratio, 3),
+                "ratio": round(chains["activities_per_s"] / unsynced, 3),  # same durability
                 "p50_ms": round(chains["p50_ms"], 1),
                 "p99_ms": round(chains["p99_ms"], 1),
                 "fanout_1000_s": round(fanout_s, 2),

@@ -247,9 +247,27 @@ ConfigOpt = Annotated[
 ]
 
 
+RunFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "-f",
+        "--run-file",
+        help=(
+            "Run every app of a Dapr multi-app run template (the dapr.yaml of `dapr run -f`, or "
+            "a folder holding one) instead of PATH."
+        ),
+        envvar="FUNCHOST_RUN_FILE",
+    ),
+]
+
+
 @app.command()
 def run(
-    path: PathArg,
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Folder (or .py file) of functions.", envvar="FUNCHOST_PATH"),
+    ] = None,
+    run_file: RunFileOpt = None,
     host: HostOpt = "127.0.0.1",
     port: Annotated[
         int, typer.Option("--port", help="App port.", envvar="FUNCHOST_APP_PORT")
@@ -283,7 +301,17 @@ def run(
     dashboard: DashboardOpt = True,
     dashboard_port: DashboardPortOpt = 8080,
 ) -> None:
-    """Run PATH with the embedded sidecar: no Docker, no daprd. Ctrl-C stops both."""
+    """Run PATH with the embedded sidecar: no Docker, no daprd. Ctrl-C stops both.
+
+    With -f dapr.yaml: every app of the multi-app run template, each with its own sidecar.
+    """
+    if run_file is not None:
+        from funchost.commands.run import run_many
+
+        run_many(run_file, state_dir=state_dir, log_level=log_level)
+        return
+    if path is None:
+        raise typer.BadParameter("give PATH (a folder of functions) or -f dapr.yaml")
     from funchost.commands.run import run as run_impl
 
     run_impl(
@@ -433,6 +461,18 @@ def outbox(
     from funchost.commands.sidecar import outbox as outbox_impl
 
     outbox_impl(binding=binding, sidecar_url=sidecar_url, db=db)
+
+
+@app.command("apps")
+def apps_cmd(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON document.", envvar="FUNCHOST_APPS_JSON")
+    ] = False,
+) -> None:
+    """List the apps running on this machine (their sidecars' entries in the name registry)."""
+    from funchost.commands.sidecar import list_apps
+
+    list_apps(as_json=as_json)
 
 
 def _add_commands() -> None:

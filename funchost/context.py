@@ -269,6 +269,30 @@ class FunctionContext:
         )
         return _decode(resp.data)
 
+    async def invoke_method(
+        self,
+        app_id: str,
+        method: str,
+        data: Any = b"",
+        *,
+        http_verb: str = "POST",
+        content_type: str | None = "application/json",
+        querystring: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Call ``method`` of app ``app_id`` (``<app-id>.<namespace>`` too) by service
+        invocation; returns the JSON-decoded answer (or bytes). A non-2xx answer raises the
+        SDK's error (`DaprHttpError`, its ``status_code`` the app's)."""
+        client = await self.host.client()
+        resp = await client.invoke_method(
+            app_id,
+            method,
+            _encode(data) if data != b"" else b"",
+            content_type=content_type if data != b"" else None,
+            http_verb=http_verb,
+            http_querystring=tuple((querystring or {}).items()) or None,
+        )
+        return _decode(resp.data)
+
     async def get_secret(self, store: str, key: str) -> dict[str, str]:
         """The secret ``key`` of the secret store ``store`` (a dict of values)."""
         client = await self.host.client()

@@ -31,6 +31,18 @@ class Settings(BaseSettings):
     log_level: str = Field("info", validation_alias=_env("LOG_LEVEL"))
     sidecar_timeout: float = Field(60.0, validation_alias=_env("SIDECAR_TIMEOUT"))
     workflows: bool = Field(True, validation_alias=_env("WORKFLOWS"))
+    # The app's workflow worker: work items it runs at once (I/O-bound activities mostly wait,
+    # so the defaults fan 1,000 sleeping activities out at once) and its thread pool for sync
+    # activities. A Dapr Configuration (`config`) with `spec.workflow.maxConcurrent*` wins over
+    # the defaults; an explicit FUNCHOST_WORKFLOW_MAX_CONCURRENT_* wins over both.
+    workflow_max_concurrent_activities: int = Field(
+        1000, validation_alias=_env("WORKFLOW_MAX_CONCURRENT_ACTIVITIES")
+    )
+    workflow_max_concurrent_workflows: int = Field(
+        1000, validation_alias=_env("WORKFLOW_MAX_CONCURRENT_WORKFLOWS")
+    )
+    workflow_threads: int = Field(64, validation_alias=_env("WORKFLOW_THREADS"))
+    config: str | None = Field(None, validation_alias=_env("CONFIG"))  # Dapr Configuration file
     schedule_jobs: bool = Field(True, validation_alias=_env("SCHEDULE_JOBS"))
     state_store: str = Field("statestore", validation_alias=_env("STATE_STORE"))
     pubsub: str = Field("pubsub", validation_alias=_env("PUBSUB"))

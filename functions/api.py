@@ -3,7 +3,8 @@
     POST   /tasks/process            start processing a task (409 if the id was used)
     GET    /tasks/{task_id}          the task, from its TaskActor (404 if unknown)
     GET    /tasks/{task_id}/events   what happened to it (its `task-events`, in order)
-    POST   /tasks/{task_id}/complete mark it done (its deadline reminder is cancelled)
+    POST   /tasks/{task_id}/complete mark it done (its deadline reminder is cancelled; the owner
+                                     is told through the notification-service app)
     GET    /workflows/{workflow_id}  status, custom status and result of a workflow
     DELETE /workflows/{workflow_id}  terminate a running workflow
     POST   /chat/{user_id}           talk to the user's ChatActor
@@ -39,6 +40,9 @@ from .models import (
 )
 from .task_actor import TaskActor
 from .task_workflow import task_processing
+
+#: the agent's second app (../notification-service), reached by app id
+NOTIFICATION_SERVICE = "notification-service"
 
 
 @invoke("tasks/process", methods=("POST",))
@@ -78,7 +82,25 @@ async def complete_task(task_id: str, ctx: FunctionContext) -> Task | JSONRespon
     if await _find_task(ctx, task_id) is None:
         return _task_not_found(task_id)
     done: Task = await ctx.actor(TaskActor, task_id).UpdateStatus(TaskStatus.DONE.value)
+    await _tell_owner(ctx, done)
     return done
+
+
+async def _tell_owner(ctx: FunctionContext, task: Task) -> None:
+    """Tell the task's owner through the notification-service app (service invocation by app
+    id). Best effort: the agent also runs alone, so a failed call is logged, never raised."""
+    notice = {
+        "task_id": task.task_id,
+        "user_id": task.assignee or "",
+        "message": f"task {task.title!r} is done",
+        "event": "task.completed",
+    }
+    try:
+        await ctx.invoke_method(NOTIFICATION_SERVICE, "notify", notice)
+    except Exception as exc:
+        ctx.logger.warning(
+            "could not notify the owner of %s via %s: %s", task.task_id, NOTIFICATION_SERVICE, exc
+        )
 
 
 @invoke("workflows/{workflow_id}", methods=("GET",))

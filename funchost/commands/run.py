@@ -76,6 +76,8 @@ def run(
         api_token=os.environ.get("DAPR_API_TOKEN") or None,
         config_path=config_file.resolve() if config_file else None,
         max_body_size=body_size(max_body_size),
+        namespace=os.environ.get("NAMESPACE") or None,
+        register=True,  # found by app id from the other apps on this machine
     )
     try:
         with progress.step("loading components, starting the embedded sidecar"):
@@ -255,3 +257,24 @@ def check_components(registry: Any, components: Any, resources: list[Path]) -> N
                 highlight=False,
                 soft_wrap=True,
             )
+
+
+def run_many(run_file: Path, *, state_dir: Path, log_level: str) -> None:
+    """`funchost run -f FILE`: every app of a Dapr multi-app run template until Ctrl-C."""
+    from rich.markup import escape
+
+    from funchost.runfile import RunFileError, load_run_file, run_apps
+
+    try:
+        spec = load_run_file(run_file)
+    except RunFileError as exc:
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(1) from None
+    for warning in spec.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+    default_state = state_dir == Path(".funchost")
+    code = run_apps(spec, state_dir=None if default_state else state_dir, log_level=log_level)
+    if code:
+        raise typer.Exit(code)

@@ -1,6 +1,6 @@
-"""`funchost sidecar`, `funchost send binding`, `funchost outbox`, `funchost db`: the embedded
-sidecar alone, what talks to a running one and to its database (cli.py declares the options of
-the first three; `register_db` adds the `db` group); and the database-file side of
+"""`funchost sidecar`, `funchost send binding`, `funchost outbox`, `funchost apps`, `funchost db`:
+the embedded sidecar alone, what talks to running ones and to an app's database (cli.py declares
+the options of the first four; `register_db` adds the `db` group); and the database-file side of
 `funchost config` (commands/config.py).
 """
 
@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from funchost.commands.common import console, err_console, unreachable
 
@@ -47,23 +46,15 @@ def sidecar(
         app_api_token=os.environ.get("APP_API_TOKEN") or None,
         api_token=os.environ.get("DAPR_API_TOKEN") or None,
         max_body_size=body_size(max_body_size),
+        namespace=os.environ.get("NAMESPACE") or None,
+        register=True,  # found by app id from the other apps on this machine
         **options,
     )
 
-    from funchost.sidecar.runner import run_sidecar_forever
+    from funchost.sidecar.standalone import exec_sidecar
 
-    def ready(sc: Any) -> None:
-        console.print(
-            f"funchost sidecar for '{app_id}': HTTP {sc.http_url}  gRPC {sc.grpc_address}  "
-            f"app port {app_port}  db {config.db_path}",
-            highlight=False,
-        )
-
-    try:
-        run_sidecar_forever(config, ready=ready)
-    except Exception as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(1) from exc
+    # The options are parsed: serve from a fresh image of this process, without the CLI in it.
+    exec_sidecar(config)
 
 
 def body_size(text: str) -> int:
@@ -297,3 +288,36 @@ def vacuum(db: DbArg) -> None:
 def register_db(app: typer.Typer) -> None:
     """Add the `db` command group to the funchost typer app."""
     app.add_typer(db_app, name="db")
+
+
+def list_apps(as_json: bool = False) -> None:
+    """`funchost apps`: every live app in the local name registry (stale entries cleaned)."""
+    import json
+    from dataclasses import asdict
+
+    from rich.table import Table
+
+    from funchost.sidecar import resolution
+
+    found = resolution.list_apps()
+    if as_json:
+        console.print_json(json.dumps([asdict(a) for a in found]))
+        return
+    if not found:
+        console.print(
+            f"no apps running (registry {resolution.registry_dir()}): start one with "
+            "`funchost run PATH`, `funchost run -f dapr.yaml` or `funchost sidecar --app-id ID`",
+            highlight=False,
+        )
+        return
+    table = Table("app id", "namespace", "pid", "sidecar HTTP", "sidecar gRPC", "app port")
+    for a in found:
+        table.add_row(
+            a.app_id,
+            a.namespace,
+            str(a.pid),
+            str(a.http_port),
+            str(a.grpc_port),
+            str(a.app_port or "-"),
+        )
+    console.print(table)

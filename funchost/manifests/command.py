@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -10,7 +12,9 @@ from funchost.errors import FunchostError
 
 
 def manifests_command(
-    path: Path = typer.Argument(..., help="Folder of functions (installed plugins are added)."),
+    path: Path | None = typer.Argument(
+        None, help="Folder of functions (installed plugins are added)."
+    ),
     out: Path = typer.Option(
         Path("k8s/app"), "--out", envvar="FUNCHOST_MANIFESTS_OUT", help="Output folder."
     ),
@@ -92,11 +96,19 @@ def manifests_command(
     keda: bool = typer.Option(
         True, "--keda/--no-keda", envvar="FUNCHOST_KEDA", help="KEDA for topic consumers."
     ),
+    run_file: Path | None = typer.Option(
+        None,
+        "-f",
+        "--run-file",
+        envvar="FUNCHOST_RUN_FILE",
+        help=(
+            "Every functions folder of a Dapr multi-app run template (dapr.yaml), one app each: "
+            "rendered into OUT/<app-id>/ with the template's app ids (instead of PATH)."
+        ),
+    ),
 ) -> None:
     """Render Dapr and Kubernetes manifests from the decorated functions (or --check them)."""
-    from funchost.discovery import discover
-    from funchost.manifests.render import check as check_files
-    from funchost.manifests.render import options_from, render, write
+    from funchost.manifests.render import options_from
 
     try:
         opts = options_from(
@@ -116,10 +128,48 @@ def manifests_command(
             secrets=secret,
             app_max_concurrency=app_max_concurrency,
         )
-        files = render(discover(path, plugins=plugins), opts)
+        if run_file is not None:
+            targets = _run_file_apps(run_file, out, opts, image)
+        elif path is not None:
+            targets = [(path, out, opts)]
+        else:
+            raise typer.BadParameter("give PATH (a folder of functions) or -f dapr.yaml")
+        failed = False
+        for folder, target_out, target_opts in targets:
+            failed |= not _render_one(folder, target_out, target_opts, check, plugins)
     except FunchostError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    if failed:
+        raise typer.Exit(1)
+
+
+def _run_file_apps(
+    run_file: Path, out: Path, opts: Any, image: str | None
+) -> list[tuple[Path, Path, Any]]:
+    """(folder, output folder, options) for each functions folder of a run template."""
+    from funchost.runfile import load_run_file
+
+    targets = []
+    for app in load_run_file(run_file).apps:
+        if not app.is_functions_folder:
+            typer.echo(f"skipped {app.app_id!r}: it runs a command, not a folder of functions")
+            continue
+        app_opts = replace(opts, app_id=app.app_id, image=image or f"{app.app_id}:latest")
+        targets.append((app.app_dir, out / app.app_id, app_opts))
+    return targets
+
+
+def _render_one(path: Path, out: Path, opts: Any, check: bool, plugins: bool) -> bool:
+    """Render (or --check) one app's manifests; False when --check found drift."""
+    from funchost.discovery import discover
+    from funchost.manifests.render import check as check_files
+    from funchost.manifests.render import render, write
+
+    # the image holds each app's folder under /app (Dockerfile): serve this one
+    folder = path.resolve() if path.is_dir() else path.resolve().parent
+    opts = replace(opts, functions_path=f"/app/{folder.name}")
+    files = render(discover(path, plugins=plugins), opts)
     if check:
         problems = check_files(files, out)
         if problems:
@@ -129,11 +179,12 @@ def manifests_command(
             typer.echo(
                 f"fix: re-run `funchost manifests {path} --out {out} ...` and commit", err=True
             )
-            raise typer.Exit(1)
+            return False
         typer.echo(f"{len(files)} manifest files in {out} match the code")
-        return
+        return True
     written = write(files, out)
     typer.echo(f"wrote {len(written)} files to {out}")
+    return True
 
 
 def register(app: typer.Typer) -> None:

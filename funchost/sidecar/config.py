@@ -32,3 +32,11 @@ class SidecarConfig:
     log_level: str = "warning"
     #: daprd's --max-body-size (bytes): HTTP request bodies and gRPC messages received
     max_body_size: int = DEFAULT_MAX_BODY_SIZE
+    #: daprd's NAMESPACE (`<app-id>.<namespace>` targets); None = "default"
+    namespace: str | None = None
+    #: claim the app id in the local name registry (`funchost run`, `funchost sidecar`)
+    register: bool = False
+    #: the registry directory; None = FUNCHOST_REGISTRY_DIR or the user's default
+    registry_dir: Path | str | None = None
+    # The Configuration's spec.workflow.stateRetentionPolicy; None: FUNCHOST_WORKFLOW_RETENTION.
+    workflow_retention: dict[str, str] | None = None

@@ -153,6 +153,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--enable-app-health-check", action="store_true")
     p.add_argument("--config", default=None, help="a Dapr Configuration YAML")
     p.add_argument("--max-body-size", default="4Mi", help="daprd's --max-body-size (4Mi)")
+    p.add_argument(
+        "--register", action="store_true", help="claim --app-id in the local name registry"
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper())
     config = SidecarConfig(
@@ -168,6 +171,7 @@ def main(argv: list[str] | None = None) -> None:
         enable_app_health_check=args.enable_app_health_check,
         config_path=Path(args.config) if args.config else None,
         max_body_size=parse_size(args.max_body_size),
+        register=args.register,
     )
 
     def ready(sidecar: Sidecar) -> None:

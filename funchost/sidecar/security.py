@@ -12,6 +12,8 @@ import grpc
 # Paths daprd leaves open even when an API token is set, plus the embedded sidecar's Prometheus
 # endpoint (daprd serves its metrics on a separate port that takes no token either).
 OPEN_PATHS = ("/v1.0/healthz", "/v1.0/healthz/outbound", "/metrics")
+# Sidecar-to-sidecar invocation (daprd's internal gRPC port, which takes no API token either).
+INTERNAL_PREFIX = "/funchost/internal/"
 
 
 def _token_ok(given: str | None, expected: str) -> bool:
@@ -26,7 +28,8 @@ class ApiTokenMiddleware:
         self.token = token
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        path = scope["path"] if scope["type"] == "http" else ""
+        if scope["type"] != "http" or path in OPEN_PATHS or path.startswith(INTERNAL_PREFIX):
             await self.app(scope, receive, send)
             return
         given = None

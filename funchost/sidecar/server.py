@@ -16,13 +16,14 @@ import socket
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from . import resolution
 from .actors import ActorsSubsystem
 from .app_channel import AppChannel, make_channel
 from .bindings import BindingsSubsystem
@@ -33,6 +34,7 @@ from .configuration.subsystem import ConfigurationSubsystem
 from .core import CoreSubsystem
 from .grpc_api import DaprApis, DaprService, GrpcApiSubsystem
 from .introspection import IntrospectionSubsystem
+from .invocation.targets import install_app_id_fallback
 from .invoke import InvokeSubsystem
 from .jobs import JobsSubsystem
 from .limits import MaxBodySizeMiddleware, body_too_large_handlers
@@ -47,6 +49,9 @@ from .store_errors import unexpected_error_handlers
 from .subsystem import Subsystem
 from .workflows import WorkflowsSubsystem
 
+if TYPE_CHECKING:
+    from .resolution import Registration
+
 __all__ = ["Sidecar", "SidecarConfig", "SidecarThread", "Subsystem", "free_port"]
 
 log = logging.getLogger("funchost.sidecar")
@@ -60,6 +65,14 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
         return asyncio.new_event_loop()
     return uvloop.new_event_loop()
+
+
+def _name_os_thread(name: str) -> None:
+    """Name the calling thread for the OS too (top -H, /proc/PID/task/TID/comm; profilers)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME (Linux)
 
 
 def free_port() -> int:
@@ -120,7 +133,19 @@ class Sidecar:
         self.config = config
         self.clock = clock or Clock()
         self.app: AppChannel = make_channel(config)  # first: a bad --app-protocol opens nothing
-        self.store = Store(config.db_path, exclusive=True)
+        #: this sidecar's claim on its app id in the local name registry (config.register),
+        #: taken first: a second process with this id fails naming the holder's pid
+        self.registration: Registration | None = None
+        if config.register:
+            self.registration = resolution.claim(
+                config.app_id, config.namespace, config.registry_dir
+            )
+        try:
+            self.store = Store(config.db_path, exclusive=True)
+        except BaseException:
+            if self.registration is not None:
+                self.registration.close()
+            raise
         self._http: uvicorn.Server | None = None
         self._http_task: asyncio.Task[None] | None = None
         self._grpc: grpc.aio.Server | None = None
@@ -146,7 +171,7 @@ class Sidecar:
         self.lock = LockSubsystem(self, self.components)
         self.bindings = BindingsSubsystem(self, self.components)
         self.jobs = JobsSubsystem(self)
-        self.invoke = InvokeSubsystem(self)
+        self.invoke = InvokeSubsystem(self, self.components)
         self.actors = ActorsSubsystem(self, self.state)
         apis = DaprApis(
             self,
@@ -246,7 +271,12 @@ class Sidecar:
             routes.extend(sub.routes())
         handlers = {**unexpected_error_handlers(), **body_too_large_handlers()}
         http_app = Starlette(routes=routes, exception_handlers=handlers)
-        asgi: Any = MaxBodySizeMiddleware(http_app, self.config.max_body_size)
+        install_app_id_fallback(http_app)  # `dapr-app-id` invocations of unrouted paths
+        # the body limit covers every API; the cross-app hop's fast path (another sidecar's
+        # call, already limited by that sidecar) goes around it
+        asgi: Any = self.invoke.wrap_asgi(
+            MaxBodySizeMiddleware(http_app, self.config.max_body_size)
+        )
         if self.config.api_token:
             asgi = ApiTokenMiddleware(asgi, self.config.api_token)
         self._grpc = grpc.aio.server(
@@ -301,6 +331,13 @@ class Sidecar:
         for sub in self.subsystems.values():
             await sub.start()
         self.store.go_live()  # from now on a lock held elsewhere blocks the loop for ms, not s
+        if self.registration is not None:
+            self.registration.publish(
+                self.config.http_port,
+                self.config.grpc_port,
+                self.config.app_port,
+                self.config.app_protocol,
+            )
         self.started.set()
         if self.config.app_port is not None:
             self._app_task = asyncio.create_task(self._discover_app())
@@ -381,6 +418,9 @@ class Sidecar:
         """Stop subsystems (reverse order), servers, background tasks; close the store."""
         await self.quiesce()
         self.stopping = True
+        if self.registration is not None:
+            self.registration.close()  # other apps stop resolving us first
+            self.registration = None
         if self._app_task is not None:
             self._app_task.cancel()
         for sub in reversed(list(self.subsystems.values())):
@@ -424,6 +464,7 @@ class SidecarThread:
         self._ready.result(timeout)
 
     def _run(self) -> None:
+        _name_os_thread("funchost-sidecar")
         self.loop = loop = new_event_loop()
         asyncio.set_event_loop(loop)
 

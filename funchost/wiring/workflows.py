@@ -50,13 +50,14 @@ def build_runtime(host: Host) -> Any:
     from dapr.ext.workflow import WorkflowRuntime
     from dapr.ext.workflow.logger import LoggerOptions
 
-    s = host.settings
     from funchost.observability.workflows import (
         observe_activity,
         observe_workflow,
         quiet_sdk_failure_lines,
     )
+    from funchost.wiring.workflow_limits import worker_limits
 
+    s = host.settings
     quiet_sdk_failure_lines(host)  # each failed activity try is logged once, by the observer
 
     # The SDK gives its loggers a handler of their own; a NullHandler leaves them to propagate
@@ -65,6 +66,7 @@ def build_runtime(host: Host) -> Any:
         host=s.dapr_host,
         port=str(s.dapr_grpc_port),
         logger_options=LoggerOptions(log_handler=logging.NullHandler()),
+        **worker_limits(s).runtime_kwargs(),
     )
     for wf in host.registry.workflows:
         runtime.register_workflow(observe_workflow(host, wf, _fresh(wf.target)), name=wf.name)

@@ -247,8 +247,12 @@ class GrpcAppChannel:
         headers: Mapping[str, str],
         timeout: float | None = None,
     ) -> AppResponse:
-        """Same as `request` (gRPC keeps one multiplexed connection anyway)."""
-        return await self.request(method, path, body=body, headers=headers, timeout=timeout)
+        """Same as `request` (gRPC keeps one multiplexed connection anyway); a query string in
+        `path` goes to `http_extension.querystring`, raw."""
+        path, _, query = path.partition("?")
+        return await self.request(
+            method, path, body=body, headers=headers, params=query or None, timeout=timeout
+        )
 
     # -- pub/sub -------------------------------------------------------------------------------
     async def list_subscriptions(self) -> list[dict[str, Any]]:

@@ -28,6 +28,7 @@ from ..subsystem import Runtime, Subsystem
 from .engine import Engine, WorkflowError
 from .grpc_service import add_taskhub_service
 from .http_api import WorkflowHttpApi
+from .retention import RetentionPolicy
 
 __all__ = ["Engine", "WorkflowError", "WorkflowsSubsystem"]
 
@@ -40,9 +41,12 @@ class WorkflowsSubsystem(Subsystem):
     def __init__(self, sidecar: Runtime, limits: RuntimeConfig | None = None) -> None:
         super().__init__(sidecar)
         self.engine = Engine(sidecar.store, sidecar.clock)
+        self._retention: dict[str, str] | None = None
         if limits is not None:  # --config: spec.workflow
             self.engine.max_turns = limits.max_concurrent_workflows
             self.engine.max_activities = limits.max_concurrent_activities
+            workflow = limits.spec.get("workflow") or {}
+            self._retention = workflow.get("stateRetentionPolicy") if workflow else None
         self._tasks: list[asyncio.Task[None]] = []
 
     def routes(self) -> list[BaseRoute]:
@@ -53,9 +57,12 @@ class WorkflowsSubsystem(Subsystem):
 
     async def start(self) -> None:
         self.engine.load()
+        spec = self.sidecar.config.workflow_retention or self._retention
+        policy = RetentionPolicy.from_env() if spec is None else RetentionPolicy.from_spec(spec)
         self._tasks = [
             self.sidecar.spawn(self.engine.run_timers()),
             self.sidecar.spawn(self.engine.run_watchdog()),
+            self.sidecar.spawn(self.engine.run_retention(policy)),
         ]
 
     async def quiesce(self) -> None:

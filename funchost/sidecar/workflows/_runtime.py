@@ -22,6 +22,7 @@ from ..store import Store
 from ._pb import PENDING, event, pb, sv
 from .backend import Backend, PendingActivity
 from .dispatcher import Dispatcher, WorkerConn
+from .group_commit import GroupCommit
 from .state import InboxItem, Instance, done_key
 from .turn import Plan, process_turn
 
@@ -59,6 +60,7 @@ class Runtime:
         self.ready: dict[str, None] = {}
         self.timers: list[tuple[float, str]] = []
         self._timer_wake = asyncio.Event()
+        self._finished = asyncio.Event()  # an instance finished (wakes the retention sweep)
         self._watch: dict[str, asyncio.Event] = {}
         self._pos = 0.0
         self._pump_scheduled = False
@@ -66,6 +68,8 @@ class Runtime:
         # Configuration spec.workflow: work items outstanding on the workers at once (None = any).
         self.max_turns: int | None = None  # maxConcurrentWorkflowInvocations
         self.max_activities: int | None = None  # maxConcurrentActivityInvocations
+        # worker completions arriving together share one transaction
+        self.group = GroupCommit(store, lambda: len(self.turns) + len(self.activity_tokens))
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -126,7 +130,7 @@ class Runtime:
 
     def busy(self) -> bool:
         """Turns or activities in flight, or work ready/due for a connected worker."""
-        if self.turns or self.activity_tokens:
+        if self.turns or self.activity_tokens or self.group:
             return True
         if self.dispatcher.workers and (self.ready or self.undispatched):
             return True
@@ -329,8 +333,11 @@ class Runtime:
             inst.custom_status = plan.custom_status
             inst.updated = now
             self.backend.update_instance(conn, inst)
+            if inst.terminal and remaining:  # events for a finished execution: never consumed
+                self.backend.delete_inbox(conn, [it.row_id for it in remaining])
+                remaining = []
             for child in plan.children:
-                old = self.instances.get(child.instance_id)
+                old = self._lookup(child.instance_id)
                 if old is not None and not old.terminal:
                     log.warning(
                         "child workflow %s already running; not restarted", child.instance_id
@@ -389,7 +396,10 @@ class Runtime:
             self.activities[act.row_id] = act
             self.undispatched.append(act.row_id)
         if inst.terminal:
-            inst.history = None  # reloaded on demand (purge, GetInstanceHistory)
+            # Finished: memory holds running instances only (read back on demand: `_lookup`).
+            inst.history = None
+            self.instances.pop(iid, None)
+            self._finished.set()
         if any(it.visible_at <= now for it in inst.inbox):
             self.ready[iid] = None
         self._notify(iid)
@@ -449,6 +459,11 @@ class Runtime:
             self._schedule(act.instance_id, now)
         self._kick()  # a slot is free (see max_activities)
 
+    def _lookup(self, iid: str) -> Instance | None:
+        """A running instance from memory, a finished one from the store (not cached)."""
+        inst = self.instances.get(iid)
+        return inst if inst is not None else self.backend.load_instance(iid)
+
     def _forget(self, inst: Instance) -> None:
         self.instances.pop(inst.instance_id, None)
         for rid in [r for r, a in self.activities.items() if a.instance_id == inst.instance_id]:
@@ -465,7 +480,7 @@ class Runtime:
     async def wait_for(self, iid: str, done: Callable[[Instance | None], bool]) -> Instance | None:
         """Long-poll until `done(instance)` holds (cancelled by the caller's deadline)."""
         while True:
-            inst = self.instances.get(iid)
+            inst = self._lookup(iid)
             if done(inst):
                 return inst
             ev = self._watch.get(iid)

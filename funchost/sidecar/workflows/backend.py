@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..store import Store
-from ._pb import pb
+from ._pb import TERMINAL, pb
 from .state import InboxItem, Instance
 
 SCHEMA = """
@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS wf_activities (
     instance_id TEXT NOT NULL, request BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS wf_activities_instance ON wf_activities (instance_id);
+CREATE INDEX IF NOT EXISTS wf_instances_completed ON wf_instances (completed)
+    WHERE completed IS NOT NULL;
 """
 
 # `wf_instances` columns, named as the `Instance` fields they hold; `_UPDATED`: those that change.
@@ -68,6 +70,12 @@ def _values(inst: Instance, fields: Iterable[str]) -> tuple[object, ...]:
     return tuple(int(inst.suspended) if f == "suspended" else getattr(inst, f) for f in fields)
 
 
+def _instance(row: sqlite3.Row) -> Instance:
+    inst = Instance(**{f: row[f] for f in _FIELDS})
+    inst.suspended = bool(inst.suspended)
+    return inst
+
+
 @dataclass
 class PendingActivity:
     """An activity owed to a worker: its row id and request."""
@@ -87,13 +95,64 @@ class Backend:
     # -- loading (startup) ------------------------------------------------------------------
 
     def load_instances(self) -> dict[str, Instance]:
-        rows = self.store.query(f"SELECT {_COLUMNS} FROM wf_instances ORDER BY rowid")
-        out: dict[str, Instance] = {}
-        for r in rows:
-            inst = Instance(**{f: r[f] for f in _FIELDS})
-            inst.suspended = bool(inst.suspended)
-            out[inst.instance_id] = inst
-        return out
+        """The instances still running (finished ones are read on demand: `load_instance`)."""
+        marks = ",".join("?" * len(TERMINAL))
+        rows = self.store.query(
+            f"SELECT {_COLUMNS} FROM wf_instances WHERE status NOT IN ({marks}) ORDER BY rowid",
+            tuple(TERMINAL),
+        )
+        return {r["instance_id"]: _instance(r) for r in rows}
+
+    def load_instance(self, instance_id: str) -> Instance | None:
+        row = self.store.query_one(
+            f"SELECT {_COLUMNS} FROM wf_instances WHERE instance_id = ?", (instance_id,)
+        )
+        return _instance(row) if row is not None else None
+
+    def finished_ids(
+        self, created_from: float | None, created_to: float | None, statuses: set[int]
+    ) -> list[str]:
+        """Ids of terminal instances created in [from, to) with one of `statuses` (any if empty)."""
+        wanted = sorted(statuses & TERMINAL) if statuses else sorted(TERMINAL)
+        if not wanted:
+            return []
+        marks = ",".join("?" * len(wanted))
+        sql = f"SELECT instance_id FROM wf_instances WHERE status IN ({marks})"
+        args: list[object] = list(wanted)
+        if created_from is not None:
+            sql += " AND created >= ?"
+            args.append(created_from)
+        if created_to is not None:
+            sql += " AND created < ?"
+            args.append(created_to)
+        return [r["instance_id"] for r in self.store.query(sql, args)]
+
+    def next_expiry(self, ttl: dict[int, float]) -> float | None:
+        """When the next finished instance's retention runs out (None: nothing finished)."""
+        due: float | None = None
+        for status, seconds in ttl.items():
+            row = self.store.query_one(
+                "SELECT MIN(completed) AS c FROM wf_instances WHERE status = ?"
+                " AND completed IS NOT NULL",
+                (status,),
+            )
+            if row is not None and row["c"] is not None:
+                t = float(row["c"]) + seconds
+                due = t if due is None else min(due, t)
+        return due
+
+    def expired_ids(self, now: float, ttl: dict[int, float], limit: int) -> list[str]:
+        """Terminal instances whose retention (seconds per status) has run out."""
+        clauses = " OR ".join("(status = ? AND completed <= ?)" for _ in ttl)
+        args: list[object] = []
+        for status, seconds in ttl.items():
+            args += [status, now - seconds]
+        rows = self.store.query(
+            "SELECT instance_id FROM wf_instances WHERE completed IS NOT NULL"
+            f" AND ({clauses}) LIMIT ?",
+            (*args, limit),
+        )
+        return [r["instance_id"] for r in rows]
 
     def load_inbox(self) -> list[tuple[str, InboxItem]]:
         rows = self.store.query(

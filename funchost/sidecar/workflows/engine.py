@@ -6,12 +6,16 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from ._pb import PENDING, RUNNING, SUSPENDED, TERMINATED, event, new_trace_context, pb, sv, ts
 from ._runtime import Runtime
 from .backend import PendingActivity
+from .retention import RetentionPolicy
 from .state import InboxItem, Instance
+
+log = logging.getLogger("funchost.sidecar.workflows")
 
 
 class WorkflowError(Exception):
@@ -26,7 +30,7 @@ class Engine(Runtime):
     """Durable workflow backend: the runtime core plus client operations."""
 
     def _get(self, iid: str) -> Instance:
-        inst = self.instances.get(iid)
+        inst = self._lookup(iid)
         if inst is None:
             raise WorkflowError("not_found", f"no such instance exists: '{iid}'")
         return inst
@@ -58,7 +62,7 @@ class Engine(Runtime):
         if not name:
             raise WorkflowError("invalid", "a workflow name is required to start an instance")
         iid = iid or uuid.uuid4().hex
-        old = self.instances.get(iid)
+        old = self._lookup(iid)
         if old is not None and not old.terminal:
             raise WorkflowError(
                 "already_exists", f"an active workflow with ID '{iid}' already exists"
@@ -94,7 +98,7 @@ class Engine(Runtime):
         return iid
 
     def get(self, iid: str) -> Instance | None:
-        return self.instances.get(iid)
+        return self._lookup(iid)
 
     def raise_event(self, iid: str, name: str, data: str | None) -> None:
         inst = self._get(iid)
@@ -127,6 +131,8 @@ class Engine(Runtime):
                 )
                 self.backend.update_instance(conn, inst)
             inst.inbox = []
+            self.instances.pop(iid, None)
+            self._finished.set()
             self._notify(iid)
             return
         ev = event(
@@ -166,7 +172,7 @@ class Engine(Runtime):
 
     def purge(self, iid: str, recursive: bool, strict: bool = True) -> int:
         """Delete a completed/failed/terminated instance (and its children when recursive)."""
-        inst = self.instances.get(iid)
+        inst = self._lookup(iid)
         if inst is None:
             if strict:
                 raise WorkflowError("not_found", f"no such instance exists: '{iid}'")
@@ -197,16 +203,49 @@ class Engine(Runtime):
         recursive: bool,
     ) -> int:
         count = 0
-        for inst in list(self.instances.values()):
-            if not inst.terminal or (statuses and inst.status not in statuses):
-                continue
-            if created_from is not None and inst.created < created_from:
-                continue
-            if created_to is not None and inst.created >= created_to:
-                continue
-            if inst.instance_id in self.instances:
-                count += self.purge(inst.instance_id, recursive, strict=False)
+        for iid in self.backend.finished_ids(created_from, created_to, statuses):
+            count += self.purge(iid, recursive, strict=False)
         return count
+
+    def purge_expired(self, policy: RetentionPolicy, limit: int = 500) -> int:
+        """Purge finished instances past their retention, `limit` per transaction."""
+        if not policy.enabled:
+            return 0
+        total = 0
+        while True:
+            ids = self.backend.expired_ids(self.clock.time(), dict(policy.ttl), limit)
+            if not ids:
+                return total
+            with self.store.tx() as conn:
+                for iid in ids:
+                    self.backend.delete_instance(conn, iid)
+            for iid in ids:
+                inst = self.instances.pop(iid, None)
+                if inst is not None:
+                    self._forget(inst)
+                self._notify(iid)
+            total += len(ids)
+
+    async def run_retention(self, policy: RetentionPolicy) -> None:
+        """Purge expired instances when the next one is due (sidecar clock), durably."""
+        while policy.enabled:
+            due: float | None = self.clock.time() + 60.0
+            try:
+                n = self.purge_expired(policy)
+                if n:
+                    log.info("workflow retention: purged %d finished instances", n)
+                due = self.backend.next_expiry(dict(policy.ttl))
+            except Exception:
+                log.exception("workflow retention sweep failed; retrying in a minute")
+            shortest = min(policy.ttl.values())
+            if due is None:  # nothing finished: wait for the next instance to finish
+                self._finished.clear()
+                await self._finished.wait()
+                due = self.clock.time() + shortest
+            # An instance finishing now expires `shortest` from now at the earliest; sweeps
+            # are at least a second apart, so "0s" purges in batches, not one by one.
+            now = self.clock.time()
+            await self.clock.sleep_until(max(now + 1.0, min(due, now + max(1.0, shortest))))
 
     def list_ids(self, page_size: int | None, token: str | None) -> tuple[list[str], str | None]:
         after = int(token) if token and token.isdigit() else 0
@@ -241,7 +280,7 @@ class Engine(Runtime):
                     (iid, self.backend.add_inbox(conn, iid, self._next_pos(), now, None, ev))
                 )
             for task_id, child_id, name, child_input in children:
-                if child_id in self.instances:
+                if self._lookup(child_id) is not None:
                     raise WorkflowError(
                         "already_exists", f"workflow '{child_id}' has already been created"
                     )

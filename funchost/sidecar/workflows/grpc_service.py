@@ -183,15 +183,15 @@ class TaskHubServicer(pbg.TaskHubSidecarServiceServicer):  # type: ignore[misc]
         return pb.RerunWorkflowFromEventResponse(newInstanceID=new_id)
 
     async def CompleteActivityTask(self, request: Any, context: Any) -> pb.CompleteTaskResponse:
-        self.engine.complete_activity(request)
+        await self.engine.group.submit(self.engine.complete_activity, request)
         return pb.CompleteTaskResponse()
 
     async def CompleteOrchestratorTask(self, request: Any, context: Any) -> pb.CompleteTaskResponse:
-        self.engine.complete_turn(request)
+        await self.engine.group.submit(self.engine.complete_turn, request)
         return pb.CompleteTaskResponse()
 
     async def CompleteWorkflowTask(self, request: Any, context: Any) -> pb.CompleteTaskResponse:
-        self.engine.complete_turn(request)
+        await self.engine.group.submit(self.engine.complete_turn, request)
         return pb.CompleteTaskResponse()
 
     async def GetWorkItems(self, request: Any, context: Any) -> Any:

@@ -122,14 +122,14 @@ def rerun(engine: Engine, req: pb.RerunWorkflowFromEventRequest) -> str:
         raise WorkflowError(
             "invalid", "rerun workflow instance ID must be different from the original instance ID"
         )
-    source = engine.instances.get(source_id)
+    source = engine.get(source_id)  # finished instances are read from the store
     if source is None:
         raise WorkflowError("not_found", f"workflow instance does not exist with ID '{source_id}'")
     if not source.terminal:
         raise WorkflowError("invalid", f"'{source_id}' is not in a terminal state")
     if source.parent_id:
         raise WorkflowError("invalid", f"'{source_id}': cannot rerun from child-workflows")
-    if new_id in engine.instances:
+    if engine.get(new_id) is not None:
         raise WorkflowError("already_exists", f"workflow '{new_id}' has already been created")
     exec_id = uuid.uuid4().hex
     child_id = (
