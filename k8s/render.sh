@@ -14,6 +14,8 @@ common=(functions --app-id task-agent-system
 "${PYTHON:-python3}" -m funchost.manifests "${common[@]}" --out k8s/app-units --components k8s/components/redis \
   --units api,workers,actors,workflows "$@"
 # The agent's second app: its own Deployment (same image, serving /app/notification-service).
-python -m funchost.manifests notification-service --app-id notification-service \
-  --image task-agent-system:latest --out k8s/notification-service \
+# Its image tag is the one the agent's Deployment gets (never `:latest`: manifests lint).
+tag=$("${PYTHON:-python3}" -c 'from funchost.manifests.render import DEFAULT_TAG; print(DEFAULT_TAG)')
+"${PYTHON:-python3}" -m funchost.manifests notification-service --app-id notification-service \
+  --image "task-agent-system:$tag" --out k8s/notification-service \
   --components k8s/components/redis "$@"

@@ -148,6 +148,7 @@ def _run_file_apps(
     run_file: Path, out: Path, opts: Any, image: str | None
 ) -> list[tuple[Path, Path, Any]]:
     """(folder, output folder, options) for each functions folder of a run template."""
+    from funchost.manifests.render import DEFAULT_TAG
     from funchost.runfile import load_run_file
 
     targets = []
@@ -155,7 +156,7 @@ def _run_file_apps(
         if not app.is_functions_folder:
             typer.echo(f"skipped {app.app_id!r}: it runs a command, not a folder of functions")
             continue
-        app_opts = replace(opts, app_id=app.app_id, image=image or f"{app.app_id}:latest")
+        app_opts = replace(opts, app_id=app.app_id, image=image or f"{app.app_id}:{DEFAULT_TAG}")
         targets.append((app.app_dir, out / app.app_id, app_opts))
     return targets
 
