@@ -22,8 +22,10 @@ FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
-# Extra optional dependency groups to install, comma separated (e.g. "redis,otel").
-ARG FUNCHOST_EXTRAS=""
+# Optional dependency groups to install, comma separated. `otel` is in by default so the image
+# can trace (FUNCHOST_TRACING=otlp or OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME); add
+# e.g. "otel,redis", or pass "" for the smallest image.
+ARG FUNCHOST_EXTRAS="otel"
 WORKDIR /src
 RUN python -m venv /opt/funchost
 COPY pyproject.toml README.md ./

@@ -22,6 +22,8 @@ from funchost.registry import Registry
 from funchost.settings import Settings
 from funchost.units import select_enabled
 
+from .limits import install_body_limit
+
 __all__ = ["TokenMiddleware", "create_app"]
 
 log = logging.getLogger("funchost")
@@ -142,4 +144,5 @@ def create_app(
     pm.hook.funchost_configure_app(app=app, registry=registry, settings=settings)
     if settings.app_api_token:
         app.add_middleware(TokenMiddleware, token=settings.app_api_token)
+    install_body_limit(app)  # outermost: refused before the token check reads anything
     return app

@@ -214,6 +214,15 @@ GrpcPortOpt = Annotated[
     int,
     typer.Option("--dapr-grpc-port", help="Sidecar gRPC port.", envvar="FUNCHOST_DAPR_GRPC_PORT"),
 ]
+MaxBodyOpt = Annotated[
+    str,
+    typer.Option(
+        "--dapr-max-body-size",
+        "--max-body-size",
+        help="Sidecar request body limit, HTTP and gRPC (daprd's --max-body-size).",
+        envvar="FUNCHOST_DAPR_MAX_BODY_SIZE",
+    ),
+]
 DashboardOpt = Annotated[
     bool,
     typer.Option(
@@ -268,6 +277,7 @@ def run(
     state_dir: StateDirOpt = Path(".funchost"),
     dapr_http_port: HttpPortOpt = 3500,
     dapr_grpc_port: GrpcPortOpt = 50001,
+    dapr_max_body_size: MaxBodyOpt = "4Mi",
     plugins: PluginsOpt = True,
     log_level: LogOpt = "info",
     enable: EnableOpt = None,
@@ -318,6 +328,7 @@ def run(
         state_dir=state_dir,
         dapr_http_port=dapr_http_port,
         dapr_grpc_port=dapr_grpc_port,
+        max_body_size=dapr_max_body_size,
         plugins=plugins,
         log_level=log_level,
         enable=enable,
@@ -388,6 +399,7 @@ def sidecar(
         ),
     ] = 3,
     config_file: ConfigOpt = None,
+    dapr_max_body_size: MaxBodyOpt = "4Mi",
 ) -> None:
     """Run the embedded sidecar alone (a stand-in for daprd) until Ctrl-C."""
     from funchost.commands.sidecar import sidecar as sidecar_impl
@@ -415,6 +427,7 @@ def sidecar(
         app_health_probe_timeout=app_health_probe_timeout / 1000.0,
         app_health_threshold=app_health_threshold,
         config_path=config_file.resolve() if config_file else None,
+        max_body_size=dapr_max_body_size,
     )
 
 
@@ -470,12 +483,14 @@ def apps_cmd(
 def _add_commands() -> None:
     # These modules declare typer commands and import their implementations lazily.
     from funchost.commands.config import register as register_config
+    from funchost.commands.sidecar import register_db
     from funchost.dashboard.cli import register as register_dashboard
     from funchost.manifests.command import register as register_manifests
     from funchost.observability.cli import register as register_observability
     from funchost.observability.ready import register as register_wait
     from funchost.scaffold import register as register_new
 
+    register_db(app)
     register_manifests(app)
     register_observability(app)
     register_wait(app)

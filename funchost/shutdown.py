@@ -285,6 +285,20 @@ class DrainingServer(uvicorn.Server):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._drain_task: asyncio.Task[None] | None = None
 
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """uvicorn's signal capture, without re-raising the signal once shut down.
+
+        uvicorn re-raises a captured SIGTERM after its graceful shutdown, which kills the process
+        before the caller's `finally` (the embedded sidecar's stop and database checkpoint) runs.
+        The drain already was the graceful shutdown: `run()` returns and the process exits 0.
+        """
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self._captured_signals.clear()
+
     async def serve(self, sockets: Any = None) -> None:
         """Serve until drained (see class docstring)."""
         self._loop = asyncio.get_running_loop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from funchost.commands.common import (
     rel,
     require_free_port,
 )
+from funchost.commands.sidecar import body_size
 
 
 def run(
@@ -28,6 +30,7 @@ def run(
     state_dir: Path,
     dapr_http_port: int,
     dapr_grpc_port: int,
+    max_body_size: str,
     plugins: bool,
     log_level: str,
     enable: str | None,
@@ -72,6 +75,7 @@ def run(
         app_api_token=os.environ.get("APP_API_TOKEN") or None,
         api_token=os.environ.get("DAPR_API_TOKEN") or None,
         config_path=config_file.resolve() if config_file else None,
+        max_body_size=body_size(max_body_size),
         namespace=os.environ.get("NAMESPACE") or None,
         register=True,  # found by app id from the other apps on this machine
     )
@@ -115,18 +119,20 @@ def run(
         if reload:
             from funchost.observability.reload import serve_with_reload
 
-            serve_with_reload(
-                path,
-                registry,
-                build=lambda reg: create_app(reg, settings),
-                app=application,
-                sidecar=thread,
-                plugins=plugins,
-                host=host,
-                port=port,
-                log_level=log_level,
-                console=err_console,
-            )
+            stop_on_sigterm()  # as Ctrl-C: the finally below stops the sidecar, then exit 0
+            with contextlib.suppress(KeyboardInterrupt):
+                serve_with_reload(
+                    path,
+                    registry,
+                    build=lambda reg: create_app(reg, settings),
+                    app=application,
+                    sidecar=thread,
+                    plugins=plugins,
+                    host=host,
+                    port=port,
+                    log_level=log_level,
+                    console=err_console,
+                )
         else:
             from funchost.shutdown import DrainingServer
 
@@ -182,6 +188,16 @@ def start_dashboard(
         )
         return None, "off (port taken)"
     return board, url
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM raises KeyboardInterrupt, so it stops the process as Ctrl-C does (--reload)."""
+    import signal
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def resources_of(path: Path, extra: list[Path] | None) -> list[Path]:

@@ -28,7 +28,10 @@ def manifests_command(
         "funchost-app", "--app-id", envvar="FUNCHOST_APP_ID", help="Dapr app id (all units)."
     ),
     image: str | None = typer.Option(
-        None, "--image", envvar="FUNCHOST_IMAGE", help="Container image (default <app-id>:latest)."
+        None,
+        "--image",
+        envvar="FUNCHOST_IMAGE",
+        help="Container image with its tag (default <app-id>:0.1.0; overlays set the tag).",
     ),
     units: str | None = typer.Option(
         None,
@@ -64,7 +67,23 @@ def manifests_command(
         help="Component YAML (file or folder, repeatable): KEDA triggers follow their pub/subs.",
     ),
     namespace: str = typer.Option(
-        "default", "--namespace", envvar="FUNCHOST_NAMESPACE", help="Namespace ('' = none)."
+        "",
+        "--namespace",
+        envvar="FUNCHOST_NAMESPACE",
+        help="Namespace written in every file ('' = none: an overlay or kubectl -n sets it).",
+    ),
+    secret: list[str] = typer.Option(
+        [],
+        "--secret",
+        envvar="FUNCHOST_SECRETS",
+        help="A Kubernetes Secret the functions read (repeatable); the Role gets only these.",
+    ),
+    app_max_concurrency: int = typer.Option(
+        64,
+        "--app-max-concurrency",
+        envvar="FUNCHOST_APP_MAX_CONCURRENCY",
+        min=1,
+        help="dapr.io/app-max-concurrency: requests daprd sends one pod at once.",
     ),
     replicas: int = typer.Option(2, "--replicas", envvar="FUNCHOST_REPLICAS", min=1),
     max_replicas: int = typer.Option(10, "--max-replicas", envvar="FUNCHOST_MAX_REPLICAS", min=1),
@@ -106,6 +125,8 @@ def manifests_command(
             redis_address=redis_address,
             kafka_brokers=kafka_brokers,
             components=components,
+            secrets=secret,
+            app_max_concurrency=app_max_concurrency,
         )
         if run_file is not None:
             targets = _run_file_apps(run_file, out, opts, image)
@@ -127,6 +148,7 @@ def _run_file_apps(
     run_file: Path, out: Path, opts: Any, image: str | None
 ) -> list[tuple[Path, Path, Any]]:
     """(folder, output folder, options) for each functions folder of a run template."""
+    from funchost.manifests.render import DEFAULT_TAG
     from funchost.runfile import load_run_file
 
     targets = []
@@ -134,7 +156,7 @@ def _run_file_apps(
         if not app.is_functions_folder:
             typer.echo(f"skipped {app.app_id!r}: it runs a command, not a folder of functions")
             continue
-        app_opts = replace(opts, app_id=app.app_id, image=image or f"{app.app_id}:latest")
+        app_opts = replace(opts, app_id=app.app_id, image=image or f"{app.app_id}:{DEFAULT_TAG}")
         targets.append((app.app_dir, out / app.app_id, app_opts))
     return targets
 

@@ -15,7 +15,11 @@ if TYPE_CHECKING:
 
 
 def configuration(opts: ManifestOptions) -> Doc:
-    """The Dapr Configuration the sidecars use (`dapr.io/config`): tracing, mTLS, metrics."""
+    """The Dapr Configuration the sidecars use (`dapr.io/config`): tracing, metrics, logging.
+
+    No `mtls` block: daprd ignores it in an app's Configuration; mTLS is set in the control
+    plane's `daprsystem` Configuration (k8s/README.md).
+    """
     return {
         "apiVersion": "dapr.io/v1alpha1",
         "kind": "Configuration",
@@ -24,13 +28,6 @@ def configuration(opts: ManifestOptions) -> Doc:
             "tracing": {
                 "samplingRate": opts.tracing_sampling_rate,
                 "zipkin": {"endpointAddress": opts.zipkin_endpoint},
-            },
-            "mtls": {
-                "enabled": True,
-                "workloadCertTTL": "24h",
-                "allowedClockSkew": "15m",
-                "controlPlaneTrustDomain": "cluster.local",
-                "sentryAddress": "dapr-sentry.dapr-system.svc.cluster.local:443",
             },
             "metric": {"enabled": True},
             "logging": {"apiLogging": {"omitHealthChecks": True}},

@@ -36,14 +36,20 @@ def pod_labels(unit: Unit) -> dict[str, str]:
     return {"app": unit.deployment}
 
 
-def deployment(unit: Unit, opts: ManifestOptions) -> Doc:
-    """The unit's Deployment: the funchost image next to an injected daprd."""
+def deployment(unit: Unit, opts: ManifestOptions, autoscaled: bool = True) -> Doc:
+    """The unit's Deployment: the funchost image next to an injected daprd.
+
+    `autoscaled`: an HPA or ScaledObject owns the replica count, so `spec.replicas` is left
+    out (with it, every `kubectl apply` would reset the count the autoscaler chose).
+    """
     env = [
         {"name": "FUNCHOST_APP_ID", "value": opts.app_id},
         {"name": "FUNCHOST_HOST", "value": "0.0.0.0"},
         {"name": "FUNCHOST_APP_PORT", "value": str(opts.port)},
         {"name": "FUNCHOST_SHUTDOWN_GRACE", "value": str(opts.grace_seconds)},
         {"name": "FUNCHOST_LOG_LEVEL", "value": "info"},
+        {"name": "FUNCHOST_MAX_BODY_SIZE", "value": opts.max_body_size},
+        {"name": "OTEL_SERVICE_NAME", "value": unit.deployment},
     ]
     if unit.enable:
         env.append({"name": "FUNCHOST_ENABLE", "value": unit.enable})
@@ -58,13 +64,19 @@ def deployment(unit: Unit, opts: ManifestOptions) -> Doc:
         "dapr.io/sidecar-cpu-request": "100m",
         "dapr.io/sidecar-cpu-limit": "500m",
         "dapr.io/sidecar-memory-request": "64Mi",
-        "dapr.io/sidecar-memory-limit": "256Mi",
+        "dapr.io/sidecar-memory-limit": f"{opts.sidecar_memory_limit_mib}Mi",
+        # The Go runtime ignores the cgroup limit: GOMEMLIMIT makes daprd's GC act before OOM.
+        "dapr.io/env": f"GOMEMLIMIT={opts.sidecar_memory_limit_mib * 9 // 10}MiB",
+        "dapr.io/log-as-json": "true",
+        "dapr.io/app-max-concurrency": str(opts.app_max_concurrency),
+        "dapr.io/max-body-size": opts.max_body_size,
         "dapr.io/enable-app-health-check": "true",
         "dapr.io/app-health-check-path": "/healthz",
         "dapr.io/app-health-probe-interval": "5",
         "dapr.io/app-health-probe-timeout": "2000",
         "dapr.io/app-health-threshold": "3",
-        # daprd outlives the app's drain: it keeps serving the Dapr API to in-flight handlers.
+        # daprd outlives the app's drain (it serves the Dapr API to in-flight handlers) and
+        # ends before terminationGracePeriodSeconds (grace + 15) SIGKILLs the pod.
         "dapr.io/graceful-shutdown-seconds": str(opts.grace_seconds + 5),
         # Prometheus scrapes the app's /metrics (per-function figures; open under APP_API_TOKEN).
         "prometheus.io/scrape": "true",
@@ -108,12 +120,13 @@ def deployment(unit: Unit, opts: ManifestOptions) -> Doc:
         },
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
+    spec: Doc = {} if autoscaled else {"replicas": opts.replicas}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": meta(unit.deployment, opts, {COMPONENT: unit.name}),
         "spec": {
-            "replicas": opts.replicas,
+            **spec,
             "revisionHistoryLimit": 5,
             "selector": {"matchLabels": pod_labels(unit)},
             "strategy": {
@@ -197,17 +210,21 @@ def scaled_object(unit: Unit, opts: ManifestOptions) -> Doc:
                 "bootstrapServers": broker.address,
                 "consumerGroup": group,
                 "topic": topic,
-                "lagThreshold": str(opts.backlog_target),
+                "lagThreshold": str(opts.backlog_target),  # consumer-group lag (the backlog)
+                "activationLagThreshold": "0",
                 "offsetResetPolicy": "earliest",
             }
             kind = "kafka"
         else:
-            # Dapr's Redis pub/sub: one stream per topic, consumer group = the app id.
+            # Dapr's Redis pub/sub: one stream per topic, consumer group = the app id. `lagCount`
+            # (XINFO GROUPS lag, Redis >= 7) is the undelivered backlog; `pendingEntriesCount`
+            # would count only delivered, unacknowledged entries.
             metadata = {
                 "address": broker.address,
                 "stream": topic,
                 "consumerGroup": group,
-                "pendingEntriesCount": str(opts.backlog_target),
+                "lagCount": str(opts.backlog_target),
+                "activationLagCount": "0",
             }
             kind = "redis-streams"
         metadata.update(dict(broker.metadata))
@@ -269,8 +286,12 @@ def service(units: list[Unit], opts: ManifestOptions) -> Doc | None:
     }
 
 
-def rbac(opts: ManifestOptions) -> list[Doc]:
-    """ServiceAccount of the pods, allowed to read Secrets (the Kubernetes secret store)."""
+def rbac(opts: ManifestOptions, secrets: list[str]) -> list[Doc]:
+    """ServiceAccount of the pods, allowed to `get` only the named Secrets (`resourceNames`).
+
+    daprd's Kubernetes secret store reads one Secret with `get`; `list` (bulk reads) cannot be
+    limited to names, so it is not granted.
+    """
     name = opts.service_account
     subject = {"kind": "ServiceAccount", "name": name}
     if opts.namespace:
@@ -281,7 +302,14 @@ def rbac(opts: ManifestOptions) -> list[Doc]:
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "Role",
             "metadata": meta(dns_name(name, "secret-reader"), opts),
-            "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}],
+            "rules": [
+                {
+                    "apiGroups": [""],
+                    "resources": ["secrets"],
+                    "resourceNames": secrets,
+                    "verbs": ["get"],
+                }
+            ],
         },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",

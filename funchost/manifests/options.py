@@ -18,8 +18,9 @@ class ManifestOptions:
     """What the code cannot tell: image, app id, cluster addresses, sizes."""
 
     app_id: str = "funchost-app"
-    image: str = "funchost-app:latest"
-    namespace: str | None = "default"
+    image: str = "funchost-app:0.1.0"
+    namespace: str | None = None
+    """None: no namespace in the files (an overlay or `kubectl -n` sets it)."""
     port: int = 8000
     functions_path: str = "/app/functions"
     units: tuple[tuple[str, str], ...] = ()
@@ -41,6 +42,14 @@ class ManifestOptions:
     zipkin_endpoint: str = "http://zipkin.default.svc.cluster.local:9411/api/v2/spans"
     tracing_sampling_rate: str = "1"
     keda: bool = True
+    app_max_concurrency: int = 64
+    """`dapr.io/app-max-concurrency`: requests daprd sends the app at once (per pod)."""
+    sidecar_memory_limit_mib: int = 256
+    """daprd's memory limit; GOMEMLIMIT is set to 90% of it so the Go GC acts before the OOM."""
+    max_body_size: str = "4Mi"
+    """`dapr.io/max-body-size` (daprd's default), matched by the app's FUNCHOST_MAX_BODY_SIZE."""
+    secrets: tuple[str, ...] = ()
+    """Kubernetes Secrets the functions read through the secret store (besides the brokers')."""
     brokers: tuple[tuple[str, Broker], ...] = ()
     sidecar_volumes: tuple[tuple[str, str], ...] = field(default=())
 
@@ -62,6 +71,13 @@ class ManifestOptions:
     def config_name(self) -> str:
         """Name of the Dapr Configuration (the `dapr.io/config` annotation)."""
         return dns_name(self.app_id, "config")
+
+    def secret_names(self, pubsubs: set[str]) -> list[str]:
+        """The Secrets the pods read: the brokers' and state store's credentials, `secrets`."""
+        names = {self.redis_secret, *self.secrets}
+        for pubsub in pubsubs:
+            names.update(name for _param, name, _key in self.broker_of(pubsub).refs)
+        return sorted(names)
 
     @property
     def service_account(self) -> str:

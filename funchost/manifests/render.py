@@ -43,6 +43,9 @@ __all__ = [
     "write",
 ]
 
+DEFAULT_TAG = "0.1.0"
+"""Image tag when --image has none: never `latest` (a rollout could not tell versions apart)."""
+
 HEADER = (
     "# Rendered by `funchost manifests` from the decorated functions: do not edit by hand.\n"
     "# Change the code, re-render, commit; CI fails (`funchost manifests --check`) on drift.\n"
@@ -76,7 +79,6 @@ def render(registry: Registry, opts: ManifestOptions) -> dict[str, str]:
     files: dict[str, list[dict[str, Any]]] = {
         "configuration.yaml": [dapr.configuration(opts)],
         "resiliency.yaml": [dapr.resiliency(registry, opts)],
-        "rbac.yaml": k8s.rbac(opts),
     }
     crons = dapr.cron_bindings(registry, opts)
     if crons:
@@ -87,12 +89,14 @@ def render(registry: Registry, opts: ManifestOptions) -> dict[str, str]:
     consumed: set[str] = set()
     for unit in units:
         docs = [k8s.deployment(unit, opts), k8s.disruption_budget(unit, opts)]
-        if opts.keda and unit.registry.topics:
+        if opts.keda and unit.registry.topics:  # an autoscaler either way: no spec.replicas
             docs.append(k8s.scaled_object(unit, opts))
             consumed.update(t.pubsub for t in unit.registry.topics)
         else:
             docs.append(k8s.hpa(unit, opts))
         files[f"{unit.deployment}.yaml"] = docs
+    used = {t.pubsub for t in registry.topics} | {opts.pubsub_name}
+    files["rbac.yaml"] = k8s.rbac(opts, opts.secret_names(used))
     svc = k8s.service(units, opts)
     if svc is not None:
         files["service.yaml"] = [svc]
@@ -193,13 +197,15 @@ def options_from(
     pubsub_type: str,
     pubsub: Iterable[str] = (),
     sidecar_volume: Iterable[str] = (),
-    namespace: str | None = "default",
+    namespace: str | None = None,
     replicas: int = 2,
     max_replicas: int = 10,
     keda: bool = True,
     redis_address: str | None = None,
     kafka_brokers: str | None = None,
     components: Iterable[Path] = (),
+    secrets: Iterable[str] = (),
+    app_max_concurrency: int = 64,
 ) -> ManifestOptions:
     """`ManifestOptions` from CLI-style values (`--units api,workers`, `--pubsub NAME=kafka`)."""
     addresses: dict[str, Any] = {}
@@ -209,7 +215,7 @@ def options_from(
         addresses["kafka_brokers"] = kafka_brokers
     return ManifestOptions(
         app_id=app_id,
-        image=image or f"{app_id}:latest",
+        image=image or f"{app_id}:{DEFAULT_TAG}",
         namespace=namespace or None,
         units=tuple(parse_units(units).items()) if units else (),
         pubsub_type=pubsub_type,
@@ -219,6 +225,8 @@ def options_from(
         min_replicas=min(replicas, max_replicas),
         max_replicas=max_replicas,
         keda=keda,
+        secrets=tuple(secrets),
+        app_max_concurrency=app_max_concurrency,
         brokers=tuple(sorted(brokers_from_components(components).items())),
         **addresses,
     )

@@ -106,9 +106,12 @@ class ObservabilityMiddleware:
         traceparent = _header(scope, b"traceparent")
         tracestate = _header(scope, b"tracestate")
         event_id: str | None = None
+        attrs = _http_attributes(scope)
         if target.kind == "topic":
             body, receive = await _buffer(receive)
             event = _loads(body)
+            if isinstance(event, dict):
+                attrs.update(_messaging_attributes(event))
             if isinstance(event, dict) and "entries" not in event:
                 event_id = _str(event.get("id"))
                 traceparent = _str(event.get("traceparent")) or traceparent
@@ -120,8 +123,12 @@ class ObservabilityMiddleware:
             tracestate=tracestate,
             event_id=event_id,
         ) as inv:
+            inv.extra = attrs
             capture = _Capture(send, keep_body=target.kind == "topic")
-            await self.app(scope, receive, capture)
+            try:
+                await self.app(scope, receive, capture)
+            finally:
+                attrs["http.response.status_code"] = capture.status
             outcome, failed = _classify(target, capture.status, bytes(capture.body))
             if outcome != "success" or failed:
                 if failed and inv.error is None:
@@ -147,11 +154,43 @@ class ObservabilityMiddleware:
             actor_id=actor_id,
             attempt=1,
         ) as inv:
-            inv.extra = {"method": method}
+            inv.extra = attrs = {
+                **_http_attributes(scope),
+                "rpc.system": "dapr",
+                "rpc.service": actor_type,
+                "rpc.method": method,
+            }
             capture = _Capture(send, keep_body=False)
-            await self.app(scope, receive, capture)
+            try:
+                await self.app(scope, receive, capture)
+            finally:
+                attrs["http.response.status_code"] = capture.status
             if capture.status >= 500 and inv.error is None:
                 inv.fail(RuntimeError(f"the actor answered HTTP {capture.status}"), "error")
+
+
+def _http_attributes(scope: Scope) -> dict[str, Any]:
+    """OpenTelemetry HTTP server attributes of a request (semantic conventions)."""
+    return {
+        "http.request.method": scope["method"],
+        "url.path": scope["path"],
+        "url.scheme": scope.get("scheme", "http"),
+    }
+
+
+def _messaging_attributes(event: dict[str, Any]) -> dict[str, Any]:
+    """OpenTelemetry messaging attributes of a delivered CloudEvent (or bulk envelope)."""
+    attrs: dict[str, Any] = {
+        "messaging.system": "dapr",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": _str(event.get("topic")),
+        "messaging.dapr.pubsub": _str(event.get("pubsubname")),
+    }
+    if "entries" in event and isinstance(event["entries"], list):
+        attrs["messaging.batch.message_count"] = len(event["entries"])
+    elif event.get("id") is not None:
+        attrs["messaging.message.id"] = _str(event.get("id"))
+    return {k: v for k, v in attrs.items() if v is not None}
 
 
 class _Capture:

@@ -67,7 +67,8 @@ class Observer:
         """An observer configured by the environment (FUNCHOST_OBSERVABILITY=off disables it)."""
         switch = os.environ.get("FUNCHOST_OBSERVABILITY", "on").strip().lower()
         enabled = switch not in ("off", "0", "false")
-        return cls(Metrics(), setup_tracing(service_name) if enabled else None, enabled=enabled)
+        tracing = setup_tracing(service_name) if enabled else None
+        return cls(Metrics(), tracing, enabled=enabled)
 
     def invocation(
         self,

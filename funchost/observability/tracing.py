@@ -5,6 +5,13 @@ Enabled by `FUNCHOST_TRACING=otlp` (or `console`), or by `OTEL_EXPORTER_OTLP_END
 tracing stays off with one warning and nothing else changes. The span continues the incoming W3C
 `traceparent`, and the invocation's trace context is moved onto the span, so outgoing publishes
 and invocations carry the span as their parent, as daprd would.
+
+The service name is `OTEL_SERVICE_NAME` when set (else the app id); `OTEL_RESOURCE_ATTRIBUTES`
+is honoured too. Span attributes follow OpenTelemetry's semantic conventions (`semconv`):
+`http.request.method`, `url.path`, `http.route`, `http.response.status_code` for HTTP triggers,
+`messaging.system`, `messaging.destination.name`, `messaging.operation.type`,
+`messaging.message.id` for pub/sub events, `rpc.system`, `rpc.service`, `rpc.method` for actor
+calls, `faas.trigger`, `error.type`; funchost's own facts are namespaced `funchost.*`.
 """
 
 from __future__ import annotations
@@ -18,7 +25,43 @@ from typing import Any
 from ._traceparent import TraceContext
 from .scope import Invocation
 
-__all__ = ["Tracing", "setup_tracing", "tracing_mode"]
+__all__ = ["Tracing", "semconv", "service_name", "setup_tracing", "tracing_mode"]
+
+#: funchost trigger kind -> OpenTelemetry `faas.trigger`
+FAAS_TRIGGER = {
+    "invoke": "http",
+    "topic": "pubsub",
+    "cron": "timer",
+    "binding": "datasource",
+    "actor": "other",
+    "workflow": "other",
+    "activity": "other",
+}
+
+
+def service_name(default: str) -> str:
+    """`OTEL_SERVICE_NAME` when set, else `default` (the app id)."""
+    return os.environ.get("OTEL_SERVICE_NAME", "").strip() or default
+
+
+def semconv(inv: Invocation) -> dict[str, Any]:
+    """The span attributes of `inv`, by OpenTelemetry's semantic conventions."""
+    attrs: dict[str, Any] = {
+        "faas.trigger": FAAS_TRIGGER.get(inv.kind, "other"),
+        "funchost.function": inv.function,
+        "funchost.trigger": inv.kind,
+        "funchost.attempt": inv.attempt,
+    }
+    if inv.event_id is not None:
+        attrs["funchost.event_id"] = inv.event_id
+    if inv.instance_id is not None:
+        attrs["funchost.workflow.instance_id"] = inv.instance_id
+    if inv.actor_id is not None:
+        attrs["funchost.actor.id"] = inv.actor_id
+    if inv.extra:
+        attrs.update({k: v for k, v in inv.extra.items() if v is not None})
+    return attrs
+
 
 log = logging.getLogger("funchost.observability")
 
@@ -40,12 +83,15 @@ def tracing_mode() -> str:
 class Tracing:
     """Spans for invocations, on a TracerProvider of their own (exporter given or by mode)."""
 
-    def __init__(self, service_name: str, exporter: Any = None, mode: str = "otlp") -> None:
+    def __init__(self, app_id: str, exporter: Any = None, mode: str = "otlp") -> None:
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 
-        self.provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+        # Resource.create also merges OTEL_RESOURCE_ATTRIBUTES; service.name passed here wins.
+        self.service_name = service_name(app_id)
+        resource = Resource.create({"service.name": self.service_name})
+        self.provider = TracerProvider(resource=resource)
         if exporter is not None:
             self.provider.add_span_processor(SimpleSpanProcessor(exporter))
         elif mode == "console":
@@ -86,9 +132,11 @@ class Tracing:
             )
             parent_ctx = trace.set_span_in_context(NonRecordingSpan(remote))
         kind = SpanKind.INTERNAL if inv.kind in ("activity", "workflow") else SpanKind.SERVER
-        attrs = {k: v for k, v in inv.log_fields().items() if k not in ("trace_id", "span_id")}
         span = self.tracer.start_span(
-            name or f"{inv.kind} {inv.function}", context=parent_ctx, kind=kind, attributes=attrs
+            name or f"{inv.kind} {inv.function}",
+            context=parent_ctx,
+            kind=kind,
+            attributes=semconv(inv),
         )
         sc = span.get_span_context()
         inv.trace = TraceContext(
@@ -105,8 +153,12 @@ class Tracing:
             span.set_status(Status(StatusCode.ERROR, str(exc)))
             raise
         finally:
+            span.set_attributes(semconv(inv))  # what the trigger learnt while running (status)
             if inv.outcome != "success":
                 span.set_attribute("funchost.outcome", inv.outcome)
+                span.set_attribute(
+                    "error.type", type(inv.error).__name__ if inv.error else inv.outcome
+                )
                 if inv.error is not None:
                     span.record_exception(inv.error)
                 span.set_status(Status(StatusCode.ERROR, inv.outcome))
@@ -118,13 +170,13 @@ class Tracing:
         self.provider.shutdown()
 
 
-def setup_tracing(service_name: str, exporter: Any = None) -> Tracing | None:
+def setup_tracing(app_id: str, exporter: Any = None) -> Tracing | None:
     """A `Tracing` when enabled by the environment (or an exporter is given), else None."""
     mode = "otlp" if exporter is not None else tracing_mode()
     if mode == "off":
         return None
     try:
-        return Tracing(service_name, exporter=exporter, mode=mode)
+        return Tracing(app_id, exporter=exporter, mode=mode)
     except ImportError as exc:
         log.warning(
             "tracing requested (%s) but OpenTelemetry is not installed (%s): "

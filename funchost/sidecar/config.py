@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .limits import DEFAULT_MAX_BODY_SIZE
+
 
 @dataclass
 class SidecarConfig:
@@ -28,6 +30,8 @@ class SidecarConfig:
     config_path: Path | None = None  # --config: a Dapr Configuration YAML
     app_ready_timeout: float = 60.0
     log_level: str = "warning"
+    #: daprd's --max-body-size (bytes): HTTP request bodies and gRPC messages received
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE
     #: daprd's NAMESPACE (`<app-id>.<namespace>` targets); None = "default"
     namespace: str | None = None
     #: claim the app id in the local name registry (`funchost run`, `funchost sidecar`)

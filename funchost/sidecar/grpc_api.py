@@ -33,6 +33,7 @@ from .pubsub.subsystem import PubSubSubsystem
 from .secrets import SecretsSubsystem
 from .state.backend import StateItem
 from .state.subsystem import StateSubsystem
+from .store_errors import patiently
 from .subsystem import Runtime, Subsystem
 
 log = logging.getLogger("funchost.sidecar.grpc")
@@ -132,14 +133,16 @@ class DaprService:
 
     async def SaveState(self, request: Any, context: Any) -> Any:
         try:
-            await self.state.save(request.store_name, [self._item(s) for s in request.states])
+            items = [self._item(s) for s in request.states]
+            await patiently(lambda: self.state.save(request.store_name, items))
         except DaprApiError as exc:
             return await _abort(context, exc)
         return empty_pb2.Empty()
 
     async def DeleteState(self, request: Any, context: Any) -> Any:
         try:
-            await self.state.delete(request.store_name, self._item(request))
+            item = self._item(request)
+            await patiently(lambda: self.state.delete(request.store_name, item))
         except DaprApiError as exc:
             return await _abort(context, exc)
         return empty_pb2.Empty()
@@ -147,7 +150,7 @@ class DaprService:
     async def DeleteBulkState(self, request: Any, context: Any) -> Any:
         try:
             ops = [("delete", self._item(s)) for s in request.states]
-            await self.state.transact(request.store_name, ops)
+            await patiently(lambda: self.state.transact(request.store_name, ops))
         except DaprApiError as exc:
             return await _abort(context, exc)
         return empty_pb2.Empty()
@@ -155,7 +158,7 @@ class DaprService:
     async def ExecuteStateTransaction(self, request: Any, context: Any) -> Any:
         try:
             ops = [(op.operationType, self._item(op.request)) for op in request.operations]
-            await self.state.transact(request.storeName, ops)
+            await patiently(lambda: self.state.transact(request.storeName, ops))
         except DaprApiError as exc:
             return await _abort(context, exc)
         return empty_pb2.Empty()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import SidecarConfig
+from .limits import parse_size
 
 if TYPE_CHECKING:
     from .clock import Clock
@@ -151,6 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--app-protocol", default="http", choices=["http", "grpc"])
     p.add_argument("--enable-app-health-check", action="store_true")
     p.add_argument("--config", default=None, help="a Dapr Configuration YAML")
+    p.add_argument("--max-body-size", default="4Mi", help="daprd's --max-body-size (4Mi)")
     p.add_argument(
         "--register", action="store_true", help="claim --app-id in the local name registry"
     )
@@ -168,6 +170,7 @@ def main(argv: list[str] | None = None) -> None:
         app_protocol=args.app_protocol,
         enable_app_health_check=args.enable_app_health_check,
         config_path=Path(args.config) if args.config else None,
+        max_body_size=parse_size(args.max_body_size),
         register=args.register,
     )
 

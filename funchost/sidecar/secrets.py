@@ -4,6 +4,10 @@ Access control follows daprd's secret scoping: a `Configuration` resource with
 `spec.secrets.scopes: [{storeName, defaultAccess, allowedSecrets, deniedSecrets}]`; the same
 lists may also be given as comma-separated component metadata `allowedSecrets`/`deniedSecrets`.
 A denied key answers 403 ERR_PERMISSION_DENIED (gRPC PERMISSION_DENIED), as daprd does.
+
+`secretstores.local.env` honours components-contrib's `prefix` metadata (only variables with the
+prefix are readable, the prefix stripped from their names) and, as components-contrib does,
+never serves `APP_API_TOKEN` or `DAPR_*` variables. docs/operations.md: scoping secrets.
 """
 
 from __future__ import annotations
@@ -37,6 +41,11 @@ def _flatten(data: Any, sep: str, prefix: str = "") -> dict[str, str]:
     else:
         out[prefix] = "" if data is None else str(data)
     return out
+
+
+def _env_readable(name: str) -> bool:
+    """components-contrib's local.env never serves APP_API_TOKEN or DAPR_* variables."""
+    return name != "APP_API_TOKEN" and not name.upper().startswith("DAPR_")
 
 
 class SecretStore:
@@ -115,6 +124,14 @@ class SecretStore:
                 )
             return dict(self._file[key])
         prefix = self.comp.meta("prefix", "") or ""
+        if not _env_readable(prefix + key):
+            raise DaprApiError(
+                500,
+                "ERR_SECRET_GET",
+                f"failed getting secret with key {key} from secret store {self.comp.name}: "
+                f"{prefix + key} is never readable through secretstores.local.env "
+                "(APP_API_TOKEN and DAPR_* are reserved)",
+            )
         return {key: os.environ.get(prefix + key, "")}
 
     def bulk(self) -> dict[str, dict[str, str]]:
@@ -126,7 +143,7 @@ class SecretStore:
             items = {
                 k[len(prefix) :]: {k[len(prefix) :]: v}
                 for k, v in os.environ.items()
-                if k.startswith(prefix)
+                if k.startswith(prefix) and _env_readable(k)
             }
         return {k: dict(v) for k, v in items.items() if self.permitted(k)}
 

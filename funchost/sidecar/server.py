@@ -37,6 +37,7 @@ from .introspection import IntrospectionSubsystem
 from .invocation.targets import install_app_id_fallback
 from .invoke import InvokeSubsystem
 from .jobs import JobsSubsystem
+from .limits import MaxBodySizeMiddleware, body_too_large_handlers
 from .lock.subsystem import LockSubsystem
 from .metrics import MetricsSubsystem
 from .pubsub.subsystem import PubSubSubsystem
@@ -44,6 +45,7 @@ from .secrets import SecretsSubsystem
 from .security import ApiTokenMiddleware, grpc_token_interceptors
 from .state.subsystem import StateSubsystem
 from .store import Store
+from .store_errors import unexpected_error_handlers
 from .subsystem import Subsystem
 from .workflows import WorkflowsSubsystem
 
@@ -267,15 +269,20 @@ class Sidecar:
         routes: list[BaseRoute] = []
         for sub in self.subsystems.values():
             routes.extend(sub.routes())
-        http_app = Starlette(routes=routes)
+        handlers = {**unexpected_error_handlers(), **body_too_large_handlers()}
+        http_app = Starlette(routes=routes, exception_handlers=handlers)
         install_app_id_fallback(http_app)  # `dapr-app-id` invocations of unrouted paths
-        asgi: Any = self.invoke.wrap_asgi(http_app)  # the cross-app hop's fast path
+        # the body limit covers every API; the cross-app hop's fast path (another sidecar's
+        # call, already limited by that sidecar) goes around it
+        asgi: Any = self.invoke.wrap_asgi(
+            MaxBodySizeMiddleware(http_app, self.config.max_body_size)
+        )
         if self.config.api_token:
             asgi = ApiTokenMiddleware(asgi, self.config.api_token)
         self._grpc = grpc.aio.server(
             interceptors=grpc_token_interceptors(self.config.api_token),
             options=[
-                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+                ("grpc.max_receive_message_length", self.config.max_body_size),
                 ("grpc.max_send_message_length", 64 * 1024 * 1024),
                 ("grpc.so_reuseport", 0),
             ],
@@ -323,6 +330,7 @@ class Sidecar:
 
         for sub in self.subsystems.values():
             await sub.start()
+        self.store.go_live()  # from now on a lock held elsewhere blocks the loop for ms, not s
         if self.registration is not None:
             self.registration.publish(
                 self.config.http_port,

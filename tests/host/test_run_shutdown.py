@@ -72,5 +72,5 @@ def test_run_drains_in_daprd_order(tmp_path: Path, sig: signal.Signals) -> None:
     assert (tmp_path / "deactivated-v1").exists(), out  # deactivated on the listening app
     assert "unreachable" not in out, out
     assert '"level": "warning"' not in out and '"level": "error"' not in out, out
-    # uvicorn re-raises the signal after a clean shutdown (exit status 128 + signal number)
-    assert proc.returncode in (0, -sig, 128 + sig), out
+    # a graceful drain exits 0 on SIGTERM as on SIGINT (uvicorn's re-raise is suppressed)
+    assert proc.returncode == 0, out

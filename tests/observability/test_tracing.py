@@ -43,6 +43,25 @@ def test_span_per_invocation_continues_the_trace() -> None:
     assert inv.trace is not None and format(outer.context.span_id, "016x") == inv.trace.span_id
     assert out is not None and out.trace_id == inv.trace.trace_id
     assert inner.parent.span_id == outer.context.span_id
-    assert outer.attributes["function"] == "on_order" and outer.attributes["event_id"] == "e1"
+    assert outer.attributes["funchost.function"] == "on_order"
+    assert outer.attributes["funchost.event_id"] == "e1"
+    assert outer.attributes["faas.trigger"] == "pubsub"
     assert not spans["invoke bad"].status.is_ok
     tracing.shutdown()
+
+
+def test_otel_service_name_wins_over_the_app_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "checkout-workers")
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod")
+    tracing = setup_tracing("task-agent", exporter=InMemorySpanExporter())
+    assert tracing is not None
+    attrs = tracing.provider.resource.attributes
+    assert attrs["service.name"] == "checkout-workers"
+    assert attrs["deployment.environment"] == "prod"
+    tracing.shutdown()
+    monkeypatch.delenv("OTEL_SERVICE_NAME")
+    fallback = setup_tracing("task-agent", exporter=InMemorySpanExporter())
+    assert fallback is not None and fallback.provider.resource.attributes["service.name"] == (
+        "task-agent"
+    )
+    fallback.shutdown()

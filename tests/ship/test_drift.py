@@ -112,14 +112,16 @@ def test_check_reports_a_hand_edit(tmp_path: Path) -> None:
     out = tmp_path / "app"
     shutil.copytree(REPO / "k8s" / "app", out)
     deployment = out / "task-agent-system.yaml"
-    deployment.write_text(deployment.read_text().replace("replicas: 2", "replicas: 5"))
+    deployment.write_text(
+        deployment.read_text().replace("revisionHistoryLimit: 5", "revisionHistoryLimit: 9")
+    )
     args = ["functions", "--out", out, "--app-id", "task-agent-system"]
-    args += ["--image", "task-agent-system:latest"]
     args += ["--sidecar-volume", "notifications:/var/run/funchost/notifications"]
     result = _manifests(*args, "--check")
     assert result.returncode == 1
     assert "task-agent-system.yaml: differs from the code" in result.stderr
-    assert "-  replicas: 5" in result.stderr and "+  replicas: 2" in result.stderr
+    assert "-  revisionHistoryLimit: 9" in result.stderr
+    assert "+  revisionHistoryLimit: 5" in result.stderr
 
 
 def test_rendered_files_carry_the_header_and_sorted_keys() -> None:

@@ -172,3 +172,10 @@ def _wait(predicate, procs: list[subprocess.Popen], logs: Path, timeout: float =
 
 def _dump(logs: Path) -> str:
     return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(logs.iterdir()))
+
+
+def test_the_image_installs_the_otel_extra() -> None:
+    """Tracing works in the shipped image: the `otel` extra is installed by default."""
+    text = (Path(__file__).resolve().parents[2] / "Dockerfile").read_text()
+    assert 'ARG FUNCHOST_EXTRAS="otel"' in text
+    assert ".[${FUNCHOST_EXTRAS}]" in text

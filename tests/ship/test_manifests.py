@@ -91,7 +91,8 @@ def test_everything_the_decorators_imply(registry: Registry) -> None:
     assert {"pubsub", "statestore", "queue"} <= set(targets["components"])
 
     config = rendered[("Configuration", "shop-config")]["spec"]
-    assert config["mtls"]["enabled"] is True and config["tracing"]["samplingRate"] == "1"
+    # mTLS belongs to the control plane's `daprsystem` Configuration, not the app's
+    assert "mtls" not in config and config["tracing"]["samplingRate"] == "1"
 
     scaled = rendered[("ScaledObject", "shop")]["spec"]
     streams = {t["metadata"]["stream"] for t in scaled["triggers"] if t["type"] == "redis-streams"}
@@ -101,8 +102,27 @@ def test_everything_the_decorators_imply(registry: Registry) -> None:
         for t in scaled["triggers"]
         if t["type"] == "redis-streams"
     )
+    # KEDA scales on the backlog (lagCount), not on delivered-but-unacknowledged entries
+    assert all(
+        t["metadata"]["lagCount"] == "10" and "pendingEntriesCount" not in t["metadata"]
+        for t in scaled["triggers"]
+        if t["type"] == "redis-streams"
+    )
     assert ("TriggerAuthentication", "shop-pubsub-keda-auth") in rendered
     assert ("PodDisruptionBudget", "shop") in rendered and ("Service", "shop") in rendered
+
+    # The ScaledObject owns the replica count; no namespace is baked in.
+    assert "replicas" not in rendered[("Deployment", "shop")]["spec"]
+    assert all("namespace" not in d.get("metadata", {}) for d in rendered.values())
+    # daprd: JSON logs, GOMEMLIMIT under its memory limit, bounded concurrency, body limit.
+    assert notes["dapr.io/log-as-json"] == "true"
+    assert notes["dapr.io/env"] == "GOMEMLIMIT=230MiB"
+    assert notes["dapr.io/app-max-concurrency"] == "64"
+    assert notes["dapr.io/max-body-size"] == env["FUNCHOST_MAX_BODY_SIZE"] == "4Mi"
+    assert env["OTEL_SERVICE_NAME"] == "shop"
+    # The Role reads only the named Secrets (the Redis password), with `get`.
+    (rule,) = rendered[("Role", "shop-secret-reader")]["rules"]
+    assert rule["resourceNames"] == ["redis"] and rule["verbs"] == ["get"]
 
 
 def test_keda_triggers_follow_the_pubsub_component(registry: Registry, tmp_path: Path) -> None:

@@ -62,7 +62,7 @@ def _first(kind: str) -> dict:
         ("Component", lambda d: d["spec"].pop("metadata")),
         ("Component", lambda d: d["spec"].update(typo=1)),
         ("Resiliency", lambda d: d["spec"]["policies"].update(retrys={})),
-        ("Configuration", lambda d: d["spec"]["mtls"].update(enabled="yes")),
+        ("Configuration", lambda d: d["spec"]["tracing"].pop("samplingRate")),  # required
         ("ScaledObject", lambda d: d["spec"].pop("triggers")),
         ("TriggerAuthentication", lambda d: d["spec"]["secretTargetRef"][0].pop("key")),
         ("Subscription", lambda d: d["spec"].pop("routes")),

@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -243,3 +244,33 @@ def test_outbox_recovery_publishes_only_committed_transactions(
     assert pending[0]["n"] == 0
     with psycopg.connect(postgres_dsn) as conn:  # the marker is removed once published
         assert conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
+
+
+def test_outbox_transaction_waits_out_a_lock_held_elsewhere_and_publishes_once(
+    make_sidecar, recording_app, tmp_path
+):
+    """The state API's quick-lock retries (prod) on the outbox path: a transaction that meets a
+    write lock held by another connection is retried whole, commits once, publishes once."""
+    recording_app.subscriptions = SUBSCRIPTION
+    h = make_sidecar(resources={"orders.yaml": outbox_store()})
+    other = sqlite3.connect(tmp_path / "sidecar.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the database's write lock
+    tx = {"operations": [{"operation": "upsert", "request": {"key": "locked", "value": 7}}]}
+    with httpx.Client(base_url=h.http_url, timeout=30) as client:
+        result: dict[str, httpx.Response] = {}
+        writer = threading.Thread(
+            target=lambda: result.update(r=client.post("/v1.0/state/orders/transaction", json=tx))
+        )
+        writer.start()
+        writer.join(0.5)  # the lock is held past the sidecar's quick busy timeout
+        assert writer.is_alive(), "the transaction did not wait for the lock"
+        assert client.get("/v1.0/healthz").status_code == 204  # the loop stays free meanwhile
+        other.execute("COMMIT")
+        other.close()
+        writer.join(30)
+    assert result["r"].status_code == 204, result["r"].text
+    recording_app.wait_for("/orders", 1)
+    h.idle()
+    assert [r.json()["data"] for r in recording_app.at("/orders")] == ["7"]  # once, not retried
+    with DaprClient(address=h.grpc_address) as c:
+        assert c.get_state("orders", "locked").data == b"7"

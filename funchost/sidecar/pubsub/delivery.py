@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -133,17 +135,42 @@ def bulk_envelope(
     }
 
 
+class DeliveryQueue(asyncio.Queue[Message]):
+    """FIFO of messages to deliver, except that due retries go ahead of the backlog.
+
+    A retry is queued when its policy delay has passed; behind a backlog of thousands of new
+    messages it would wait for all of them, and retries would be spaced by the backlog instead
+    of the policy (a 200 ms constant policy seen as 2 s apart). Retries keep their own order.
+    """
+
+    def _init(self, maxsize: int) -> None:
+        super()._init(maxsize)  # type: ignore[misc]
+        self._retries_ahead = 0
+
+    def _put(self, item: Message) -> None:
+        queue: deque[Message] = self._queue  # type: ignore[attr-defined]
+        if item.retries:
+            queue.insert(self._retries_ahead, item)
+            self._retries_ahead += 1
+        else:
+            queue.append(item)
+
+    def _get(self) -> Message:
+        if self._retries_ahead:
+            self._retries_ahead -= 1
+        queue: deque[Message] = self._queue  # type: ignore[attr-defined]
+        return queue.popleft()
+
+
 class ActiveSubscription:
     """A subscription with its compiled router, retry policy, queue and counters."""
 
     def __init__(self, sdef: SubscriptionDef, retry: RetryPolicy) -> None:
-        import asyncio
-
         self.sdef = sdef
         self.router = Router(sdef.rules, sdef.default, sdef.route)
         self.retry = retry
         self.raw = str(sdef.metadata.get("rawPayload", "")).lower() == "true"
-        self.queue: asyncio.Queue[Message] = asyncio.Queue()
+        self.queue: asyncio.Queue[Message] = DeliveryQueue()
         self.inflight = 0
         self.workers: list[asyncio.Task[None]] = []
         self.timeout: float | None = None  # per-delivery timeout from the Resiliency policy

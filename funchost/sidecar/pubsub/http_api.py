@@ -15,6 +15,7 @@ from .._errors import DaprApiError
 from ..cloudevents import is_json_content_type
 from ..component import SubscriptionDef
 from ..http_api import api, go_fields, json_body, json_response, query_metadata
+from ..limits import BodyTooLarge
 
 log = logging.getLogger("funchost.sidecar.pubsub")
 
@@ -56,10 +57,14 @@ def pubsub_routes(pubsub: Any) -> list[BaseRoute]:
     @api
     async def publish(request: Request) -> Response:
         p = request.path_params
+        try:
+            data = await request.body()
+        except BodyTooLarge as exc:  # daprd: the read error of a publish is a publish error
+            raise DaprApiError(500, "ERR_PUBSUB_PUBLISH_MESSAGE", str(exc)) from None
         await pubsub.publish(
             p["pubsub"],
             p["topic"],
-            await request.body(),
+            data,
             request.headers.get("content-type", "text/plain"),
             query_metadata(request),
             request.headers.get("traceparent", ""),

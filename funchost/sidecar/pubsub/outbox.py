@@ -13,9 +13,12 @@ import asyncio
 import json
 import logging
 import sqlite3
+import time
 
 from .._errors import DaprApiError
 from ..component import Component
+from ..store import quick_locks
+from ..store_errors import BUSY_WAIT, is_busy, storage_error
 from .broker import BrokerContext, Row
 from .delivery import ActiveSubscription, Message
 
@@ -50,6 +53,7 @@ class OutboxBroker:
         self._pending: list[tuple[list[Row], asyncio.Future[list[int]] | None, bool]] = []
         self._done: list[int] = []
         self._flush_scheduled = False
+        self._busy_since: float | None = None
 
     async def publish(self, rows: list[Row], local: bool = False) -> list[int]:
         fut: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
@@ -105,6 +109,28 @@ class OutboxBroker:
         self._done.append(msg.id)
         self._schedule_flush()
 
+    def _retry_busy(
+        self,
+        exc: Exception,
+        batch: list[tuple[list[Row], asyncio.Future[list[int]] | None, bool]],
+        done: list[int],
+    ) -> bool:
+        """Database locked by another process: keep the batch, flush again shortly (no blocking)."""
+        now = time.monotonic()
+        if not is_busy(exc):
+            return False
+        if self._busy_since is None:
+            self._busy_since = now
+        if now - self._busy_since > BUSY_WAIT:
+            self._busy_since = None
+            return False
+        self._pending[:0] = batch
+        self._done[:0] = done
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_later(0.05, self.flush)
+        return True
+
     def busy(self) -> bool:
         return bool(self._pending or self._done)
 
@@ -129,7 +155,7 @@ class OutboxBroker:
         fanout = self.ctx.fanout
         copies: list[tuple[str, int, dict[str, object]]] = []
         try:
-            with self.store.tx() as conn:
+            with quick_locks(), self.store.tx() as conn:  # locked elsewhere: retried shortly
                 for rows, _fut, local in batch:
                     if fanout is not None and not local:
                         copies += fanout.add(conn, rows)
@@ -147,15 +173,22 @@ class OutboxBroker:
                 if done:
                     conn.executemany("DELETE FROM pubsub_outbox WHERE id=?", [(i,) for i in done])
         except Exception as exc:
+            if self._retry_busy(exc, batch, done):
+                return
             log.exception("committing pub/sub messages failed")
+            error: DaprApiError = (
+                storage_error(exc, "ERR_PUBSUB_PUBLISH_MESSAGE", "error when publishing")
+                if isinstance(exc, sqlite3.Error)
+                else DaprApiError(
+                    500, "ERR_PUBSUB_PUBLISH_MESSAGE", f"error when publishing: {exc}"
+                )
+            )
             for _rows, fut, _local in batch:
                 if fut is not None and not fut.done():
-                    fut.set_exception(
-                        DaprApiError(
-                            500, "ERR_PUBSUB_PUBLISH_MESSAGE", f"error when publishing: {exc}"
-                        )
-                    )
+                    fut.set_exception(error)
+            self._done[:0] = done  # deliveries stay finished; committed with the next flush
             return
+        self._busy_since = None
         if fanout is not None:
             fanout.enqueue(copies)
         for i in done:

@@ -31,7 +31,7 @@ from ..component import Component
 from ..pubsub.broker import Broker, Row
 from ..pubsub.delivery import Message
 from ..pubsub.outbox import OutboxBroker
-from ..store import Store
+from ..store import Store, blocking_locks
 from .backend import AsyncStateBackend, StateBackend, StateItem
 from .query import go_value
 
@@ -205,14 +205,22 @@ class TransactionalOutbox:
             broker.committed(msgs)
             return
         markers = [e.marker for e in events]
-        self.pending.record(store, settings, events)
+
+        async def record() -> None:
+            self.pending.record(store, settings, events)
+
+        await guard(record())  # a lock held elsewhere: nothing written yet, retried whole
         marked = ops + [("upsert", StateItem(m, b"0", raw_key=True)) for m in markers]
         try:
             await guard(sapi.transact(marked))
         except BaseException:
-            self.pending.forget(markers)
+            with blocking_locks():
+                self.pending.forget(markers)
             raise
-        await self._publish(sapi, broker, rows, markers)
+        # committed: from here on a lock held elsewhere is waited out, never retried (the
+        # caller's `patiently` would apply the transaction twice)
+        with blocking_locks():
+            await self._publish(sapi, broker, rows, markers)
 
     def _broker(self, settings: OutboxSettings) -> Broker:
         pubsub = self.pubsub

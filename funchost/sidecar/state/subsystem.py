@@ -11,6 +11,7 @@ import asyncio
 import inspect
 import json
 import logging
+import sqlite3
 from collections.abc import Awaitable
 from typing import Any, cast
 
@@ -23,6 +24,7 @@ from .._errors import DaprApiError, not_found
 from ..components import ResourcesSubsystem
 from ..http_api import api, json_body, json_response, query_metadata
 from ..pubsub.subsystem import PubSubSubsystem
+from ..store_errors import patiently, storage_error
 from ..subsystem import Runtime, Subsystem
 from ..timeformats import format_rfc3339
 from .backend import (
@@ -223,11 +225,23 @@ class StateSubsystem(Subsystem):
     # -- operations (shared by HTTP and gRPC) -----------------------------------------------
     async def get(self, store: str, key: str) -> StoredValue | None:
         check_keys(store, [key])
-        return await self.store_api(store).get(key)
+        sapi = self.store_api(store)
+        try:
+            return await sapi.get(key)
+        except sqlite3.Error as exc:
+            raise storage_error(
+                exc, "ERR_STATE_GET", f"fail to get {key} from state store {store}"
+            ) from None
 
     async def bulk_get(self, store: str, keys: list[str]) -> dict[str, StoredValue | None]:
         check_keys(store, keys)
-        return await self.store_api(store).bulk_get(keys)
+        sapi = self.store_api(store)
+        try:
+            return await sapi.bulk_get(keys)
+        except sqlite3.Error as exc:
+            raise storage_error(
+                exc, "ERR_STATE_BULK_GET", f"failed getting state in state store {store}"
+            ) from None
 
     async def save(self, store: str, items: list[StateItem]) -> None:
         sapi = self.store_api(store)
@@ -319,6 +333,8 @@ class StateSubsystem(Subsystem):
             raise DaprApiError(
                 500, code, f"failed {verb} state in state store {store}: {exc}"
             ) from None
+        except sqlite3.Error as exc:
+            raise storage_error(exc, code, f"failed {verb} state in state store {store}") from None
 
     @staticmethod
     def item(
@@ -384,7 +400,8 @@ class StateSubsystem(Subsystem):
         body = await json_body(request)
         if not isinstance(body, list):
             raise DaprApiError(400, "ERR_MALFORMED_REQUEST", "body must be a list of state items")
-        await self.save(request.path_params["store"], [self._http_item(r) for r in body])
+        items = [self._http_item(r) for r in body]
+        await patiently(lambda: self.save(request.path_params["store"], items))
         return Response(status_code=204)
 
     @api
@@ -408,7 +425,7 @@ class StateSubsystem(Subsystem):
             request.query_params.get("concurrency"),
             query_metadata(request),
         )
-        await self.delete(request.path_params["store"], item)
+        await patiently(lambda: self.delete(request.path_params["store"], item))
         return Response(status_code=204)
 
     @api
@@ -431,7 +448,7 @@ class StateSubsystem(Subsystem):
         ops = []
         for raw in body.get("operations") or []:
             ops.append((str(raw.get("operation")), self._http_item(raw.get("request") or {})))
-        await self.transact(request.path_params["store"], ops)
+        await patiently(lambda: self.transact(request.path_params["store"], ops))
         return Response(status_code=204)
 
     @api
