@@ -164,6 +164,41 @@ def _write_atomic(path: Path, doc: dict[str, Any]) -> None:
         raise
 
 
+class JsonDocs:
+    """The JSON documents (`*.json`) of one registry folder, re-read only when a file changes."""
+
+    def __init__(self, directory: Path | None, suffix: str = ".json") -> None:
+        self.directory = directory
+        self.suffix = suffix
+        self._seen: dict[str, tuple[int, dict[str, Any]]] = {}  # file -> (mtime_ns, doc)
+
+    def write(self, name: str, doc: dict[str, Any]) -> None:
+        """Write `doc` as `<name><suffix>` atomically (the folder made private if new)."""
+        assert self.directory is not None
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _write_atomic(self.directory / f"{name}{self.suffix}", doc)
+
+    def read_all(self) -> list[dict[str, Any]]:
+        """Every document of the folder (unreadable or half-written files skipped)."""
+        if self.directory is None:
+            return []
+        docs = []
+        with contextlib.suppress(FileNotFoundError):
+            for entry in os.scandir(self.directory):
+                if not entry.name.endswith(self.suffix) or entry.name.startswith("."):
+                    continue
+                try:
+                    mtime = entry.stat().st_mtime_ns
+                    cached = self._seen.get(entry.name)
+                    if cached is None or cached[0] != mtime:
+                        cached = (mtime, json.loads(Path(entry.path).read_text()))
+                        self._seen[entry.name] = cached
+                except (OSError, ValueError):
+                    continue
+                docs.append(cached[1])
+        return docs
+
+
 class Registration:
     """This process's claim on an app id; `publish()` writes the address, `close()` removes it."""
 

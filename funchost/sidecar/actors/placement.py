@@ -11,16 +11,13 @@ such an actor live in, and fire in, the hosting app, as with daprd.
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from ..app_channel import AppResponse, FastHttpPool
 from ..invocation.remote import RemoteSidecars
-from ..resolution import AppAddress, _write_atomic
+from ..resolution import AppAddress, JsonDocs
 
 SUFFIX = ".json"
 FOLDER = "actors"
@@ -36,7 +33,7 @@ class Placement:
         #: None: this sidecar is not registered (a single app)
         self.directory = directory / FOLDER if directory is not None else None
         self.sidecars = RemoteSidecars(directory)
-        self._seen: dict[str, tuple[int, dict[str, Any]]] = {}
+        self.docs = JsonDocs(self.directory, SUFFIX)
         self._pools: dict[tuple[str, int], FastHttpPool] = {}
 
     def publish(self, types: list[str]) -> None:
@@ -47,34 +44,14 @@ class Placement:
             with contextlib.suppress(FileNotFoundError):
                 (self.directory / f"{self.app_id}{SUFFIX}").unlink()
             return
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         doc = {"app_id": self.app_id, "namespace": self.namespace, "types": sorted(types)}
-        _write_atomic(self.directory / f"{self.app_id}{SUFFIX}", doc)
-
-    def _docs(self) -> list[dict[str, Any]]:
-        if self.directory is None:
-            return []
-        docs = []
-        with contextlib.suppress(FileNotFoundError):
-            for entry in os.scandir(self.directory):
-                if not entry.name.endswith(SUFFIX) or entry.name.startswith("."):
-                    continue
-                try:
-                    mtime = entry.stat().st_mtime_ns
-                    cached = self._seen.get(entry.name)
-                    if cached is None or cached[0] != mtime:
-                        cached = (mtime, json.loads(Path(entry.path).read_text()))
-                        self._seen[entry.name] = cached
-                except (OSError, ValueError):
-                    continue
-                docs.append(cached[1])
-        return docs
+        self.docs.write(self.app_id, doc)
 
     async def host_for(self, actor_type: str, actor_id: str) -> AppAddress | None:
         """The live sidecar of another app hosting `actor_type`, or None."""
         hosts = sorted(
             str(doc["app_id"])
-            for doc in self._docs()
+            for doc in self.docs.read_all()
             if doc.get("app_id") != self.app_id
             and doc.get("namespace") == self.namespace
             and actor_type in doc.get("types", ())

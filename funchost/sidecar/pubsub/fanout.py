@@ -21,10 +21,7 @@ its one database (WAL, one writer) and nothing polls: a hop costs one HTTP round
 from __future__ import annotations
 
 import base64
-import contextlib
-import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +32,7 @@ from starlette.routing import BaseRoute, Route
 from .._errors import DaprApiError
 from ..http_api import api
 from ..peers import PeerOutbox
-from ..resolution import _write_atomic
+from ..resolution import JsonDocs
 from ..store import Store
 from .broker import Row
 
@@ -64,7 +61,7 @@ class Fanout:
         self.types = component_types  # this sidecar's pub/sub components: name -> type
         self.outbox = PeerOutbox(store, "pubsub_fanout", DELIVER_PATH, app_id, namespace, directory)
         # (the outbox resolves app ids in the registry itself: `directory`)
-        self._seen: dict[str, tuple[int, dict[str, Any]]] = {}  # file -> (mtime_ns, doc)
+        self.docs = JsonDocs(self.directory, SUFFIX)
 
     def start(self) -> None:
         self.outbox.load()
@@ -82,31 +79,13 @@ class Fanout:
             if kind in FANOUT_TYPES:
                 topics.setdefault(pubsub, {"type": kind, "topics": []})["topics"].append(topic)
         doc = {"app_id": self.app_id, "namespace": self.namespace, "pubsubs": topics}
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _write_atomic(self.directory / f"{self.app_id}{SUFFIX}", doc)
+        self.docs.write(self.app_id, doc)
 
     # -- publishing ------------------------------------------------------------------------
 
-    def _refresh(self) -> list[dict[str, Any]]:
-        docs = []
-        with contextlib.suppress(FileNotFoundError):
-            for entry in os.scandir(self.directory):
-                if not entry.name.endswith(SUFFIX) or entry.name.startswith("."):
-                    continue
-                try:
-                    mtime = entry.stat().st_mtime_ns
-                    cached = self._seen.get(entry.name)
-                    if cached is None or cached[0] != mtime:
-                        cached = (mtime, json.loads(Path(entry.path).read_text()))
-                        self._seen[entry.name] = cached
-                except (OSError, ValueError):
-                    continue
-                docs.append(cached[1])
-        return docs
-
     def add(self, conn: Any, rows: list[Row]) -> list[tuple[str, int, dict[str, Any]]]:
         """Inside the publish transaction: one copy per other app subscribed to each row."""
-        docs = self._refresh()
+        docs = self.docs.read_all()
         out = []
         for pubsub, topic, body, meta, raw in rows:
             kind = self.types.get(pubsub)
