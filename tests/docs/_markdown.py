@@ -128,6 +128,7 @@ def child_env(**extra: str) -> dict[str, str]:
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("DAPR_", "APP_", "FUNCHOST_", "PYTEST_"))
+        or k == "FUNCHOST_REGISTRY_DIR"  # the session's own name registry (tests/conftest.py)
     }
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["FUNCHOST_LOG_FORMAT"] = "json"

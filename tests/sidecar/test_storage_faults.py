@@ -7,6 +7,7 @@ import os
 import resource
 import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import threading
@@ -53,12 +54,12 @@ def test_a_lock_held_elsewhere_leaves_health_live_and_the_write_waits(tmp_path: 
 
             writer = threading.Thread(target=save, daemon=True)
             writer.start()
-            worst = 0.0
+            took: list[float] = []
             with httpx.Client(base_url=f"http://127.0.0.1:{http}") as h:
                 while time.monotonic() - held_at < 5.0:
                     start = time.monotonic()
                     assert h.get("/v1.0/healthz").status_code == 204
-                    worst = max(worst, time.monotonic() - start)
+                    took.append(time.monotonic() - start)
                     assert h.get("/v1.0/state/statestore/before").content == b"1"  # reads stay live
                     time.sleep(0.1)
             assert "at" not in saved and "error" not in saved  # still waiting for the lock
@@ -68,7 +69,12 @@ def test_a_lock_held_elsewhere_leaves_health_live_and_the_write_waits(tmp_path: 
             assert "error" not in saved, saved
             assert float(saved["at"]) - held_at >= 5.0  # type: ignore[arg-type]
             assert client.get_state("statestore", "during").data == b"2"
-        assert worst < 0.1, f"healthz took {worst * 1000:.0f} ms while the lock was held"
+        # before the fix each took up to the 30 s busy timeout; a single sample of a busy
+        # 2-core machine may be late by a scheduler hiccup, so: the median under 100 ms and
+        # none near a second
+        ms = sorted(round(t * 1000) for t in took)
+        assert statistics.median(ms) < 100, f"healthz took {ms} ms while the lock was held"
+        assert ms[-1] < 1000, f"healthz took {ms} ms while the lock was held"
     finally:
         code, err = stop(proc)
     assert code == 0, err
