@@ -25,6 +25,8 @@ import time
 import uuid
 from pathlib import Path
 
+from _common import wait_http
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -156,20 +158,6 @@ async def through_sidecar(
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         end = await wait_count(session, app_url, n)
         return n / (end - start), latencies
-
-
-def wait_http(url: str, timeout: float = 30.0) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(url)
 
 
 def main() -> None:
