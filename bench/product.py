@@ -324,9 +324,24 @@ async def bench_state(run: Run, seconds: float) -> dict[str, float]:
                 ops += 2
                 i += 1
 
+        cpu0, own0 = thread_cpu(run.proc.pid), time.process_time()
         t0 = time.perf_counter()
         await asyncio.gather(*(worker(k) for k in range(8)))
-        return {"state_ops_per_s": ops / (time.perf_counter() - t0)}
+        rate = ops / (time.perf_counter() - t0)
+        cpu1, own1 = thread_cpu(run.proc.pid), time.process_time()
+        # diagnostics: CPU microseconds per op of the funchost process, its sidecar thread, and
+        # of this (client) process, which shares the machine's cores with it
+        spent = {
+            tid: cpu1[tid][1] - cpu0.get(tid, (name, 0.0))[1] for tid, (name, _) in cpu1.items()
+        }
+        sidecar = sum(v for tid, v in spent.items() if cpu1[tid][0].startswith("funchost-sidec"))
+        per_op = 1e6 / max(ops, 1)
+        return {
+            "state_ops_per_s": rate,
+            "_state_run_cpu_us_per_op": sum(spent.values()) * per_op,
+            "_state_sidecar_cpu_us_per_op": sidecar * per_op,
+            "_state_client_cpu_us_per_op": (own1 - own0) * per_op,
+        }
 
 
 # -- processes at rest -----------------------------------------------------------------------

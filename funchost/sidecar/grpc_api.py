@@ -101,9 +101,11 @@ class DaprService:
     def _item(self, raw: Any) -> StateItem:
         state = self.state
         etag = raw.etag.value if raw.HasField("etag") else None
-        concurrency = _CONCURRENCY.get(int(raw.options.concurrency), "last-write")
+        concurrency = _CONCURRENCY.get(raw.options.concurrency, "last-write")
         value = bytes(raw.value) if hasattr(raw, "value") else None
-        return state.item(raw.key, value, etag, concurrency, dict(raw.metadata))
+        return state.item(
+            raw.key, value, etag, concurrency, dict(raw.metadata) if raw.metadata else {}
+        )
 
     async def GetState(self, request: Any, context: Any) -> Any:
         try:

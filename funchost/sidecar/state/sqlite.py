@@ -61,6 +61,13 @@ class SqliteStateBackend:
         self.name = name
         self.table = _table(name)
         self._now = clock_time
+        #: a blind write (no etag, last-write) in one statement: the version goes up by one
+        #: (from 0 for a new key) as `_set` does, without reading the row first
+        self._upsert_sql = (
+            f"INSERT INTO {self.table}(key, value, version, expires) VALUES (?,?,1,?) "
+            "ON CONFLICT(key) DO UPDATE SET value=excluded.value, version=version+1, "
+            "expires=excluded.expires"
+        )
         store.ensure_schema(
             self.table,
             f"CREATE TABLE IF NOT EXISTS {self.table} ("
@@ -132,6 +139,22 @@ class SqliteStateBackend:
         )
         return str(version + 1)
 
+    @staticmethod
+    def _blind(item: StateItem) -> bool:
+        """No etag and last-write: the stored row needs no check."""
+        return not item.etag and item.concurrency != FIRST_WRITE
+
+    def _upsert(self, item: StateItem) -> None:
+        expires = self.now() + item.ttl if item.ttl is not None else None
+        self.store.execute(self._upsert_sql, (self._item_key(item), item.value or b"", expires))
+
+    def _write(self, item: StateItem) -> None:
+        """`_set` without its etag answer: a blind write is one statement."""
+        if self._blind(item):
+            self._upsert(item)
+        else:
+            self._set(item)
+
     def _delete(self, item: StateItem) -> None:
         version, live = self._current(self._item_key(item))
         if item.etag:
@@ -144,10 +167,16 @@ class SqliteStateBackend:
             return self._set(item)
 
     def set_many(self, items: list[StateItem]) -> None:
-        """Write several values atomically (SaveState with many items)."""
+        """Write several values atomically (SaveState with many items).
+
+        One blind item is one statement, atomic and committed on its own (autocommit): it
+        needs no BEGIN/COMMIT around it."""
+        if len(items) == 1 and self._blind(items[0]):
+            self._upsert(items[0])
+            return
         with self.store.tx():
             for item in items:
-                self._set(item)
+                self._write(item)
 
     def delete(self, item: StateItem) -> None:
         with self.store.tx():
@@ -160,7 +189,7 @@ class SqliteStateBackend:
                 if op == "delete":
                     self._delete(item)
                 else:
-                    self._set(item)
+                    self._write(item)
 
     def purge_expired(self) -> int:
         cur = self.store.execute(

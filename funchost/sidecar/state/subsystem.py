@@ -73,6 +73,12 @@ def _http_data(raw: bytes) -> Any:
 
 
 KEY_SEPARATOR = "||"
+_VERBS = {"ERR_STATE_SAVE": "saving", "ERR_STATE_DELETE": "deleting"}
+
+
+def _verb(code: str) -> str:
+    """How a failed write's message names the operation of `code`."""
+    return _VERBS.get(code, "executing transaction in")
 
 
 def check_keys(store: str, keys: list[str]) -> None:
@@ -302,12 +308,10 @@ class StateSubsystem(Subsystem):
 
     @staticmethod
     async def _guard(code: str, store: str, action: Awaitable[Any]) -> None:
-        verb = {"ERR_STATE_SAVE": "saving", "ERR_STATE_DELETE": "deleting"}.get(
-            code, "executing transaction in"
-        )
         try:
             await action
         except EtagMismatch as exc:
+            verb = _verb(code)
             raise (
                 DaprApiError(
                     409,
@@ -319,6 +323,7 @@ class StateSubsystem(Subsystem):
                 .grpc_only()
             ) from None
         except EtagInvalid as exc:
+            verb = _verb(code)
             raise (
                 DaprApiError(
                     400,
@@ -330,10 +335,12 @@ class StateSubsystem(Subsystem):
                 .grpc_only()
             ) from None
         except StateStoreError as exc:
+            verb = _verb(code)
             raise DaprApiError(
                 500, code, f"failed {verb} state in state store {store}: {exc}"
             ) from None
         except sqlite3.Error as exc:
+            verb = _verb(code)
             raise storage_error(exc, code, f"failed {verb} state in state store {store}") from None
 
     @staticmethod
@@ -349,6 +356,8 @@ class StateSubsystem(Subsystem):
             raise DaprApiError(
                 400, "ERR_MALFORMED_REQUEST", "state key is empty", grpc.StatusCode.INVALID_ARGUMENT
             )
+        if not metadata:  # the usual case: no TTL, no content type
+            return StateItem(key, value, etag or None, _concurrency(concurrency), None, metadata)
         try:
             ttl = ttl_from_metadata(metadata)
         except ValueError as exc:
