@@ -329,8 +329,9 @@ async def bench_state(run: Run, seconds: float) -> dict[str, float]:
         await asyncio.gather(*(worker(k) for k in range(8)))
         rate = ops / (time.perf_counter() - t0)
         cpu1, own1 = thread_cpu(run.proc.pid), time.process_time()
-        # diagnostics: CPU microseconds per op of the funchost process, its sidecar thread, and
-        # of this (client) process, which shares the machine's cores with it
+        # diagnostics: CPU microseconds per op of the funchost process, its sidecar threads (the
+        # loop and grpc.aio's completion-queue poller, which inherits its name), and of this
+        # (client) process, which shares the machine's cores with it
         spent = {
             tid: cpu1[tid][1] - cpu0.get(tid, (name, 0.0))[1] for tid, (name, _) in cpu1.items()
         }
