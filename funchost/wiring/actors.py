@@ -79,9 +79,12 @@ def funchost_wire(app: FastAPI, registry: Registry, settings: Settings) -> None:
     if router is None:  # pragma: no cover - SDK layout changed; fall back to including it
         DaprActor(app)
         return
-    for route in router.routes:
-        if getattr(route, "path", None) != "/healthz":
-            app.router.routes.append(route)
+    taken = [route for route in router.routes if getattr(route, "path", None) != "/healthz"]
+    app.router.routes.extend(taken)
+    # innermost middleware (added first): the hot actor callbacks skip FastAPI's routing layers
+    from funchost.wiring._actor_asgi import ActorCalls
+
+    app.add_middleware(ActorCalls, router=app.router, actor_routes=frozenset(map(id, taken)))
 
 
 ACTOR_CLIENTS = ("grpc", "http")
