@@ -87,8 +87,13 @@ class _Conn(asyncio.Protocol):
         self.fut = fut = loop.create_future()
         self.body = []
         self.got_bytes = self.keep_alive = False
-        assert self.transport is not None
-        self.transport.write(data)
+        transport = self.transport
+        if self.closed or transport is None or transport.is_closing():
+            raise ConnectionResetError("connection closed by the sidecar")
+        try:
+            transport.write(data)
+        except RuntimeError as exc:  # uvloop: the handle closed under us
+            raise ConnectionResetError(str(exc)) from None
         return fut
 
     def close(self) -> None:
@@ -135,8 +140,11 @@ class StateHttp:
         if loop is not self._loop:  # connections belong to the loop that opened them
             self.close()
             self._loop = loop
-        reused = bool(self._idle)
-        conn = self._idle.pop() if reused else await self._open(loop)
+        idle = self._idle
+        while idle and idle[-1].closed:  # closed by the sidecar while idle
+            idle.pop()
+        reused = bool(idle)
+        conn = idle.pop() if reused else await self._open(loop)
         try:
             answer = await self._send(loop, conn, request)
         except ConnectionError:
