@@ -185,3 +185,53 @@ async def test_callback_layer_answers_as_dapr_actor_routes() -> None:
         assert isinstance(layer, ActorCalls) and layer.active
     finally:
         ActorRuntime._actor_managers.pop("EchoActor", None)
+
+
+async def test_sidecar_fast_lane_answers_errors_as_the_router() -> None:
+    """Actor API errors through `fast_lane` and through the Starlette Mount + handlers."""
+    import sqlite3
+
+    import httpx
+    from starlette.applications import Starlette
+
+    from funchost.sidecar.actors._http import actor_routes, fast_lane
+    from funchost.sidecar.actors.config import ActorsConfig, TypeConfig
+    from funchost.sidecar.limits import MaxBodySizeMiddleware, body_too_large_handlers
+    from funchost.sidecar.store_errors import unexpected_error_handlers
+
+    class State:
+        async def transact(self, *args: Any) -> None:
+            raise AssertionError("not reached")
+
+        async def get(self, actor_type: str, actor_id: str, key: str) -> Any:
+            if key == "locked":
+                raise sqlite3.OperationalError("database is locked")
+            raise KeyError(key)
+
+    class Host:
+        config = ActorsConfig(types={"T": TypeConfig()})
+        config_error = None
+        state = State()
+
+        async def await_types(self, actor_type: str) -> None:
+            return None
+
+    handlers = {**unexpected_error_handlers(), **body_too_large_handlers()}
+    routed = Starlette(routes=actor_routes(Host()), exception_handlers=handlers)  # type: ignore[arg-type]
+    lane = fast_lane(Host(), Starlette(exception_handlers=handlers))  # type: ignore[arg-type]
+    requests = [
+        ("GET", "/v1.0/actors/T/1/state/locked", b""),
+        ("GET", "/v1.0/actors/T/1/state/boom", b""),
+        ("POST", "/v1.0/actors/T/1/state", b"[" * 100),
+        ("GET", "/v1.0/actors/T/1/nothing", b""),
+    ]
+    for method, path, body in requests:
+        answers = []
+        for app in (routed, lane):
+            transport = httpx.ASGITransport(
+                MaxBodySizeMiddleware(app, 50), raise_app_exceptions=False
+            )
+            async with httpx.AsyncClient(transport=transport, base_url="http://s") as client:
+                answers.append(await client.request(method, path, content=body))
+        got, want = answers[1], answers[0]
+        assert (got.status_code, got.json()) == (want.status_code, want.json()), path

@@ -91,8 +91,12 @@ def parse_ops(body: bytes) -> list[StateOp]:
     return ops
 
 
+#: what `json.dumps(value, separators=(",", ":"), ensure_ascii=False)` does, built once
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def _encode(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODE(value).encode()
 
 
 class ActorStateStore(Protocol):
