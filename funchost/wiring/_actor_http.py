@@ -112,18 +112,15 @@ class StateHttp:
         self.timeout = float(timeout or settings.DAPR_HTTP_TIMEOUT_SECONDS)
         self._idle: list[_Conn] = []
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._head = f"Host: {host}:{port}\r\n".encode()
+        token = settings.DAPR_API_TOKEN  # read once, as the host exported it at start-up
+        self._head = (
+            f"Host: {host}:{port}\r\ncontent-type: application/json; charset=utf-8\r\n"
+            + (f"dapr-api-token: {token}\r\n" if token else "")
+            + f"User-Agent: {DAPR_USER_AGENT}\r\nContent-Length: "
+        ).encode()
 
     def _headers(self, length: int) -> bytes:
-        token = settings.DAPR_API_TOKEN
-        extra = f"dapr-api-token: {token}\r\n" if token else ""
-        return (
-            self._head
-            + (
-                "content-type: application/json; charset=utf-8\r\n"
-                f"{extra}User-Agent: {DAPR_USER_AGENT}\r\nContent-Length: {length}\r\n\r\n"
-            ).encode()
-        )
+        return self._head + str(length).encode() + b"\r\n\r\n"
 
     async def save_state_transactionally(self, actor_type: str, actor_id: str, data: bytes) -> None:
         """PUT the transaction to `/v1.0/actors/{type}/{id}/state`; DaprHttpError unless 2xx."""
