@@ -258,6 +258,19 @@ async def bench_pubsub(run: Run, events: int) -> dict[str, float]:
     }
 
 
+def _cpu_split(
+    pid: int, before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]
+) -> dict[str, float]:
+    """CPU seconds between two `thread_cpu` readings: sidecar threads, main thread, the rest."""
+    spent = {
+        tid: (name, cpu - before.get(tid, (name, 0.0))[1]) for tid, (name, cpu) in after.items()
+    }
+    sidecar = sum(c for n, c in spent.values() if n.startswith("funchost-sidec"))
+    main = spent.get(pid, ("", 0.0))[1]
+    total = sum(c for _, c in spent.values())
+    return {"total": total, "sidecar": sidecar, "main": main, "other": total - sidecar - main}
+
+
 async def bench_actors(run: Run, seconds: float) -> dict[str, float]:
     import aiohttp
 
@@ -285,9 +298,11 @@ async def bench_actors(run: Run, seconds: float) -> dict[str, float]:
                 count += 1
                 i += 64
 
+        before = thread_cpu(run.proc.pid)
         t0 = time.perf_counter()
         await asyncio.gather(*(caller(k) for k in range(64)))
         rate = count / (time.perf_counter() - t0)
+        cpu = _cpu_split(run.proc.pid, before, thread_cpu(run.proc.pid))
         # paced (open loop): 500 calls/s for `seconds`, latency from the scheduled send time
         latencies: list[float] = []
 
@@ -304,6 +319,7 @@ async def bench_actors(run: Run, seconds: float) -> dict[str, float]:
         "actor_calls_per_s_100_ids": rate,
         "actor_p99_ms_at_500_per_s": 1000 * pct(latencies, 99),
         "_actor_p50_ms_at_500_per_s": 1000 * statistics.median(latencies),
+        **{f"_cpu_us_per_call_{k}": 1e6 * v / count for k, v in cpu.items()},
     }
 
 

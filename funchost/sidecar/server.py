@@ -296,7 +296,7 @@ class Sidecar:
         # the body limit covers every API; the cross-app hop's fast path (another sidecar's
         # call, already limited by that sidecar) goes around it
         asgi: Any = self.invoke.wrap_asgi(
-            MaxBodySizeMiddleware(http_app, self.config.max_body_size)
+            MaxBodySizeMiddleware(self.actors.wrap_asgi(http_app), self.config.max_body_size)
         )
         if self.config.api_token:
             asgi = ApiTokenMiddleware(asgi, self.config.api_token)

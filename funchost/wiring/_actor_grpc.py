@@ -1,4 +1,4 @@
-"""The SDK's gRPC actor client, with timers registered over HTTP (see `GrpcActorClient`)."""
+"""The SDK's gRPC actor client, with timers and state saves over HTTP (see `GrpcActorClient`)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,23 @@ class GrpcActorClient(DaprActorGrpcClient):
     string back to an HTTP app callback (`DaprActor`), so the timer callback would get base64
     instead of its data. Timers are registered through the HTTP actor API instead, which keeps
     the JSON value as is; they are rare, so the per-request connection does not matter.
+
+    With ``state_http`` (a `StateHttp`), state transactions, one per state-changing call, go
+    as their JSON body to the HTTP actor state API on kept-alive connections: the sidecar stores
+    the same bytes as through `ExecuteActorStateTransaction` (the JSON values re-encoded
+    compactly, as the default serializer does), for a fraction of the CPU.
     """
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, state_http: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._http: Any = None
+        self._state_http = state_http
+
+    async def save_state_transactionally(self, actor_type: str, actor_id: str, data: bytes) -> None:
+        if self._state_http is None:
+            await super().save_state_transactionally(actor_type, actor_id, data)
+        else:
+            await self._state_http.save_state_transactionally(actor_type, actor_id, data)
 
     async def register_timer(self, actor_type: str, actor_id: str, name: str, data: bytes) -> None:
         await (await self._http_client()).register_timer(actor_type, actor_id, name, data)

@@ -2,9 +2,11 @@
 
 The actor types are registered at start-up with the per-type settings of their @actor
 definition (idle timeout, scan interval, drain timeout, reentrancy) and its serializer (default:
-`FunchostJSONSerializer`, which keeps JSON verbatim). The runtime saves state and registers
-reminders through the SDK's `DaprActorGrpcClient` on one persistent channel
-(``FUNCHOST_ACTOR_CLIENT=grpc``, default) or the SDK's HTTP client (``http``). `actor_proxy()`
+`FunchostJSONSerializer`, which keeps JSON verbatim). The runtime registers reminders through
+the SDK's `DaprActorGrpcClient` on one persistent channel (``FUNCHOST_ACTOR_CLIENT=grpc``,
+default; state transactions go to the HTTP actor state API on kept-alive connections, see
+`_actor_http`) or the SDK's HTTP client (``http``). Actor callbacks are answered by `ActorCalls`
+(`_actor_asgi`), DaprActor's routes stay for the rest. `actor_proxy()`
 builds an `ActorProxy` with the actor type's serializer. `DaprActor`'s own ``/healthz`` route is
 removed: the host serves one.
 """
@@ -79,9 +81,12 @@ def funchost_wire(app: FastAPI, registry: Registry, settings: Settings) -> None:
     if router is None:  # pragma: no cover - SDK layout changed; fall back to including it
         DaprActor(app)
         return
-    for route in router.routes:
-        if getattr(route, "path", None) != "/healthz":
-            app.router.routes.append(route)
+    taken = [route for route in router.routes if getattr(route, "path", None) != "/healthz"]
+    app.router.routes.extend(taken)
+    # innermost middleware (added first): the hot actor callbacks skip FastAPI's routing layers
+    from funchost.wiring._actor_asgi import ActorCalls
+
+    app.add_middleware(ActorCalls, router=app.router, actor_routes=frozenset(map(id, taken)))
 
 
 ACTOR_CLIENTS = ("grpc", "http")
@@ -126,12 +131,18 @@ def actor_proxy(actor_type: str, actor_id: str, interface: Any, serializer: Any 
 
 
 def make_actor_client(
-    kind: str, message_serializer: Any, state_serializer: Any, channel: Any = None
+    kind: str,
+    message_serializer: Any,
+    state_serializer: Any,
+    channel: Any = None,
+    state_http: Any = None,
 ) -> Any:
     """The SDK actor client the runtime uses for state, reminders and timers.
 
     ``grpc`` (default): the SDK's `DaprActorGrpcClient` on one persistent channel (daprd and the
-    embedded sidecar both serve the unary actor RPCs); ``http``: the SDK's
+    embedded sidecar both serve the unary actor RPCs), with state transactions on
+    ``state_http`` (a `StateHttp`) when given and the state serializer is the default one (the
+    HTTP API then stores the very bytes the RPC would); ``http``: the SDK's
     `DaprActorHttpClient` (one new HTTP connection per request).
     """
     if kind == "http":
@@ -144,6 +155,7 @@ def make_actor_client(
         channel=channel,
         message_serializer=message_serializer,
         state_serializer=state_serializer,
+        state_http=state_http if state_serializer is default_serializer() else None,
     )
 
 
@@ -160,13 +172,19 @@ async def funchost_startup(app: FastAPI, registry: Registry, settings: Settings)
             f"FUNCHOST_ACTOR_CLIENT={settings.actor_client!r} is not a known actor client: "
             "use 'grpc' (default) or 'http'"
         )
-    channel = None
+    channel = state_http = None
     if kind == "grpc":
         from dapr.clients.grpc._channel import create_aio_channel
 
+        from funchost.wiring._actor_http import StateHttp, state_endpoint
+
         # like the HTTP client: DAPR_GRPC_ENDPOINT / DAPR_GRPC_PORT as exported by the host
         channel = create_aio_channel()
+        endpoint = state_endpoint()
+        if endpoint is not None:
+            state_http = StateHttp(*endpoint, default_serializer())
     app.state.funchost_actor_channel = channel
+    app.state.funchost_actor_state_http = state_http
     ActorRuntime.set_actor_config(actor_config(registry.actors))
     for definition in registry.actors:
         serializer = definition.serializer or default_serializer()
@@ -175,7 +193,7 @@ async def funchost_startup(app: FastAPI, registry: Registry, settings: Settings)
             # a thread so an in-process sidecar keeps running meanwhile.
             client = await asyncio.to_thread(make_actor_client, kind, serializer, serializer)
         else:
-            client = make_actor_client(kind, serializer, serializer, channel)
+            client = make_actor_client(kind, serializer, serializer, channel, state_http)
         await ActorRuntime.register_actor(
             definition.target,
             message_serializer=serializer,
@@ -198,6 +216,10 @@ async def funchost_shutdown(app: FastAPI, registry: Registry, settings: Settings
         for definition in registry.actors:
             managers.pop(definition.actor_type, None)
         ActorRuntime.get_actor_config().update_entities(list(managers))
+    state_http = getattr(app.state, "funchost_actor_state_http", None)
+    if state_http is not None:
+        app.state.funchost_actor_state_http = None
+        state_http.close()
     channel = getattr(app.state, "funchost_actor_channel", None)
     if channel is not None:
         app.state.funchost_actor_channel = None

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from starlette.requests import Request
 from starlette.routing import BaseRoute, Mount
 from starlette.types import Receive, Scope, Send
 
@@ -86,10 +87,15 @@ class ActorsHost(Protocol):
 
 
 class ActorApi:
-    """ASGI app serving every actor route, bound to the subsystem."""
+    """ASGI app serving every actor route, bound to the subsystem.
 
-    def __init__(self, sub: ActorsHost) -> None:
+    With `handlers` (the exception handlers of the sidecar's Starlette app) it stands in front
+    of that app (`fast_lane`) and answers an exception of a route as the app's handlers would.
+    """
+
+    def __init__(self, sub: ActorsHost, handlers: Mapping[Any, Any] | None = None) -> None:
         self.sub = sub
+        self.handlers = handlers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # pragma: no cover - only HTTP is routed here
@@ -100,8 +106,14 @@ class ActorApi:
         # ["", type, id, kind] or ["", type, id, kind, name]
         if len(parts) not in (4, 5) or parts[0] or not parts[1] or not parts[2]:
             reply = _error(404, "ERR_NOT_FOUND", f"no actor API route for {path}")
-        else:
+        elif self.handlers is None:
             reply = await self._route(scope, receive, parts)
+        else:
+            try:
+                reply = await self._route(scope, receive, parts)
+            except Exception as exc:
+                await self._handle(scope, receive, send, exc, self.handlers)
+                return
         status, headers, body = reply
         if body:
             headers = [*headers, (b"content-length", str(len(body)).encode())]
@@ -109,6 +121,25 @@ class ActorApi:
             headers = [*headers, (b"content-length", b"0")]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+    @staticmethod
+    async def _handle(
+        scope: Scope, receive: Receive, send: Send, exc: Exception, handlers: Mapping[Any, Any]
+    ) -> None:
+        """Answer `exc` as Starlette would with `handlers`: the most specific handler's
+        response; the catch-all (`Exception`/500, ServerErrorMiddleware's) then re-raises."""
+        for cls in type(exc).__mro__:
+            handler = handlers.get(cls)
+            if handler is not None:
+                break
+        else:
+            handler, cls = handlers.get(500), Exception
+            if handler is None:
+                raise exc
+        response = await handler(Request(scope, receive), exc)
+        await response(scope, receive, send)
+        if cls is Exception:
+            raise exc
 
     async def _route(self, scope: Scope, receive: Receive, parts: list[str]) -> Reply:
         _, actor_type, actor_id, kind, *rest = parts
@@ -273,3 +304,19 @@ def _json_object(raw: bytes) -> dict[str, Any]:
 def actor_routes(sub: ActorsHost) -> list[BaseRoute]:
     """The actor API as one Mount: other subsystems' requests skip it with one prefix test."""
     return [Mount(PREFIX, app=ActorApi(sub))]
+
+
+def fast_lane(sub: ActorsHost, app: Any) -> Any:
+    """ASGI in front of the sidecar's Starlette `app`: actor API requests go straight to
+    `ActorApi` (what its Mount would reach), skipping the router's scan of every other route
+    and the exception middleware layers; their errors get `app`'s exception handlers."""
+    api = ActorApi(sub, getattr(app, "exception_handlers", None) or {})
+    lane = PREFIX + "/"
+
+    async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(lane):
+            await api(scope, receive, send)
+        else:
+            await app(scope, receive, send)
+
+    return asgi

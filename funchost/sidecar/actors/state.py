@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from ..clock import Clock
 from ..store import Store
+from ._group import GroupCommit, sqlite_backend
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS actor_state (
@@ -90,8 +91,12 @@ def parse_ops(body: bytes) -> list[StateOp]:
     return ops
 
 
+#: what `json.dumps(value, separators=(",", ":"), ensure_ascii=False)` does, built once
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def _encode(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODE(value).encode()
 
 
 class ActorStateStore(Protocol):
@@ -114,6 +119,9 @@ class ComponentActorState:
     def __init__(self, backend: _Backend, app_id: str) -> None:
         self.backend = backend
         self.app_id = app_id
+        sync = sqlite_backend(backend)
+        #: a SQLite store: the transactions of one loop turn share one commit (see _group.py)
+        self._group = GroupCommit(sync) if sync is not None else None
 
     def key(self, actor_type: str, actor_id: str, key: str) -> str:
         """daprd's key layout: `<appId>||<actorType>||<actorId>||<key>`."""
@@ -133,7 +141,10 @@ class ComponentActorState:
                 self.key(actor_type, actor_id, op.key), op.value, ttl=ttl, is_json=op.is_json
             )
             items.append((op.operation, item))
-        await self.backend.transact(items)
+        if self._group is not None:
+            await self._group.transact(items)
+        else:
+            await self.backend.transact(items)
 
 
 class SqliteActorState:

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -25,7 +26,7 @@ from ..app_channel import AppResponse, AppUnavailable
 from ..resolution import DEFAULT_NAMESPACE, registry_dir
 from ..state.subsystem import StateSubsystem
 from ..subsystem import Runtime, Subsystem
-from ._http import actor_routes
+from ._http import actor_routes, fast_lane
 from ._turns import TurnLock
 from .config import ActorsConfig, TypeConfig, parse_config
 from .placement import Placement
@@ -54,6 +55,7 @@ class ActiveActor:
     removed: bool = False
 
 
+@lru_cache(maxsize=4096)
 def _seg(text: str) -> str:
     return quote(text, safe="")
 
@@ -94,6 +96,10 @@ class ActorsSubsystem(Subsystem):
     # -- lifecycle ---------------------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:
         return actor_routes(self)
+
+    def wrap_asgi(self, app: Any) -> Any:
+        """The sidecar's HTTP app with the actor API in front of its router (`fast_lane`)."""
+        return fast_lane(self, app)
 
     async def on_app_ready(self) -> None:
         """Read the app's actor types and settings from `GET /dapr/config`."""
@@ -244,15 +250,10 @@ class ActorsSubsystem(Subsystem):
             self._idle_wake.set()
         return entry
 
-    @asynccontextmanager
-    async def turn(
-        self,
-        actor_type: str,
-        actor_id: str,
-        reentrancy_id: str | None = None,
-        max_depth: int | None = None,
-    ) -> AsyncIterator[ActiveActor]:
-        """Run a block as one turn of the actor (activating it if needed)."""
+    async def _enter(
+        self, actor_type: str, actor_id: str, reentrancy_id: str | None, max_depth: int | None
+    ) -> ActiveActor:
+        """Enter the actor's turn (activating it if needed); `_leave` ends it."""
         self._inflight += 1
         try:
             while True:
@@ -267,15 +268,31 @@ class ActorsSubsystem(Subsystem):
                     entry.calls -= 1
                     entry.lock.release()
                     continue
-                break
-            try:
-                yield entry
-            finally:
-                entry.calls -= 1
-                entry.last_used = self.clock.time()
-                entry.lock.release()
-        finally:
+                return entry
+        except BaseException:
             self._inflight -= 1
+            raise
+
+    def _leave(self, entry: ActiveActor) -> None:
+        entry.calls -= 1
+        entry.last_used = self.clock.time()
+        entry.lock.release()
+        self._inflight -= 1
+
+    @asynccontextmanager
+    async def turn(
+        self,
+        actor_type: str,
+        actor_id: str,
+        reentrancy_id: str | None = None,
+        max_depth: int | None = None,
+    ) -> AsyncIterator[ActiveActor]:
+        """Run a block as one turn of the actor (activating it if needed)."""
+        entry = await self._enter(actor_type, actor_id, reentrancy_id, max_depth)
+        try:
+            yield entry
+        finally:
+            self._leave(entry)
 
     async def invoke(
         self,
@@ -297,8 +314,11 @@ class ActorsSubsystem(Subsystem):
             rid = reentrancy_id or uuid.uuid4().hex
             hdrs[REENTRANCY_HEADER] = rid
         path = f"/actors/{_seg(actor_type)}/{_seg(actor_id)}/method/{_seg(method)}"
-        async with self.turn(actor_type, actor_id, rid, cfg.max_stack_depth if rid else None):
+        entry = await self._enter(actor_type, actor_id, rid, cfg.max_stack_depth if rid else None)
+        try:
             return await self._put(path, body, hdrs)
+        finally:
+            self._leave(entry)
 
     async def _put(self, path: str, body: bytes, headers: dict[str, str]) -> AppResponse:
         """PUT to the app on the kept-alive pool pub/sub delivery uses too."""

@@ -1,0 +1,188 @@
+"""A lean keep-alive HTTP/1.1 client to the sidecar's actor state API (the hot state save).
+
+Every actor call that changes state ends with one transaction
+(`PUT /v1.0/actors/{type}/{id}/state`, the body `StateProvider.save_state` builds). Through
+the SDK's gRPC client that body is parsed and re-encoded into protobuf, and a unary gRPC call
+costs several times the CPU of a small HTTP request on both ends; the SDK's own HTTP client
+opens a new connection per request. This pool keeps idle connections to the sidecar, writes each
+request in one `write()` and parses the answer with httptools (the C parser uvicorn uses).
+Headers and errors are those of the SDK's HTTP client (`DaprHttpError` from the error body).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httptools
+from dapr.clients.exceptions import DaprHttpError
+from dapr.clients.http.conf import DAPR_USER_AGENT
+from dapr.conf import settings
+
+__all__ = ["StateHttp", "state_endpoint"]
+
+_KEEP_IDLE = 64
+
+
+def state_endpoint() -> tuple[str, int] | None:
+    """(host, port) of the sidecar's HTTP API as the SDK's HTTP client finds it (None: https)."""
+    endpoint = settings.DAPR_HTTP_ENDPOINT
+    if endpoint:
+        url = urlsplit(str(endpoint))
+        if url.scheme != "http" or not url.hostname or (url.path or "/") != "/":
+            return None
+        return url.hostname, url.port or 80
+    return str(settings.DAPR_RUNTIME_HOST), int(settings.DAPR_HTTP_PORT)
+
+
+class _Answer:
+    __slots__ = ("body", "status")
+
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status = status
+        self.body = body
+
+
+class _Conn(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.fut: asyncio.Future[_Answer] | None = None
+        self.body: list[bytes] = []
+        self.got_bytes = False
+        self.closed = False
+        self.keep_alive = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.got_bytes = True
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(ConnectionError(f"malformed HTTP response from the sidecar: {exc}"))
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._fail(ConnectionResetError("connection closed by the sidecar"))
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        self.keep_alive = self.parser.should_keep_alive()
+        fut = self.fut
+        if fut is not None and not fut.done():
+            fut.set_result(_Answer(self.parser.get_status_code(), b"".join(self.body)))
+
+    def _fail(self, exc: BaseException) -> None:
+        fut = self.fut
+        if fut is not None and not fut.done():
+            fut.set_exception(exc)
+
+    def start(self, loop: asyncio.AbstractEventLoop, data: bytes) -> asyncio.Future[_Answer]:
+        self.fut = fut = loop.create_future()
+        self.body = []
+        self.got_bytes = self.keep_alive = False
+        transport = self.transport
+        if self.closed or transport is None or transport.is_closing():
+            raise ConnectionResetError("connection closed by the sidecar")
+        try:
+            transport.write(data)
+        except RuntimeError as exc:  # uvloop: the handle closed under us
+            raise ConnectionResetError(str(exc)) from None
+        return fut
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+
+class StateHttp:
+    """`save_state_transactionally` over kept-alive HTTP connections to one sidecar."""
+
+    def __init__(self, host: str, port: int, serializer: Any, timeout: float | None = None) -> None:
+        self.host = host
+        self.port = port
+        self.serializer = serializer
+        self.timeout = float(timeout or settings.DAPR_HTTP_TIMEOUT_SECONDS)
+        self._idle: list[_Conn] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        token = settings.DAPR_API_TOKEN  # read once, as the host exported it at start-up
+        self._head = (
+            f"Host: {host}:{port}\r\ncontent-type: application/json; charset=utf-8\r\n"
+            + (f"dapr-api-token: {token}\r\n" if token else "")
+            + f"User-Agent: {DAPR_USER_AGENT}\r\nContent-Length: "
+        ).encode()
+
+    def _headers(self, length: int) -> bytes:
+        return self._head + str(length).encode() + b"\r\n\r\n"
+
+    async def save_state_transactionally(self, actor_type: str, actor_id: str, data: bytes) -> None:
+        """PUT the transaction to `/v1.0/actors/{type}/{id}/state`; DaprHttpError unless 2xx."""
+        path = f"/v1.0/actors/{quote(actor_type, safe='')}/{quote(actor_id, safe='')}/state"
+        request = b"PUT " + path.encode() + b" HTTP/1.1\r\n" + self._headers(len(data)) + data
+        answer = await self._request(request)
+        if not 200 <= answer.status < 300:
+            raise DaprHttpError(
+                self.serializer, raw_response_bytes=answer.body, status_code=answer.status
+            )
+
+    async def _request(self, request: bytes) -> _Answer:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # connections belong to the loop that opened them
+            self.close()
+            self._loop = loop
+        idle = self._idle
+        while idle and idle[-1].closed:  # closed by the sidecar while idle
+            idle.pop()
+        reused = bool(idle)
+        conn = idle.pop() if reused else await self._open(loop)
+        try:
+            answer = await self._send(loop, conn, request)
+        except ConnectionError:
+            conn.close()
+            if not reused or conn.got_bytes:
+                raise
+            # the sidecar closed an idle connection before reading the request: send it again
+            conn = await self._open(loop)
+            try:
+                answer = await self._send(loop, conn, request)
+            except BaseException:
+                conn.close()
+                raise
+        except BaseException:
+            conn.close()
+            raise
+        if conn.keep_alive and not conn.closed and len(self._idle) < _KEEP_IDLE:
+            self._idle.append(conn)
+        else:
+            conn.close()
+        return answer
+
+    async def _send(self, loop: asyncio.AbstractEventLoop, conn: _Conn, data: bytes) -> _Answer:
+        fut = conn.start(loop, data)
+        timer = loop.call_later(self.timeout, _expire, fut, self.timeout)
+        try:
+            return await fut
+        finally:
+            timer.cancel()
+
+    async def _open(self, loop: asyncio.AbstractEventLoop) -> _Conn:
+        _, conn = await loop.create_connection(_Conn, self.host, self.port)
+        return conn
+
+    def close(self) -> None:
+        """Close the idle connections."""
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+
+def _expire(fut: asyncio.Future[_Answer], seconds: float) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError(f"the sidecar did not answer within {seconds:g}s"))
