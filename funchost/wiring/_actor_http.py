@@ -103,7 +103,7 @@ class _Conn(asyncio.Protocol):
 
 
 class StateHttp:
-    """`save_state_transactionally` over kept-alive HTTP connections to one sidecar."""
+    """`save_state_transactionally` and `get_state` over kept-alive HTTP connections."""
 
     def __init__(self, host: str, port: int, serializer: Any, timeout: float | None = None) -> None:
         self.host = host
@@ -131,6 +131,19 @@ class StateHttp:
             raise DaprHttpError(
                 self.serializer, raw_response_bytes=answer.body, status_code=answer.status
             )
+
+    async def get_state(self, actor_type: str, actor_id: str, name: str) -> bytes:
+        """GET `/v1.0/actors/{type}/{id}/state/{key}`: the stored bytes, b"" when none (204)."""
+        path = (
+            f"/v1.0/actors/{quote(actor_type, safe='')}/{quote(actor_id, safe='')}"
+            f"/state/{quote(name, safe='')}"
+        )
+        answer = await self._request(b"GET " + path.encode() + b" HTTP/1.1\r\n" + self._headers(0))
+        if not 200 <= answer.status < 300:
+            raise DaprHttpError(
+                self.serializer, raw_response_bytes=answer.body, status_code=answer.status
+            )
+        return answer.body
 
     async def _request(self, request: bytes) -> _Answer:
         loop = asyncio.get_running_loop()

@@ -139,20 +139,21 @@ def make_actor_client(
 ) -> Any:
     """The SDK actor client the runtime uses for state, reminders and timers.
 
-    ``grpc`` (default): the SDK's `DaprActorGrpcClient` on one persistent channel (daprd and the
-    embedded sidecar both serve the unary actor RPCs), with state transactions on
-    ``state_http`` (a `StateHttp`) when given and the state serializer is the default one (the
-    HTTP API then stores the very bytes the RPC would); ``http``: the SDK's
+    ``grpc`` (default): the SDK's `DaprActorGrpcClient` on one persistent channel, a
+    `LazyChannel` opened at first use (daprd and the embedded sidecar both serve the unary
+    actor RPCs), with state reads and transactions on ``state_http`` (a `StateHttp`) when given
+    and the state serializer is the default one (the HTTP API then stores the very bytes the
+    RPC would); ``http``: the SDK's
     `DaprActorHttpClient` (one new HTTP connection per request).
     """
     if kind == "http":
         from dapr.clients.http.dapr_actor_http_client import DaprActorHttpClient
 
         return DaprActorHttpClient(message_serializer)
-    from funchost.wiring._actor_grpc import GrpcActorClient
+    from funchost.wiring._actor_grpc import GrpcActorClient, LazyChannel
 
     return GrpcActorClient(
-        channel=channel,
+        channel=channel if channel is not None else LazyChannel(),
         message_serializer=message_serializer,
         state_serializer=state_serializer,
         state_http=state_http if state_serializer is default_serializer() else None,
@@ -174,12 +175,10 @@ async def funchost_startup(app: FastAPI, registry: Registry, settings: Settings)
         )
     channel = state_http = None
     if kind == "grpc":
-        from dapr.clients.grpc._channel import create_aio_channel
-
+        from funchost.wiring._actor_grpc import LazyChannel
         from funchost.wiring._actor_http import StateHttp, state_endpoint
 
-        # like the HTTP client: DAPR_GRPC_ENDPOINT / DAPR_GRPC_PORT as exported by the host
-        channel = create_aio_channel()
+        channel = LazyChannel()
         endpoint = state_endpoint()
         if endpoint is not None:
             state_http = StateHttp(*endpoint, default_serializer())

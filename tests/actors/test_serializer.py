@@ -60,7 +60,8 @@ async def test_round_trip_through_an_actor_method_and_state(client: str) -> None
     """Through both actor clients (FUNCHOST_ACTOR_CLIENT): method args, results, state, reminder."""
     REMINDERS.clear()
     TIMERS.clear()
-    async with LocalRuntime(app=create_app([EchoActor], Settings(actor_client=client))) as rt:
+    app = create_app([EchoActor], Settings(actor_client=client))
+    async with LocalRuntime(app=app) as rt:
         proxy = actor_proxy("EchoActor", "e1", EchoInterface)
         for value in TRICKY:
             assert await proxy.Echo(value) == value
@@ -68,11 +69,16 @@ async def test_round_trip_through_an_actor_method_and_state(client: str) -> None
         assert await rt.actor_state("EchoActor", "e1", "kept") == TRICKY[-1]
         await rt.advance(timedelta(minutes=5))  # idle timeout: deactivated, state reloaded
         assert await proxy.Kept() == TRICKY[-1]
+        channel = getattr(app.state, "funchost_actor_channel", None)
+        if client == "grpc":  # state went over HTTP: no grpc.aio channel on the app's loop yet
+            assert channel is not None and channel._channel is None
         assert await proxy.Tag(Note(text="2024-01-01 standup")) == Note(
             text="2024-01-01 standup", tags=["seen"]
         )
         assert await proxy.Stamp("1h") == {"text": "1h", "after": "1h30m0s0ms0μs"}
         await proxy.Remind(10)
+        if client == "grpc":  # reminders take the gRPC API, on a channel opened for them
+            assert channel is not None and channel._channel is not None
         await rt.advance(timedelta(seconds=11))
         await proxy.Tick(5)  # timer data comes back as registered (not base64, not a datetime)
         await rt.advance(timedelta(seconds=6))
