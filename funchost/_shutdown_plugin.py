@@ -48,7 +48,9 @@ def funchost_startup(app: FastAPI, registry: Registry, settings: Settings) -> No
     def stop_workflow_worker() -> None:
         runtime = getattr(host, "workflow_runtime", None)
         if runtime is not None:
+            from funchost.wiring.workflows import stop_runtime
+
             log.info("draining: stopping the workflow worker (in-flight activities finish)")
-            runtime.shutdown()
+            stop_runtime(runtime)
 
     drain.on_drain(stop_workflow_worker)

@@ -52,6 +52,7 @@ def run(
     from funchost.observability.progress import StartupProgress
     from funchost.settings import Settings
     from funchost.sidecar import Sidecar, SidecarConfig, SidecarThread
+    from funchost.wiring.workflows import register_local_sidecar
 
     configure_logging(log_level)
     progress = StartupProgress(err_console, since_process_start=from_process_start)
@@ -91,9 +92,16 @@ def run(
         )
         raise typer.Exit(1) from exc
     board: Any = None
+    local = ("127.0.0.1", thread.sidecar.config.grpc_port)
     try:
         check_components(registry, thread.sidecar.get("components"), resources)
         os.environ.update(thread.sidecar.env())
+        if os.environ.get("FUNCHOST_WORKFLOW_LOCAL", "1").strip().lower() not in (
+            "0",
+            "false",
+            "off",
+        ):
+            register_local_sidecar(*local, thread.local_taskhub())
         extra: dict[str, Any] = {} if enable is None else {"enable": enable}
         settings = Settings(host=host, app_port=port, app_id=resolved_id, **extra)
         with progress.step("building the app"):
@@ -148,6 +156,7 @@ def run(
     finally:
         if board is not None:
             board.stop()
+        register_local_sidecar(*local, None)
         thread.stop()
         if ready_file is not None:
             ready_file.unlink(missing_ok=True)

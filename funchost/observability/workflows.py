@@ -126,46 +126,51 @@ def observe_workflow(host: Any, definition: Any, fn: Callable[..., Any]) -> Call
         instance_id = getattr(ctx, "instance_id", None)
         if not ctx.is_replaying:
             observer.metrics.workflow_starts.labels(name).inc()
+        bound = (name, "workflow", _parent(instance_id), None, None, instance_id)  # one per turn
+        _inv, token = scope.enter(*bound)
         try:
-            with _bound(name, instance_id):
-                result = fn(ctx, *args)
+            result = fn(ctx, *args)
         except Exception:
             if not ctx.is_replaying:
                 observer.metrics.workflow_failures.labels(name).inc()
             raise
+        finally:
+            scope.leave(token)
         if not inspect.isgenerator(result):
             if not ctx.is_replaying:
                 observer.metrics.workflow_completions.labels(name).inc()
             return result
-        return _drive(result, ctx, name, instance_id, observer)
+        return _drive(result, ctx, name, bound, observer)
 
     return functools.update_wrapper(run, fn, updated=())
 
 
-def _bound(name: str, instance_id: str | None) -> Any:
-    return scope.invocation(
-        name, "workflow", traceparent=_parent(instance_id), instance_id=instance_id
-    )
-
-
 def _drive(
-    gen: Generator[Any, Any, Any], ctx: Any, name: str, instance_id: str | None, observer: Observer
+    gen: Generator[Any, Any, Any],
+    ctx: Any,
+    name: str,
+    bound: tuple[Any, ...],
+    observer: Observer,
 ) -> Generator[Any, Any, Any]:
-    """Delegate to `gen`, with the workflow bound to log lines while its code runs."""
+    """Delegate to `gen`, with the workflow bound to log lines while its code runs (`bound`:
+    the `scope.enter` arguments, the same for every step of a turn)."""
+    instance_id = bound[-1]
     value: Any = None
     error: BaseException | None = None
     while True:
-        with _bound(name, instance_id):
-            try:
-                item = gen.throw(error) if error is not None else gen.send(value)
-            except StopIteration as stop:
-                if not ctx.is_replaying:
-                    observer.metrics.workflow_completions.labels(name).inc()
-                return stop.value
-            except Exception:
-                if not ctx.is_replaying:
-                    observer.metrics.workflow_failures.labels(name).inc()
-                raise
+        _inv, token = scope.enter(*bound)
+        try:
+            item = gen.throw(error) if error is not None else gen.send(value)
+        except StopIteration as stop:
+            if not ctx.is_replaying:
+                observer.metrics.workflow_completions.labels(name).inc()
+            return stop.value
+        except Exception:
+            if not ctx.is_replaying:
+                observer.metrics.workflow_failures.labels(name).inc()
+            raise
+        finally:
+            scope.leave(token)
         remember(instance_id, item)  # the activity's log line says which try it is
         try:
             value, error = (yield item), None

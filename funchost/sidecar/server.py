@@ -528,6 +528,15 @@ class SidecarThread:
         if self.loop is not None and self.loop.is_running():
             self.call(self.sidecar.deactivate_actors(), timeout=timeout)
 
+    def local_taskhub(self) -> Any:
+        """A `LocalTaskHub`: this sidecar's `TaskHubSidecarService` for a workflow worker in
+        this process, without the network (see `workflows.local`)."""
+        from .workflows.local import LocalTaskHub
+
+        assert self.loop is not None, "sidecar thread not started"
+        engine = self.sidecar.get("workflows").engine
+        return LocalTaskHub(engine, self.loop, self.sidecar.config.max_body_size)
+
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the sidecar cleanly and join the thread."""
         if self.loop is None or self._thread is None:

@@ -13,6 +13,8 @@ import contextlib
 import functools
 import inspect
 import logging
+import threading
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +29,21 @@ if TYPE_CHECKING:
     from funchost.settings import Settings
 
 log = logging.getLogger("funchost.workflows")
+_STOP_HEAD_START = 0.05  # seconds the SDK gets to flag its shutdown before its stream ends
+
+# In-process sidecars by gRPC address (`funchost run`): a worker whose sidecar runs in this
+# process reaches it through a client interceptor of the sidecar's instead of the network.
+_LOCAL: dict[tuple[str, int], Any] = {}
+_LOCAL_OF: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()  # runtime -> its
+
+
+def register_local_sidecar(host: str, port: int, hub: Any) -> None:
+    """Route the workflow worker of apps whose sidecar is ``host:port`` through `hub` (its
+    ``interceptor()`` serves `TaskHubSidecarService` in this process; None: no longer)."""
+    if hub is None:
+        _LOCAL.pop((host, port), None)
+    else:
+        _LOCAL[(host, port)] = hub
 
 
 def _fresh(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -62,12 +79,17 @@ def build_runtime(host: Host) -> Any:
 
     # The SDK gives its loggers a handler of their own; a NullHandler leaves them to propagate
     # to funchost's one root handler (structured, and printed once).
+    hub = _LOCAL.get((s.dapr_host, s.dapr_grpc_port))
+    local = hub.interceptor() if hub is not None else None
     runtime = WorkflowRuntime(
         host=s.dapr_host,
         port=str(s.dapr_grpc_port),
         logger_options=LoggerOptions(log_handler=logging.NullHandler()),
+        interceptors=[local] if local is not None else None,
         **worker_limits(s).runtime_kwargs(),
     )
+    if local is not None:
+        _LOCAL_OF[runtime] = local  # for stop_runtime
     for wf in host.registry.workflows:
         runtime.register_workflow(observe_workflow(host, wf, _fresh(wf.target)), name=wf.name)
     for act in host.registry.activities:
@@ -106,4 +128,22 @@ async def funchost_shutdown(app: FastAPI, registry: Registry, settings: Settings
     runtime, host.workflow_runtime = host.workflow_runtime, None
     if runtime is not None:
         with contextlib.suppress(Exception):
-            await asyncio.to_thread(runtime.shutdown)
+            await asyncio.to_thread(stop_runtime, runtime)
+
+
+def stop_runtime(runtime: Any) -> None:
+    """`runtime.shutdown()`; an in-process worker's stream ends as a closed channel's would.
+
+    The SDK stops its stream reader by closing its channel, which cannot reach an in-process
+    stream: it is cancelled once the SDK has begun stopping (were it cancelled before, the SDK
+    would reconnect, over the network, just to stop).
+    """
+    local = _LOCAL_OF.pop(runtime, None)
+    if local is None:
+        runtime.shutdown()
+        return
+    stopping = threading.Thread(target=runtime.shutdown, name="workflow-worker-stop")
+    stopping.start()
+    stopping.join(_STOP_HEAD_START)
+    local.close()
+    stopping.join()

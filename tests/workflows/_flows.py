@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -201,7 +202,15 @@ ACTIVITIES = [hello, square, check, flaky, always_fails, reserve, undo]
 
 
 def register(rt: wf.WorkflowRuntime) -> None:
+    # the SDK marks what it registers: a runtime after the first one gets plain wrappers
     for fn in WORKFLOWS:
-        rt.register_workflow(fn, name=fn.__name__)
+        rt.register_workflow(
+            _fresh(fn) if hasattr(fn, "_workflow_registered") else fn, name=fn.__name__
+        )
     for fn in ACTIVITIES:
-        rt.register_activity(fn, name=fn.__name__)
+        fresh = _fresh(fn) if hasattr(fn, "_activity_registered") else fn
+        rt.register_activity(fresh, name=fn.__name__)
+
+
+def _fresh(fn: Any) -> Any:
+    return functools.update_wrapper(lambda *args: fn(*args), fn, updated=())

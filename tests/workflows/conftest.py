@@ -45,15 +45,22 @@ class WfEnv:
         return self.sidecar.get("workflows").engine
 
 
-@pytest.fixture(scope="package")
-def wfenv() -> Iterator[WfEnv]:
+@pytest.fixture(scope="package", params=["grpc", "local"])
+def wfenv(request: pytest.FixtureRequest) -> Iterator[WfEnv]:
+    """The worker reaches the sidecar over loopback gRPC, or in-process as in `funchost run`
+    (`LocalTaskHub`): every workflow test runs both ways."""
     logging.getLogger("durabletask-worker").setLevel(logging.WARNING)
+    _flows.calls.clear()  # counted per environment
+    _flows.compensations.clear()
     clock = VirtualClock()
     sidecar = Sidecar(SidecarConfig(http_port=free_port(), grpc_port=0), clock=clock)
     thread = SidecarThread(sidecar)
     thread.start()
     port = str(sidecar.config.grpc_port)
-    runtime = wf.WorkflowRuntime(host="127.0.0.1", port=port)
+    local = thread.local_taskhub().interceptor() if request.param == "local" else None
+    runtime = wf.WorkflowRuntime(
+        host="127.0.0.1", port=port, interceptors=[local] if local is not None else None
+    )
     _flows.register(runtime)
     runtime.start()
     client = wf.DaprWorkflowClient(host="127.0.0.1", port=port)
@@ -61,5 +68,7 @@ def wfenv() -> Iterator[WfEnv]:
         yield WfEnv(sidecar, thread, clock, client, runtime)
     finally:
         client.close()
+        if local is not None:
+            local.close()
         runtime.shutdown()
         thread.stop()
