@@ -4,9 +4,9 @@ A publish is acknowledged once its row is committed (group commit: every publish
 same loop turn shares one transaction); a settled delivery deletes its row (batched, in the same
 kind of transaction, with any dead-letter insert). Deletes ride along with the next publish
 commit, or go alone `SETTLE_DELAY` later: under load one transaction serves both, and a crash
-in that window only delivers those messages again (at-least-once, as before). Rows still present at start are routed again
-once the app's subscriptions are known: at-least-once across crashes. Every component of this
-broker shares one outbox (one table in the sidecar database).
+in that window only delivers those messages again. Rows still present at start are routed
+again once the app's subscriptions are known: at-least-once across crashes. Every component of
+this broker shares one outbox (one table in the sidecar database).
 """
 
 from __future__ import annotations
