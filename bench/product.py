@@ -244,6 +244,7 @@ async def bench_pubsub(run: Run, events: int) -> dict[str, float]:
                 await client.publish_event("pubsub", "bench-events", json.dumps({"i": i}))
                 latencies.append(time.perf_counter() - t)
 
+        before = thread_cpu(run.proc.pid)
         t0 = time.perf_counter()
         await asyncio.gather(*(publisher() for _ in range(8)))
         while delivered(run) - start < events:
@@ -251,10 +252,18 @@ async def bench_pubsub(run: Run, events: int) -> dict[str, float]:
                 raise TimeoutError("pub/sub events not delivered after 120 s")
             await asyncio.sleep(0.01)
         seconds = time.perf_counter() - t0
+        after = thread_cpu(run.proc.pid)
+    per_thread = {
+        tid: (name, cpu - before.get(tid, (name, 0.0))[1]) for tid, (name, cpu) in after.items()
+    }
+    sidecar = sum(c for n, c in per_thread.values() if n.startswith("funchost-sidec"))
+    total = sum(c for _, c in per_thread.values())
     return {
         "pubsub_events_per_s": events / seconds,
         "pubsub_p99_ms_8_in_flight": 1000 * pct(latencies, 99),
         "_pubsub_p50_ms_8_in_flight": 1000 * statistics.median(latencies),
+        "_pubsub_cpu_us_per_event": 1e6 * total / events,
+        "_pubsub_cpu_us_per_event_sidecar": 1e6 * sidecar / events,
     }
 
 

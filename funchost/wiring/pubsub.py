@@ -13,8 +13,10 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from starlette.requests import Request
+from starlette.datastructures import Headers
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, Route
 
 from funchost._invoker import (
     InvalidPayload,
@@ -45,14 +47,6 @@ DROP = "DROP"
 _BODIES = {s: json.dumps({"status": s}).encode() for s in (SUCCESS, RETRY, DROP)}
 
 
-def _reply(status: str, reason: str = "") -> Response:
-    """``{"status": ...}`` (plus ``message`` for DROP/RETRY reasons: daprd ignores it)."""
-    if reason:
-        body = json.dumps({"status": status, "message": reason}).encode()
-        return Response(body, media_type=JSON)
-    return Response(_BODIES[status], media_type=JSON)
-
-
 async def _outcome(handler: Any, ctx: FunctionContext, name: str) -> tuple[str, str]:
     """Call ``handler``; the Dapr status string and the reason sent with it (may be empty)."""
     try:
@@ -74,18 +68,63 @@ async def run_one(handler: Any, ctx: FunctionContext, name: str) -> str:
     return (await _outcome(handler, ctx, name))[0]
 
 
+def _start(body: bytes) -> dict[str, Any]:
+    """The `http.response.start` of a ``{"status": ...}`` reply (plus ``message`` for DROP/RETRY
+    reasons: daprd ignores it), with the headers Starlette's `Response` would send."""
+    headers = [(b"content-length", str(len(body)).encode()), (b"content-type", JSON.encode())]
+    return {"type": "http.response.start", "status": 200, "headers": headers}
+
+
+_REPLIES = {
+    s: (_start(body), {"type": "http.response.body", "body": body}) for s, body in _BODIES.items()
+}
+
+
+async def _read_body(receive: Any) -> bytes:
+    """The request body (as Starlette's `Request.body()`, without the `Request`)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
+        if chunk:
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+class TopicEndpoint:
+    """The ASGI app delivering single CloudEvents to one @topic function.
+
+    A plain ASGI app rather than a Starlette endpoint: one event is one small request on the
+    delivery hot path, and the answer is one of three constant replies, so no `Request` /
+    `Response` objects (nor their wrappers) are built per event. Exceptions still reach the
+    app's exception middleware as they would from an endpoint.
+    """
+
+    def __init__(self, host: Host, definition: TopicDef) -> None:
+        self.host = host
+        self.definition = definition
+        self.handler = wrap(definition, build_handler(definition), host.pm)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        headers = Headers(scope=scope)
+        event, data = parse_delivery(await _read_body(receive), headers)
+        ctx = FunctionContext(self.host, self.definition, event=event, data=data, metadata=headers)
+        status, reason = await _outcome(self.handler, ctx, self.definition.name)
+        if reason:
+            body = json.dumps({"status": status, "message": reason}).encode()
+            start, end = _start(body), {"type": "http.response.body", "body": body}
+        else:
+            start, end = _REPLIES[status]
+        await send({**start, "headers": list(start["headers"])})  # middleware may edit them
+        await send(dict(end))
+
+
 def topic_endpoint(host: Host, definition: TopicDef) -> Any:
     """The ASGI endpoint delivering single CloudEvents to ``definition``'s function."""
-    handler = wrap(definition, build_handler(definition), host.pm)
-    name = definition.name
-
-    async def endpoint(request: Request) -> Response:
-        headers = request.headers
-        event, data = parse_delivery(await request.body(), headers)
-        ctx = FunctionContext(host, definition, event=event, data=data, metadata=headers)
-        return _reply(*await _outcome(handler, ctx, name))
-
-    return endpoint
+    return TopicEndpoint(host, definition)
 
 
 def _entry(entry: dict[str, Any]) -> tuple[dict[str, Any] | None, Any]:
@@ -190,4 +229,17 @@ def funchost_wire(app: FastAPI, registry: Registry, settings: Settings) -> None:
             if path in served:
                 continue
             served.add(path)
-            app.add_route(path, endpoint, methods=["POST"], include_in_schema=False)
+            route = Route(path, endpoint, methods=["POST"], include_in_schema=False)
+            _add_first(app.router.routes, route)
+
+
+def _add_first(routes: list[BaseRoute], route: Route) -> None:
+    """Put a delivery route ahead of the others (each event is one request: the router then
+    matches it first), unless an earlier route already answers a POST to its path: that one
+    keeps winning, as it did when routes were only appended."""
+    path = route.path
+    scope = {"type": "http", "method": "POST", "path": path, "root_path": "", "headers": []}
+    if any(r.matches(scope)[0] is Match.FULL for r in routes):
+        routes.append(route)
+    else:
+        routes.insert(0, route)

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,8 @@ DELIVER_PATH = "/funchost/internal/pubsub/deliver"
 FANOUT_TYPES = frozenset({"pubsub.in-memory"})
 SUFFIX = ".json"
 FOLDER = "subscriptions"
+#: a folder changed this recently (ns) is read again: file times tick coarsely (a few ms)
+SETTLED_NS = 1_000_000_000
 
 
 class Fanout:
@@ -62,6 +66,8 @@ class Fanout:
         self.outbox = PeerOutbox(store, "pubsub_fanout", DELIVER_PATH, app_id, namespace, directory)
         # (the outbox resolves app ids in the registry itself: `directory`)
         self.docs = JsonDocs(self.directory, SUFFIX)
+        self._cached: list[dict[str, Any]] = []
+        self._stamp: int | None = None  # the folder's mtime when `_cached` was read
 
     def start(self) -> None:
         self.outbox.load()
@@ -85,7 +91,7 @@ class Fanout:
 
     def add(self, conn: Any, rows: list[Row]) -> list[tuple[str, int, dict[str, Any]]]:
         """Inside the publish transaction: one copy per other app subscribed to each row."""
-        docs = self.docs.read_all()
+        docs = self._subscribers()
         out = []
         for pubsub, topic, body, meta, raw in rows:
             kind = self.types.get(pubsub)
@@ -107,6 +113,21 @@ class Fanout:
                 }
                 out.append(self.outbox.add(conn, str(app), env))
         return out
+
+    def _subscribers(self) -> list[dict[str, Any]]:
+        """Every app's subscription document, read again only when the folder changed.
+
+        Each write is a rename into the folder (`JsonDocs.write`), so an unchanged folder mtime
+        means unchanged documents once that mtime is older than the timestamp granularity.
+        """
+        try:
+            stamp = os.stat(self.directory).st_mtime_ns
+        except OSError:
+            stamp = None
+        if stamp is None or stamp != self._stamp or time.time_ns() - stamp < SETTLED_NS:
+            self._cached = self.docs.read_all()
+            self._stamp = stamp
+        return self._cached
 
     def enqueue(self, rows: list[tuple[str, int, dict[str, Any]]]) -> None:
         if rows:

@@ -2,9 +2,11 @@
 
 A publish is acknowledged once its row is committed (group commit: every publish waiting in the
 same loop turn shares one transaction); a settled delivery deletes its row (batched, in the same
-kind of transaction, with any dead-letter insert). Rows still present at start are routed again
-once the app's subscriptions are known: at-least-once across crashes. Every component of this
-broker shares one outbox (one table in the sidecar database).
+kind of transaction, with any dead-letter insert). Deletes ride along with the next publish
+commit, or go alone `SETTLE_DELAY` later: under load one transaction serves both, and a crash
+in that window only delivers those messages again. Rows still present at start are routed
+again once the app's subscriptions are known: at-least-once across crashes. Every component of
+this broker shares one outbox (one table in the sidecar database).
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from .broker import BrokerContext, Row
 from .delivery import ActiveSubscription, Message
 
 log = logging.getLogger("funchost.sidecar.pubsub")
+
+#: seconds a settled delivery waits for a publish commit to share before committing alone
+SETTLE_DELAY = 0.005
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pubsub_outbox (
@@ -53,6 +58,7 @@ class OutboxBroker:
         self._pending: list[tuple[list[Row], asyncio.Future[list[int]] | None, bool]] = []
         self._done: list[int] = []
         self._flush_scheduled = False
+        self._settle_timer: asyncio.TimerHandle | None = None
         self._busy_since: float | None = None
 
     async def publish(self, rows: list[Row], local: bool = False) -> list[int]:
@@ -102,12 +108,14 @@ class OutboxBroker:
             )
 
     def settle(self, msg: Message, dead_letter: str = "") -> None:
+        self._done.append(msg.id)
         if dead_letter:
             self._pending.append(
                 ([(msg.pubsub, dead_letter, msg.body, msg.metadata, msg.raw)], None, False)
             )
-        self._done.append(msg.id)
-        self._schedule_flush()
+            self._schedule_flush()
+        elif not self._flush_scheduled and self._settle_timer is None:
+            self._settle_timer = asyncio.get_running_loop().call_later(SETTLE_DELAY, self.flush)
 
     def _retry_busy(
         self,
@@ -146,6 +154,9 @@ class OutboxBroker:
     def flush(self) -> None:
         """Commit pending publishes and finished deliveries in one transaction, then route."""
         self._flush_scheduled = False
+        if self._settle_timer is not None:
+            self._settle_timer.cancel()
+            self._settle_timer = None
         batch, self._pending = self._pending, []
         done, self._done = self._done, []
         if not batch and not done:
