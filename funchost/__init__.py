@@ -18,16 +18,6 @@ from funchost.errors import (
     RegistryError,
     Retry,
 )
-from funchost.triggers import (
-    activity,
-    actor,
-    binding,
-    config_change,
-    cron,
-    invoke,
-    topic,
-    workflow,
-)
 
 if TYPE_CHECKING:
     from funchost.app import create_app
@@ -36,6 +26,16 @@ if TYPE_CHECKING:
     from funchost.locks import LockNotAcquired
     from funchost.registry import Registry
     from funchost.settings import Settings
+    from funchost.triggers import (
+        activity,
+        actor,
+        binding,
+        config_change,
+        cron,
+        invoke,
+        topic,
+        workflow,
+    )
     from funchost.wiring.actors import actor_proxy
 
 __all__ = [
@@ -64,7 +64,13 @@ __all__ = [
     "workflow",
 ]
 
+# The decorators load on first use too: a process that imports only part of the package (the
+# standalone sidecar, `funchost.sidecar.standalone`) then holds no triggers, croniter, dateutil.
 _LAZY = {
+    **dict.fromkeys(
+        ("activity", "actor", "binding", "config_change", "cron", "invoke", "topic", "workflow"),
+        "funchost.triggers",
+    ),
     "create_app": "funchost.app",
     "FunctionContext": "funchost.context",
     "EtagMismatch": "funchost.context",

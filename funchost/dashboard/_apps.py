@@ -14,13 +14,14 @@ import asyncio
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from funchost.sidecar.resolution import AppAddress, list_apps, registry_dir
 
 from ._sources import SourceError, Sources, Targets
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["AppEntry", "Catalog"]
 
@@ -149,6 +150,8 @@ class Catalog:
         """Each app's id, pid, ports, protocol and sidecar health, and which one is shown."""
         entries = await self.entries()
         chosen = current or self.default_id(entries)
+        import httpx
+
         async with httpx.AsyncClient(timeout=2.0) as client:
             health = await asyncio.gather(*(_health(client, e.targets) for e in entries))
         rows = []
@@ -188,6 +191,8 @@ def _same_port(url: str, port: int) -> bool:
 
 async def _health(client: httpx.AsyncClient, targets: Targets) -> str:
     """daprd's health API: healthy (204), starting (the app not found yet) or unreachable."""
+    import httpx
+
     headers = {"dapr-api-token": targets.api_token} if targets.api_token else {}
     try:
         resp = await client.get(targets.sidecar_url.rstrip("/") + "/v1.0/healthz", headers=headers)

@@ -16,15 +16,16 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import httpx
 
 from funchost.observability.plugin import RECENT_PATH
 from funchost.observability.status import parse_metrics
 
 from ._timeline import timeline_document
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["SourceError", "Sources", "Targets"]
 
@@ -85,6 +86,8 @@ class Sources:
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
+            import httpx
+
             self._client = httpx.AsyncClient(timeout=10.0)
         return self._client
 
@@ -109,6 +112,8 @@ class Sources:
         if token:
             sent["dapr-api-token"] = token
         url = base.rstrip("/") + path
+        import httpx
+
         try:
             return await self.client.request(
                 method, url, params=params, content=content, headers=sent

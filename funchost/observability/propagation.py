@@ -8,7 +8,8 @@
 - Workflows: `traced_workflow_client()` sends `traceparent` with StartInstance; the sidecar
   hands it to each activity as `parentTraceContext`. `remember_workflow_trace(instance_id)`
   notes the trace that started an instance, so its activities (run in this process) continue
-  it when the sidecar sends no `parentTraceContext`; `workflow_trace(instance_id)` reads it.
+  it when the sidecar sends no `parentTraceContext`; `workflow_trace(instance_id)` reads it, and
+  `forget_workflow_trace(instance_id)` drops it once the instance ended.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ._traceparent import TraceContext, parse_traceparent
 from .scope import current_trace
 
 __all__ = [
+    "forget_workflow_trace",
     "otel_parent",
     "remember_workflow_trace",
     "trace_headers",
@@ -98,6 +100,13 @@ def remember_workflow_trace(instance_id: str, trace: TraceContext | None = None)
         _WORKFLOW_TRACES.move_to_end(instance_id)
         while len(_WORKFLOW_TRACES) > _MAX:
             _WORKFLOW_TRACES.popitem(last=False)
+
+
+def forget_workflow_trace(instance_id: str | None) -> None:
+    """Drop what `remember_workflow_trace` noted for `instance_id` (the instance ended)."""
+    if instance_id:
+        with _LOCK:
+            _WORKFLOW_TRACES.pop(instance_id, None)
 
 
 def workflow_trace(instance_id: str | None) -> TraceContext | None:

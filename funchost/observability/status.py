@@ -11,15 +11,17 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from .plugin import RECENT_PATH
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["Snapshot", "gather", "render_status"]
 
@@ -74,6 +76,8 @@ def gather(
     client: httpx.Client | None = None,
 ) -> Snapshot:
     """Read everything `funchost status` shows; unreachable parts land in `errors`."""
+    import httpx
+
     snap = Snapshot(app_url.rstrip("/"), sidecar_url.rstrip("/"))
     http = client or httpx.Client(timeout=5.0)
     app_headers = {"dapr-api-token": app_token} if app_token else {}

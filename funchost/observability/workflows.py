@@ -20,7 +20,12 @@ from . import scope
 from ._traceparent import new_trace
 from ._tries import remember, tries
 from .observer import Observer
-from .propagation import otel_parent, remember_workflow_trace, workflow_trace
+from .propagation import (
+    forget_workflow_trace,
+    otel_parent,
+    remember_workflow_trace,
+    workflow_trace,
+)
 
 __all__ = ["observe_activity", "observe_workflow", "quiet_sdk_failure_lines"]
 
@@ -133,16 +138,27 @@ def observe_workflow(host: Any, definition: Any, fn: Callable[..., Any]) -> Call
         except Exception:
             if not ctx.is_replaying:
                 observer.metrics.workflow_failures.labels(name).inc()
+            _ended(ctx, instance_id)
             raise
         finally:
             scope.leave(token)
         if not inspect.isgenerator(result):
             if not ctx.is_replaying:
                 observer.metrics.workflow_completions.labels(name).inc()
+            _ended(ctx, instance_id)
             return result
         return _drive(result, ctx, name, bound, observer)
 
     return functools.update_wrapper(run, fn, updated=())
+
+
+def _ended(ctx: Any, instance_id: str | None) -> None:
+    """The orchestrator returned or raised: unless it continues as new (same instance, same
+    trace), forget the instance's trace, so the map holds running instances only."""
+    from dapr.ext.workflow._durabletask.internal import protos
+
+    if getattr(ctx, "_completion_status", None) != protos.ORCHESTRATION_STATUS_CONTINUED_AS_NEW:
+        forget_workflow_trace(instance_id)
 
 
 def _drive(
@@ -164,10 +180,12 @@ def _drive(
         except StopIteration as stop:
             if not ctx.is_replaying:
                 observer.metrics.workflow_completions.labels(name).inc()
+            _ended(ctx, instance_id)
             return stop.value
         except Exception:
             if not ctx.is_replaying:
                 observer.metrics.workflow_failures.labels(name).inc()
+            _ended(ctx, instance_id)
             raise
         finally:
             scope.leave(token)

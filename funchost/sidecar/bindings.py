@@ -18,8 +18,8 @@ import json
 import logging
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import aiohttp
 import grpc
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,6 +33,9 @@ from .components import ResourcesSubsystem
 from .http_api import api, json_body, json_response, query_metadata
 from .subsystem import Runtime, Subsystem
 from .timeformats import Schedule
+
+if TYPE_CHECKING:
+    import aiohttp
 
 log = logging.getLogger("funchost.sidecar.bindings")
 
@@ -291,6 +294,8 @@ class BindingsSubsystem(Subsystem):
         if path:
             url = url + "/" + path.lstrip("/")
         headers = {k: v for k, v in metadata.items() if k != "path" and k.isascii() and v.isascii()}
+        import aiohttp  # on first use: most sidecars have no HTTP output binding
+
         if self._http is None or self._http.closed:
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
         try:

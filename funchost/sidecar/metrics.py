@@ -13,17 +13,18 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from .pubsub.subsystem import PubSubSubsystem
 from .subsystem import Runtime, Subsystem
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.core import GaugeMetricFamily
 
 log = logging.getLogger("funchost.sidecar.metrics")
 
@@ -51,13 +52,25 @@ class MetricsSubsystem(Subsystem):
     def __init__(self, sidecar: Runtime, pubsub: PubSubSubsystem) -> None:
         super().__init__(sidecar)
         self.pubsub = pubsub
-        self.registry = CollectorRegistry()
-        self.registry.register(_SidecarCollector(self))
+        self._registry: CollectorRegistry | None = None
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        """The sidecar's own Prometheus registry, made at the first scrape (prometheus_client
+        stays unloaded in a sidecar nobody scrapes)."""
+        if self._registry is None:
+            from prometheus_client import CollectorRegistry
+
+            self._registry = CollectorRegistry()
+            self._registry.register(_SidecarCollector(self))
+        return self._registry
 
     def routes(self) -> list[BaseRoute]:
         return [Route("/metrics", self.metrics_endpoint, methods=["GET"])]
 
     async def metrics_endpoint(self, request: Request) -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
     # -- reading the store ------------------------------------------------------------------
@@ -174,17 +187,21 @@ class MetricsSubsystem(Subsystem):
 
 
 def _per_topic(name: str, documentation: str, rows: list[dict[str, Any]]) -> GaugeMetricFamily:
+    from prometheus_client.core import GaugeMetricFamily
+
     family = GaugeMetricFamily(name, documentation, labels=["pubsub", "topic"])
     for row in rows:
         family.add_metric([row["pubsub"], row["topic"]], row["count"])
     return family
 
 
-class _SidecarCollector(Collector):
+class _SidecarCollector:  # a prometheus_client Collector (duck-typed: imported at first scrape)
     def __init__(self, sub: MetricsSubsystem) -> None:
         self.sub = sub
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        from prometheus_client.core import GaugeMetricFamily
+
         snap = self.sub.snapshot()
         yield _per_topic(
             "funchost_sidecar_pending_deliveries",

@@ -330,6 +330,7 @@ class Sidecar:
             access_log=False,
             lifespan="off",
             loop="none",
+            ws="none",  # daprd's HTTP API has no WebSocket route; the library stays unloaded
             timeout_keep_alive=30,
         )
         # Bind here, not in uvicorn: on a taken port uvicorn calls sys.exit() inside its task,

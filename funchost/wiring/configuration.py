@@ -19,7 +19,6 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -112,6 +111,8 @@ async def subscribe_all(host: Host, stores: dict[str, list[ConfigDef]]) -> dict[
         return {}
     headers = {"dapr-api-token": settings.dapr_api_token} if settings.dapr_api_token else {}
     ids: dict[str, str] = {}
+    import httpx
+
     async with httpx.AsyncClient(timeout=30.0, headers=headers) as http:
         for store, defs in sorted(stores.items()):
             keys = watched_keys(defs)
@@ -140,6 +141,8 @@ async def subscribe_all(host: Host, stores: dict[str, list[ConfigDef]]) -> dict[
 
 async def unsubscribe_all(host: Host, ids: dict[str, str]) -> None:
     """Unsubscribe what `subscribe_all` made (app shutdown)."""
+    import httpx
+
     settings = host.settings
     headers = {"dapr-api-token": settings.dapr_api_token} if settings.dapr_api_token else {}
     async with httpx.AsyncClient(timeout=5.0, headers=headers) as http:

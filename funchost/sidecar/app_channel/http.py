@@ -10,13 +10,14 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 from google.protobuf import any_pb2, json_format, struct_pb2
 
 from .fast_http import FastHttpPool
 from .response import AppResponse, AppUnavailable
 
 if TYPE_CHECKING:
+    import aiohttp
+
     from .base import EventMessage, EventSubscription
 
 log = logging.getLogger("funchost.sidecar.app_channel")
@@ -60,6 +61,8 @@ class HttpAppChannel:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
+            import aiohttp  # on first use: a sidecar without an app never loads it
+
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=256, force_close=False),
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
@@ -88,6 +91,8 @@ class HttpAppChannel:
         if isinstance(params, str) and params:
             url = f"{url}?{params}"
             params = None
+        import aiohttp
+
         try:
             async with self._client().request(
                 method,

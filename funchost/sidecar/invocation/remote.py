@@ -11,13 +11,14 @@ import asyncio
 import time
 from collections.abc import Mapping
 from pathlib import Path
-
-import aiohttp
-from yarl import URL
+from typing import TYPE_CHECKING
 
 from .. import resolution
 from ..app_channel import AppResponse, AppUnavailable, FastHttpPool
 from ..resolution import AppAddress
+
+if TYPE_CHECKING:
+    import aiohttp
 
 INTERNAL_PREFIX = "/funchost/internal/invoke/"
 
@@ -86,6 +87,9 @@ class RemoteSidecars:
         headers: Mapping[str, str],
         timeout: float | None,
     ) -> AppResponse:
+        import aiohttp  # on first use (HEAD): other calls take the lean pool
+        from yarl import URL
+
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(auto_decompress=False)
         url = address.http_url + path

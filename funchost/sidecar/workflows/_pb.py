@@ -7,9 +7,9 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-import dapr.ext.workflow._durabletask.internal.orchestrator_service_pb2_grpc as pbg
-import dapr.ext.workflow._durabletask.internal.protos as pb
 from google.protobuf import timestamp_pb2, wrappers_pb2
+
+from .._workflow_protos import pb, pbg
 
 __all__ = [
     "FOREVER",
