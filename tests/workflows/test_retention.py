@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,3 +123,32 @@ def test_configuration_policy_sets_the_retention(tmp_path: Path) -> None:
         assert RetentionPolicy.from_spec(spec).ttl[FAILED] == 0.0  # purged at once
     finally:
         thread.stop()
+
+
+def test_a_large_sweep_yields_the_loop_between_transactions(make_env: Any) -> None:
+    """Purging thousands at once must not stall the sidecar: one small transaction at a time."""
+    env = make_env({})  # no policy: nothing is purged on its own
+    ids = [env.client.schedule_new_workflow(greet, input=str(i)) for i in range(5)]
+    for iid in ids:
+        env.client.wait_for_workflow_completion(iid, timeout_in_seconds=30)
+    engine = env.engine
+    policy = RetentionPolicy.from_spec({"completed": "0s"})
+
+    async def sweep() -> tuple[int, list[int]]:
+        seen: list[int] = []  # expired instances left, at each turn of the loop meanwhile
+
+        async def watch() -> None:
+            while True:
+                ttl = dict(policy.ttl)
+                seen.append(len(engine.backend.expired_ids(env.clock.time(), ttl, 100)))
+                await asyncio.sleep(0)
+
+        watcher = asyncio.ensure_future(watch())
+        purged = await engine.purge_all_expired(policy, limit=2)
+        watcher.cancel()
+        return purged, seen
+
+    purged, seen = env.thread.call(sweep())
+    assert purged == 5
+    assert {3, 1} <= set(seen)  # the loop ran between the transactions of 2
+    assert all(env.client.get_workflow_state(iid) is None for iid in ids)

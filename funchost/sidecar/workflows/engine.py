@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from typing import Any
@@ -297,31 +298,38 @@ class Engine(Runtime):
             count += self.purge(iid, recursive, strict=False)
         return count
 
-    def purge_expired(self, policy: RetentionPolicy, limit: int = 500) -> int:
-        """Purge finished instances past their retention, `limit` per transaction."""
+    def purge_expired(self, policy: RetentionPolicy, limit: int = 100) -> int:
+        """Purge up to `limit` finished instances past their retention, in one transaction."""
         if not policy.enabled:
             return 0
-        total = 0
-        while True:
-            ids = self.backend.expired_ids(self.clock.time(), dict(policy.ttl), limit)
-            if not ids:
-                return total
-            with self.store.tx() as conn:
-                for iid in ids:
-                    self.backend.delete_instance(conn, iid)
+        ids = self.backend.expired_ids(self.clock.time(), dict(policy.ttl), limit)
+        if not ids:
+            return 0
+        with self.store.tx() as conn:
             for iid in ids:
-                inst = self.instances.pop(iid, None)
-                if inst is not None:
-                    self._forget(inst)
-                self._notify(iid)
-            total += len(ids)
+                self.backend.delete_instance(conn, iid)
+        for iid in ids:
+            inst = self.instances.pop(iid, None)
+            if inst is not None:
+                self._forget(inst)
+            self._notify(iid)
+        return len(ids)
+
+    async def purge_all_expired(self, policy: RetentionPolicy, limit: int = 100) -> int:
+        """Purge every expired instance, `limit` per transaction, yielding the loop between
+        them: a sweep of thousands must not stall the calls the sidecar serves meanwhile."""
+        total = 0
+        while n := self.purge_expired(policy, limit):
+            total += n
+            await asyncio.sleep(0)
+        return total
 
     async def run_retention(self, policy: RetentionPolicy) -> None:
         """Purge expired instances when the next one is due (sidecar clock), durably."""
         while policy.enabled:
             due: float | None = self.clock.time() + 60.0
             try:
-                n = self.purge_expired(policy)
+                n = await self.purge_all_expired(policy)
                 if n:
                     log.info("workflow retention: purged %d finished instances", n)
                 due = self.backend.next_expiry(dict(policy.ttl))
