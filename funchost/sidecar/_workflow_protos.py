@@ -10,6 +10,7 @@ into the same module object, so the SDK behaves as if imported the usual way.
 
 from __future__ import annotations
 
+import importlib.abc
 import importlib.util
 import sys
 import threading
@@ -22,23 +23,49 @@ _running: set[str] = set()
 
 
 class _DeferredPackage(types.ModuleType):
-    """A package whose `__init__` runs at the first read of a name it does not have yet
-    (submodules imported meanwhile are set on it as usual)."""
+    """A package whose `__init__` runs at the first read of a name it does not have yet, or
+    before any of its submodules other than the protos is imported (`_InitFirst`)."""
 
     def __getattr__(self, name: str) -> Any:
-        with _lock:
-            if type(self) is _DeferredPackage and self.__name__ not in _running:
-                _running.add(self.__name__)
-                try:
-                    spec = self.__spec__
-                    assert spec is not None and spec.loader is not None
-                    spec.loader.exec_module(self)
-                finally:
-                    _running.discard(self.__name__)
-                self.__class__ = types.ModuleType  # type: ignore[assignment]  # loaded: plain
-            elif self.__name__ in _running:  # a name read while `__init__` runs
-                raise AttributeError(name)
+        if self.__name__ in _running:  # a name read while `__init__` runs
+            raise AttributeError(name)
+        _load(self)
         return object.__getattribute__(self, name)
+
+
+def _load(module: types.ModuleType) -> None:
+    """Run the deferred package's `__init__` into `module` (once; then it is a plain module)."""
+    with _lock:
+        if type(module) is not _DeferredPackage or module.__name__ in _running:
+            return
+        _running.add(module.__name__)
+        try:
+            spec = module.__spec__
+            assert spec is not None and spec.loader is not None
+            spec.loader.exec_module(module)
+        finally:
+            _running.discard(module.__name__)
+        module.__class__ = types.ModuleType  # type: ignore[assignment]  # loaded: plain
+
+
+def _protos_only(fullname: str) -> bool:
+    """The submodules the sidecar loads without the SDK (they import nothing else of it)."""
+    internal = f"{_SDK}._durabletask.internal"
+    if fullname in (f"{_SDK}._durabletask", internal, f"{internal}.protos"):
+        return True
+    return fullname.startswith(f"{internal}.") and fullname.endswith(("_pb2", "_pb2_grpc"))
+
+
+class _InitFirst(importlib.abc.MetaPathFinder):
+    """Runs the deferred `__init__` before any other submodule is imported, as a plain import
+    of that submodule would (the SDK's modules import each other in that order)."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
+        if fullname.startswith(f"{_SDK}.") and not _protos_only(fullname):
+            module = sys.modules.get(_SDK)
+            if type(module) is _DeferredPackage:
+                _load(module)
+        return None  # found by the usual finders
 
 
 def defer_sdk_init() -> None:
@@ -50,6 +77,7 @@ def defer_sdk_init() -> None:
         return
     module = importlib.util.module_from_spec(spec)
     module.__class__ = _DeferredPackage
+    sys.meta_path.insert(0, _InitFirst())
     sys.modules[_SDK] = module
     parent, _, child = _SDK.rpartition(".")
     setattr(sys.modules[parent], child, module)

@@ -44,3 +44,28 @@ def test_the_sidecar_rests_without_sdk_clients_and_the_sdk_still_loads() -> None
     found = _probe()
     assert not any(found["before"].values()), found["before"]
     assert all(found["after"].values()), found["after"]
+
+
+_SUBMODULE_FIRST = """
+import funchost.sidecar.server
+{imports}
+import dapr.ext.workflow as wf
+assert type(wf).__name__ == "module" and wf.WorkflowRuntime is not None
+print("ok")
+"""
+
+
+def test_sdk_submodules_imported_first_load_in_the_usual_order() -> None:
+    """A process that rests as a sidecar, then imports a submodule of the SDK first (the aio
+    client, the durabletask client): its `__init__` runs before it, as with a plain import."""
+    for imports in (
+        "from dapr.ext.workflow.aio import DaprWorkflowClient",
+        "from dapr.ext.workflow._durabletask import client",
+        "import dapr.ext.workflow.workflow_runtime",
+    ):
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        code = _SUBMODULE_FIRST.format(imports=imports)
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        assert out.returncode == 0 and out.stdout.strip() == "ok", (imports, out.stderr[-2000:])
