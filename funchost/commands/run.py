@@ -150,7 +150,13 @@ def run(
             # Shutdown like daprd next to an app: the sidecar stops dispatching, the app drains
             # (the sidecar API still answers), the sidecar deactivates actors on the listening
             # app, the app exits, then the sidecar closes (finally).
-            server = DrainingServer(uv_config, before_exit=thread.deactivate_actors)
+            inproc = in_process_channel(thread.sidecar.app)
+            server = DrainingServer(
+                uv_config,
+                before_exit=thread.deactivate_actors,
+                on_serving=inproc and inproc[0],
+                on_stopping=inproc and inproc[1],
+            )
             server.drain.on_drain(thread.quiesce)
             server.run()
     finally:
@@ -160,6 +166,39 @@ def run(
         thread.stop()
         if ready_file is not None:
             ready_file.unlink(missing_ok=True)
+
+
+def in_process_channel(channel: Any) -> tuple[Any, Any] | None:
+    """(on_serving, on_stopping) hooks that make the sidecar call the app in-process
+    (app_channel/inproc.py) while uvicorn serves it; None with FUNCHOST_APP_CHANNEL=http or a
+    non-HTTP app channel (--app-protocol grpc)."""
+    if os.environ.get("FUNCHOST_APP_CHANNEL", "").strip().lower() == "http":
+        return None
+    if getattr(channel, "protocol", None) != "http" or not hasattr(channel, "bridge"):
+        return None
+    import asyncio
+
+    from funchost.sidecar.app_channel.inproc import AsgiBridge
+
+    def serving(server: Any) -> None:
+        cfg = server.config
+        channel.bridge = AsgiBridge(
+            cfg.loaded_app,
+            asyncio.get_running_loop(),
+            channel.host,
+            cfg.port,
+            app_api_token=channel.app_api_token,
+            default_headers=lambda: server.server_state.default_headers,
+            tasks=server.server_state.tasks,
+            state=server.lifespan.state,
+            access_log=cfg.access_log,
+        )
+
+    def stopping(server: Any) -> None:
+        if channel.bridge is not None:
+            channel.bridge.close()
+
+    return serving, stopping
 
 
 def wait_ready(thread: Any, progress: Any, ready_file: Path | None, app_url: str) -> None:
