@@ -96,6 +96,11 @@ def run(
     try:
         check_components(registry, thread.sidecar.get("components"), resources)
         os.environ.update(thread.sidecar.env())
+        if in_process_enabled() and not reload:
+            from funchost.wiring._actor_http import use_in_process_sidecar
+
+            sc = thread.sidecar
+            use_in_process_sidecar(sc.http_server, sc.loop, sc.config.http_port)
         if os.environ.get("FUNCHOST_WORKFLOW_LOCAL", "1").strip().lower() not in (
             "0",
             "false",
@@ -163,16 +168,25 @@ def run(
         if board is not None:
             board.stop()
         register_local_sidecar(*local, None)
+        from funchost.wiring._actor_http import use_in_process_sidecar
+
+        use_in_process_sidecar(None)
         thread.stop()
         if ready_file is not None:
             ready_file.unlink(missing_ok=True)
+
+
+def in_process_enabled() -> bool:
+    """False with FUNCHOST_APP_CHANNEL=http: the sidecar and the app talk over loopback HTTP
+    (for debugging, e.g. with a packet capture)."""
+    return os.environ.get("FUNCHOST_APP_CHANNEL", "").strip().lower() != "http"
 
 
 def in_process_channel(channel: Any) -> tuple[Any, Any] | None:
     """(on_serving, on_stopping) hooks that make the sidecar call the app in-process
     (app_channel/inproc.py) while uvicorn serves it; None with FUNCHOST_APP_CHANNEL=http or a
     non-HTTP app channel (--app-protocol grpc)."""
-    if os.environ.get("FUNCHOST_APP_CHANNEL", "").strip().lower() == "http":
+    if not in_process_enabled():
         return None
     if getattr(channel, "protocol", None) != "http" or not hasattr(channel, "bridge"):
         return None

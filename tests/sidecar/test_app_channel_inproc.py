@@ -171,3 +171,45 @@ def test_after_the_app_stopped_a_request_is_refused(served: Served) -> None:
 def test_setting_turns_it_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FUNCHOST_APP_CHANNEL", "http")
     assert in_process_channel(HttpAppChannel(1)) is None
+
+
+def test_actor_state_calls_reach_the_sidecar_in_process_with_the_same_scope() -> None:
+    """The reverse direction: `StateHttp` (the app's actor state) calling the sidecar's API."""
+    from funchost.wiring._actor_http import StateHttp, use_in_process_sidecar
+
+    port = _free_port()
+    config = uvicorn.Config(echo_app, host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    holder: dict[str, asyncio.AbstractEventLoop] = {}
+
+    def serve() -> None:
+        loop = asyncio.new_event_loop()
+        holder["loop"] = loop
+        loop.run_until_complete(server.serve())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    client = StateHttp("127.0.0.1", port, serializer=None)
+
+    async def read(inproc: bool) -> Any:
+        use_in_process_sidecar(server if inproc else None, holder["loop"], port)
+        try:
+            return json.loads(await client.get_state("T y", "id/1", "k"))
+        finally:
+            use_in_process_sidecar(None)
+
+    loop = asyncio.new_event_loop()
+    try:
+        over_http = loop.run_until_complete(read(False))
+        in_proc = loop.run_until_complete(read(True))
+        assert client._bridge is not None  # the second read went in-process
+        assert in_proc == over_http
+        assert over_http["path"] == "/v1.0/actors/T y/id/1/state/k"
+    finally:
+        client.close()
+        server.should_exit = True
+        thread.join(10)
+        loop.close()

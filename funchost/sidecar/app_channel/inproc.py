@@ -44,7 +44,8 @@ _error = logging.getLogger("uvicorn.error")
 
 
 class AsgiBridge:
-    """Calls one ASGI app on its own loop from the sidecar's loop (see module docstring)."""
+    """Calls one ASGI app on its own loop from another loop (see module docstring); also used
+    the other way round, the app's actor state calls to the sidecar's HTTP API (`StateHttp`)."""
 
     def __init__(
         self,
@@ -58,6 +59,7 @@ class AsgiBridge:
         tasks: set[asyncio.Task[None]] | None = None,
         state: Mapping[str, Any] | None = None,
         access_log: bool = False,
+        lead: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
         self.app = app
         self.loop = loop
@@ -69,19 +71,27 @@ class AsgiBridge:
         self.state = state if state is not None else {}
         self.access_log = access_log
         self._server = (host, port)
-        self._lead = [(b"host", f"{host}:{port}".encode("latin-1"))]
+        #: The headers before the caller's (as `FastHttpPool` writes them), then content-length.
+        self.lead = lead if lead is not None else [(b"host", f"{host}:{port}".encode("latin-1"))]
         if app_api_token:
-            self._lead.append((b"dapr-api-token", app_api_token.encode("latin-1")))
+            self.lead.append((b"dapr-api-token", app_api_token.encode("latin-1")))
 
     def close(self) -> None:
         """From now on a request fails as a refused connection (the app stopped serving)."""
         self.closed = True
 
-    def refused(self) -> AppUnavailable:
+    # the errors of the socket client this bridge stands in for (`FastHttpPool` here)
+    def refused(self) -> Exception:
         return AppUnavailable(
             f"app at {self.host}:{self.port} unreachable: "
             "ConnectionRefusedError(111, 'Connect call failed (in-process: the app stopped)')"
         )
+
+    def timed_out(self, timeout: float) -> Exception:
+        return AppUnavailable(f"app at {self.host}:{self.port} timed out")
+
+    def reset(self) -> Exception:
+        return AppUnavailable(f"app at {self.host}:{self.port}: connection closed by the app")
 
     async def request(
         self,
@@ -94,7 +104,7 @@ class AsgiBridge:
         """One request to the app; raises AppUnavailable as `FastHttpPool.request` does."""
         if self.closed:
             raise self.refused()
-        hdrs = self._lead.copy()
+        hdrs = self.lead.copy()
         for k, v in headers.items():
             if "\r" in v or "\n" in v:
                 continue
@@ -106,7 +116,7 @@ class AsgiBridge:
             self.loop.call_soon_threadsafe(call.start)
         except RuntimeError as exc:  # the app's loop is closed
             raise self.refused() from exc
-        timer = loop.call_later(timeout, call.expire)
+        timer = loop.call_later(timeout, call.expire, timeout)
         try:
             return await call.fut
         finally:
@@ -114,7 +124,7 @@ class AsgiBridge:
 
 
 class _Call:
-    """One request: runs on the app's loop, answers on the sidecar's loop."""
+    """One request: runs on the callee's loop, answers on the caller's loop."""
 
     __slots__ = (
         "body",
@@ -172,12 +182,12 @@ class _Call:
         with contextlib.suppress(RuntimeError):  # the sidecar's loop is gone: nobody waits
             self.reply_loop.call_soon_threadsafe(settle)
 
-    def expire(self) -> None:
-        """The timeout (sidecar's loop): fail now; the app sees a disconnect."""
+    def expire(self, timeout: float) -> None:
+        """The timeout (caller's loop): fail now; the callee sees a disconnect."""
         if not self.fut.done():
-            b = self.bridge
-            self.fut.set_exception(AppUnavailable(f"app at {b.host}:{b.port} timed out"))
-            b.loop.call_soon_threadsafe(self._disconnect)
+            self.fut.set_exception(self.bridge.timed_out(timeout))
+            with contextlib.suppress(RuntimeError):
+                self.bridge.loop.call_soon_threadsafe(self._disconnect)
 
     # -- the app's side -------------------------------------------------------------------------
     def start(self) -> None:
@@ -246,8 +256,7 @@ class _Call:
         """Answer as a connection the app closed mid-response does."""
         if not self.complete:
             self.complete = True
-            b = self.bridge
-            self._answer(AppUnavailable(f"app at {b.host}:{b.port}: connection closed by the app"))
+            self._answer(self.bridge.reset())
 
     async def receive(self) -> dict[str, Any]:
         if not self.received:
