@@ -191,6 +191,7 @@ def in_process_channel(channel: Any) -> tuple[Any, Any] | None:
     if getattr(channel, "protocol", None) != "http" or not hasattr(channel, "bridge"):
         return None
     import asyncio
+    import contextvars
 
     from funchost.sidecar.app_channel.inproc import AsgiBridge
 
@@ -206,6 +207,7 @@ def in_process_channel(channel: Any) -> tuple[Any, Any] | None:
             tasks=server.server_state.tasks,
             state=server.lifespan.state,
             access_log=cfg.access_log,
+            context=contextvars.copy_context(),  # the server's, as its own request tasks
         )
 
     def stopping(server: Any) -> None:

@@ -213,3 +213,25 @@ def test_actor_state_calls_reach_the_sidecar_in_process_with_the_same_scope() ->
         server.should_exit = True
         thread.join(10)
         loop.close()
+
+
+def test_the_app_never_runs_in_the_callers_context(served: Served) -> None:
+    import contextvars
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("caller_var", default="unset")
+    seen: list[str] = []
+    bridge = served.channel.bridge
+    assert bridge is not None
+    inner = bridge.app
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(var.get())
+        await inner(scope, receive, send)
+
+    bridge.app = app
+    var.set("sidecar span")
+    try:
+        served.call("POST", "/a", b"", {}, inproc=True)
+    finally:
+        bridge.app = inner
+    assert seen == ["unset"]

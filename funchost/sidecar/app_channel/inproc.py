@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -60,6 +61,7 @@ class AsgiBridge:
         state: Mapping[str, Any] | None = None,
         access_log: bool = False,
         lead: list[tuple[bytes, bytes]] | None = None,
+        context: contextvars.Context | None = None,
     ) -> None:
         self.app = app
         self.loop = loop
@@ -71,6 +73,9 @@ class AsgiBridge:
         self.state = state if state is not None else {}
         self.access_log = access_log
         self._server = (host, port)
+        #: What each request task starts from, as uvicorn's server tasks do (never the caller's
+        #: context: the sidecar's spans and context variables stay on its side).
+        self.context = context if context is not None else contextvars.Context()
         #: The headers before the caller's (as `FastHttpPool` writes them), then content-length.
         self.lead = lead if lead is not None else [(b"host", f"{host}:{port}".encode("latin-1"))]
         if app_api_token:
@@ -195,7 +200,7 @@ class _Call:
         if bridge.closed:
             self._answer(bridge.refused())
             return
-        task = bridge.loop.create_task(self.run())
+        task = bridge.loop.create_task(self.run(), context=bridge.context.copy())
         bridge.tasks.add(task)
         task.add_done_callback(bridge.tasks.discard)
 
