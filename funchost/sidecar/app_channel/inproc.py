@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote
@@ -42,6 +43,48 @@ _INTERNAL_ERROR = {
 }
 _access = logging.getLogger("uvicorn.access")
 _error = logging.getLogger("uvicorn.error")
+
+
+class _Mailbox:
+    """Runs callbacks posted from other threads on `loop`, one wake-up per batch: under load a
+    cross-thread wake-up (a pipe write and a loop turn) serves every call posted meanwhile."""
+
+    __slots__ = ("_lock", "_pending", "_scheduled", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._lock = threading.Lock()
+        self._pending: list[Callable[[], None]] = []
+        self._scheduled = False
+
+    def post(self, callback: Callable[[], None]) -> None:
+        """Run `callback` on the loop soon; RuntimeError when the loop is closed."""
+        with self._lock:
+            self._pending.append(callback)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        try:
+            self.loop.call_soon_threadsafe(self._run)
+        except RuntimeError:
+            with self._lock:
+                self._pending.clear()
+                self._scheduled = False
+            raise
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                batch = self._pending
+                if not batch:
+                    self._scheduled = False
+                    return
+                self._pending = []
+            for callback in batch:
+                try:
+                    callback()
+                except Exception:  # one bad callback must not stall the mailbox
+                    _error.exception("in-process call callback failed")
 
 
 class AsgiBridge:
@@ -73,6 +116,8 @@ class AsgiBridge:
         self.state = state if state is not None else {}
         self.access_log = access_log
         self._server = (host, port)
+        self._inbox = _Mailbox(loop)
+        self._outboxes: dict[asyncio.AbstractEventLoop, _Mailbox] = {}
         #: What each request task starts from, as uvicorn's server tasks do (never the caller's
         #: context: the sidecar's spans and context variables stay on its side).
         self.context = context if context is not None else contextvars.Context()
@@ -116,9 +161,12 @@ class AsgiBridge:
             hdrs.append((k.lower().encode("latin-1"), v.encode("latin-1")))
         hdrs.append((b"content-length", str(len(body)).encode()))
         loop = asyncio.get_running_loop()
-        call = _Call(self, method, path, body, hdrs, loop)
+        outbox = self._outboxes.get(loop)
+        if outbox is None:
+            outbox = self._outboxes[loop] = _Mailbox(loop)
+        call = _Call(self, method, path, body, hdrs, loop, outbox)
         try:
-            self.loop.call_soon_threadsafe(call.start)
+            self._inbox.post(call.start)
         except RuntimeError as exc:  # the app's loop is closed
             raise self.refused() from exc
         timer = loop.call_later(timeout, call.expire, timeout)
@@ -140,6 +188,7 @@ class _Call:
         "fut",
         "headers",
         "method",
+        "outbox",
         "path",
         "received",
         "reply_loop",
@@ -157,8 +206,10 @@ class _Call:
         body: bytes,
         headers: list[tuple[bytes, bytes]],
         reply_loop: asyncio.AbstractEventLoop,
+        outbox: _Mailbox,
     ) -> None:
         self.bridge = bridge
+        self.outbox = outbox
         self.method = method
         self.path = path
         self.body = body
@@ -184,8 +235,8 @@ class _Call:
             else:
                 self.fut.set_result(result)
 
-        with contextlib.suppress(RuntimeError):  # the sidecar's loop is gone: nobody waits
-            self.reply_loop.call_soon_threadsafe(settle)
+        with contextlib.suppress(RuntimeError):  # the caller's loop is gone: nobody waits
+            self.outbox.post(settle)
 
     def expire(self, timeout: float) -> None:
         """The timeout (caller's loop): fail now; the callee sees a disconnect."""
