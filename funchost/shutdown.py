@@ -261,7 +261,9 @@ class DrainingServer(uvicorn.Server):
     The `Drain` comes from the argument or from `config.app.state.drain` (see `install_drain`);
     an app without one is wrapped in a `DrainMiddleware` here (grace: FUNCHOST_SHUTDOWN_GRACE).
     `before_exit()` (sync, run in a worker thread) runs after the drain, while the app still
-    listens (e.g. the embedded sidecar's `deactivate_actors`).
+    listens (e.g. the embedded sidecar's `deactivate_actors`). `on_serving(server)` runs on the
+    server's loop once it listens, `on_stopping(server)` when it stops listening (`funchost run`
+    attaches and closes the in-process app channel there).
     """
 
     def __init__(
@@ -269,9 +271,13 @@ class DrainingServer(uvicorn.Server):
         config: uvicorn.Config,
         drain: Drain | None = None,
         before_exit: Callable[[], Any] | None = None,
+        on_serving: Callable[[DrainingServer], Any] | None = None,
+        on_stopping: Callable[[DrainingServer], Any] | None = None,
     ) -> None:
         super().__init__(config)
         self.before_exit = before_exit
+        self.on_serving = on_serving
+        self.on_stopping = on_stopping
         found = drain or get_drain(config.app)
         if found is None:
             found = Drain(grace=grace_from_env())
@@ -303,6 +309,16 @@ class DrainingServer(uvicorn.Server):
         """Serve until drained (see class docstring)."""
         self._loop = asyncio.get_running_loop()
         await super().serve(sockets=sockets)
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and self.on_serving is not None:
+            self.on_serving(self)
+
+    async def shutdown(self, sockets: Any = None) -> None:
+        if self.on_stopping is not None:
+            self.on_stopping(self)
+        await super().shutdown(sockets=sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         """First signal: begin draining; a further signal: exit now."""

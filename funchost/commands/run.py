@@ -96,6 +96,11 @@ def run(
     try:
         check_components(registry, thread.sidecar.get("components"), resources)
         os.environ.update(thread.sidecar.env())
+        if in_process_enabled() and not reload:
+            from funchost.wiring._actor_http import use_in_process_sidecar
+
+            sc = thread.sidecar
+            use_in_process_sidecar(sc.http_server, sc.loop, sc.config.http_port)
         if os.environ.get("FUNCHOST_WORKFLOW_LOCAL", "1").strip().lower() not in (
             "0",
             "false",
@@ -150,16 +155,66 @@ def run(
             # Shutdown like daprd next to an app: the sidecar stops dispatching, the app drains
             # (the sidecar API still answers), the sidecar deactivates actors on the listening
             # app, the app exits, then the sidecar closes (finally).
-            server = DrainingServer(uv_config, before_exit=thread.deactivate_actors)
+            inproc = in_process_channel(thread.sidecar.app)
+            server = DrainingServer(
+                uv_config,
+                before_exit=thread.deactivate_actors,
+                on_serving=inproc and inproc[0],
+                on_stopping=inproc and inproc[1],
+            )
             server.drain.on_drain(thread.quiesce)
             server.run()
     finally:
         if board is not None:
             board.stop()
         register_local_sidecar(*local, None)
+        from funchost.wiring._actor_http import use_in_process_sidecar
+
+        use_in_process_sidecar(None)
         thread.stop()
         if ready_file is not None:
             ready_file.unlink(missing_ok=True)
+
+
+def in_process_enabled() -> bool:
+    """False with FUNCHOST_APP_CHANNEL=http: the sidecar and the app talk over loopback HTTP
+    (for debugging, e.g. with a packet capture)."""
+    return os.environ.get("FUNCHOST_APP_CHANNEL", "").strip().lower() != "http"
+
+
+def in_process_channel(channel: Any) -> tuple[Any, Any] | None:
+    """(on_serving, on_stopping) hooks that make the sidecar call the app in-process
+    (app_channel/inproc.py) while uvicorn serves it; None with FUNCHOST_APP_CHANNEL=http or a
+    non-HTTP app channel (--app-protocol grpc)."""
+    if not in_process_enabled():
+        return None
+    if getattr(channel, "protocol", None) != "http" or not hasattr(channel, "bridge"):
+        return None
+    import asyncio
+    import contextvars
+
+    from funchost.sidecar.app_channel.inproc import AsgiBridge
+
+    def serving(server: Any) -> None:
+        cfg = server.config
+        channel.bridge = AsgiBridge(
+            cfg.loaded_app,
+            asyncio.get_running_loop(),
+            channel.host,
+            cfg.port,
+            app_api_token=channel.app_api_token,
+            default_headers=lambda: server.server_state.default_headers,
+            tasks=server.server_state.tasks,
+            state=server.lifespan.state,
+            access_log=cfg.access_log,
+            context=contextvars.copy_context(),  # the server's, as its own request tasks
+        )
+
+    def stopping(server: Any) -> None:
+        if channel.bridge is not None:
+            channel.bridge.close()
+
+    return serving, stopping
 
 
 def wait_ready(thread: Any, progress: Any, ready_file: Path | None, app_url: str) -> None:

@@ -284,6 +284,12 @@ class Sidecar:
             env["APP_API_TOKEN"] = self.config.app_api_token
         return env
 
+    @property
+    def http_server(self) -> uvicorn.Server | None:
+        """The uvicorn server of the HTTP API once started (`funchost run` calls its ASGI app
+        in-process for the app's actor state, see wiring/_actor_http.py)."""
+        return self._http
+
     async def start(self) -> None:
         """Open servers on loopback, start subsystems, then discover the app in the background."""
         self.loop = asyncio.get_running_loop()

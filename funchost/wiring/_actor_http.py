@@ -7,11 +7,16 @@ costs several times the CPU of a small HTTP request on both ends; the SDK's own 
 opens a new connection per request. This pool keeps idle connections to the sidecar, writes each
 request in one `write()` and parses the answer with httptools (the C parser uvicorn uses).
 Headers and errors are those of the SDK's HTTP client (`DaprHttpError` from the error body).
+
+Under `funchost run` (`use_in_process_sidecar`) the same requests run in-process: the sidecar's
+HTTP API ASGI app is called on the sidecar's loop with the scope its uvicorn would build
+(app_channel/inproc.py), with the socket's errors (refused, reset, timeout).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -20,9 +25,41 @@ from dapr.clients.exceptions import DaprHttpError
 from dapr.clients.http.conf import DAPR_USER_AGENT
 from dapr.conf import settings
 
-__all__ = ["StateHttp", "state_endpoint"]
+__all__ = ["StateHttp", "state_endpoint", "use_in_process_sidecar"]
 
 _KEEP_IDLE = 64
+#: (the sidecar's HTTP API uvicorn server, its loop, its port) when it runs in this process.
+_in_process: tuple[Any, asyncio.AbstractEventLoop, int] | None = None
+
+
+def use_in_process_sidecar(
+    server: Any, loop: asyncio.AbstractEventLoop | None = None, port: int = 0
+) -> None:
+    """Call the sidecar whose HTTP API `server` (a started uvicorn.Server) serves on `loop` and
+    `port` in-process (None: over the socket again)."""
+    global _in_process
+    _in_process = None if server is None or loop is None else (server, loop, port)
+
+
+@functools.cache
+def _sidecar_bridge() -> Any:
+    """`AsgiBridge` to the sidecar's HTTP API, failing as this module's socket client does
+    (defined on first use: an app next to a separate sidecar never imports the sidecar)."""
+    from funchost.sidecar.app_channel.inproc import AsgiBridge
+
+    class SidecarBridge(AsgiBridge):
+        def refused(self) -> Exception:
+            return ConnectionRefusedError(
+                111, f"Connect call failed ('{self.host}', {self.port}) (sidecar stopped)"
+            )
+
+        def timed_out(self, timeout: float) -> Exception:
+            return TimeoutError(f"the sidecar did not answer within {timeout:g}s")
+
+        def reset(self) -> Exception:
+            return ConnectionResetError("connection closed by the sidecar")
+
+    return SidecarBridge
 
 
 def state_endpoint() -> tuple[str, int] | None:
@@ -113,6 +150,13 @@ class StateHttp:
         self._idle: list[_Conn] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         token = settings.DAPR_API_TOKEN  # read once, as the host exported it at start-up
+        self._lead = [
+            (b"host", f"{host}:{port}".encode("latin-1")),
+            (b"content-type", b"application/json; charset=utf-8"),
+            *([(b"dapr-api-token", token.encode("latin-1"))] if token else []),
+            (b"user-agent", DAPR_USER_AGENT.encode("latin-1")),
+        ]
+        self._bridge: Any = None
         self._head = (
             f"Host: {host}:{port}\r\ncontent-type: application/json; charset=utf-8\r\n"
             + (f"dapr-api-token: {token}\r\n" if token else "")
@@ -125,8 +169,7 @@ class StateHttp:
     async def save_state_transactionally(self, actor_type: str, actor_id: str, data: bytes) -> None:
         """PUT the transaction to `/v1.0/actors/{type}/{id}/state`; DaprHttpError unless 2xx."""
         path = f"/v1.0/actors/{quote(actor_type, safe='')}/{quote(actor_id, safe='')}/state"
-        request = b"PUT " + path.encode() + b" HTTP/1.1\r\n" + self._headers(len(data)) + data
-        answer = await self._request(request)
+        answer = await self._call("PUT", path, data)
         if not 200 <= answer.status < 300:
             raise DaprHttpError(
                 self.serializer, raw_response_bytes=answer.body, status_code=answer.status
@@ -138,12 +181,42 @@ class StateHttp:
             f"/v1.0/actors/{quote(actor_type, safe='')}/{quote(actor_id, safe='')}"
             f"/state/{quote(name, safe='')}"
         )
-        answer = await self._request(b"GET " + path.encode() + b" HTTP/1.1\r\n" + self._headers(0))
+        answer = await self._call("GET", path, b"")
         if not 200 <= answer.status < 300:
             raise DaprHttpError(
                 self.serializer, raw_response_bytes=answer.body, status_code=answer.status
             )
         return answer.body
+
+    async def _call(self, method: str, path: str, data: bytes) -> _Answer:
+        bridge = self._in_process_bridge()
+        if bridge is not None:
+            resp = await bridge.request(method, path, data, {}, self.timeout)
+            return _Answer(resp.status, resp.body)
+        head = method.encode() + b" " + path.encode() + b" HTTP/1.1\r\n"
+        return await self._request(head + self._headers(len(data)) + data)
+
+    def _in_process_bridge(self) -> Any:
+        target = _in_process
+        if target is None:
+            self._bridge = None
+            return None
+        bridge = self._bridge
+        if bridge is None or bridge.app is not target[0].config.loaded_app:
+            server, loop, port = target
+            if port != self.port:
+                return None  # another sidecar than the one in this process
+            bridge = self._bridge = _sidecar_bridge()(
+                server.config.loaded_app,
+                loop,
+                self.host,
+                self.port,
+                default_headers=lambda: server.server_state.default_headers,
+                tasks=server.server_state.tasks,
+                access_log=server.config.access_log,
+                lead=self._lead,
+            )
+        return bridge
 
     async def _request(self, request: bytes) -> _Answer:
         loop = asyncio.get_running_loop()

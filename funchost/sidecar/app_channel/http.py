@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import aiohttp
 
     from .base import EventMessage, EventSubscription
+    from .inproc import AsgiBridge
 
 log = logging.getLogger("funchost.sidecar.app_channel")
 
@@ -53,6 +54,8 @@ class HttpAppChannel:
         self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
         self._pool: FastHttpPool | None = None
+        #: `funchost run`: the app in this process, called without the socket (inproc.py).
+        self.bridge: AsgiBridge | None = None
         self.ready = asyncio.Event()
 
     @property
@@ -117,8 +120,14 @@ class HttpAppChannel:
     ) -> AppResponse:
         """One request on the lean keep-alive pool (the hot paths: event delivery, actor calls).
 
-        Raises AppUnavailable like `request`; the pool follows a changed app host/port.
+        Raises AppUnavailable like `request`; the pool follows a changed app host/port. With a
+        `bridge` attached (`funchost run`), the request runs in-process (same scope, answer).
         """
+        if not path.startswith("/"):
+            path = "/" + path
+        bridge = self.bridge
+        if bridge is not None and bridge.port == self.port:
+            return await bridge.request(method, path, body, headers, timeout or self.timeout)
         if self.port is None:
             raise AppUnavailable("no app port configured (--app-port)")
         pool = self._pool
@@ -126,8 +135,6 @@ class HttpAppChannel:
             if pool is not None:
                 pool.close()
             pool = self._pool = FastHttpPool(self.host, self.port, self.app_api_token, self.timeout)
-        if not path.startswith("/"):
-            path = "/" + path
         return await pool.request(method, path, body, headers, timeout)
 
     async def wait_ready(self, timeout: float = 60.0, path: str = "/healthz") -> bool:
