@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 from funchost.commands.common import (
     build,
@@ -29,7 +30,30 @@ from funchost.errors import FunchostError
 
 __all__ = ["app", "main"]
 
+
+class _Group(TyperGroup):
+    """The root group: the commands declared in other modules (`_add_commands`) are imported at
+    the first lookup of a name this module does not declare, or a listing (--help), so `funchost
+    run` does not import the manifests, observability, dashboard and scaffold modules."""
+
+    def _load_more(self) -> None:
+        if _add_commands():  # in the order of a group built with all of them (--help)
+            self.commands = dict(typer.main.get_group(app).commands)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        found = super().get_command(ctx, cmd_name)
+        if found is None:
+            self._load_more()
+            found = super().get_command(ctx, cmd_name)
+        return found
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        self._load_more()
+        return super().list_commands(ctx)
+
+
 app = typer.Typer(
+    cls=_Group,
     name="funchost",
     help="Run a folder of decorated Python functions as a Dapr app.",
     add_completion=False,
@@ -480,8 +504,16 @@ def apps_cmd(
     list_apps(as_json=as_json)
 
 
-def _add_commands() -> None:
+_ADDED = False
+
+
+def _add_commands() -> bool:
+    """Register the commands declared in other modules, once; True when it did it now."""
     # These modules declare typer commands and import their implementations lazily.
+    global _ADDED
+    if _ADDED:
+        return False
+    _ADDED = True
     from funchost.commands.config import register as register_config
     from funchost.commands.sidecar import register_db
     from funchost.dashboard.cli import register as register_dashboard
@@ -497,9 +529,7 @@ def _add_commands() -> None:
     register_new(app)
     register_dashboard(app)
     register_config(app)
-
-
-_add_commands()
+    return True
 
 
 _AS_COMMAND = False  # main() ran: this process is the command (not a test's CliRunner)

@@ -127,7 +127,7 @@ def run(
         )
         progress.in_background(
             "waiting for the app's health and wiring it to the sidecar",
-            lambda: wait_ready(thread, progress, ready_file, f"http://{host}:{port}"),
+            lambda: wait_ready(thread, progress, ready_file, f"http://{host}:{port}", board),
         )
         if reload:
             from funchost.observability.reload import serve_with_reload
@@ -217,9 +217,17 @@ def in_process_channel(channel: Any) -> tuple[Any, Any] | None:
     return serving, stopping
 
 
-def wait_ready(thread: Any, progress: Any, ready_file: Path | None, app_url: str) -> None:
-    """Wait for the sidecar to find the app; then write the ready file (atomically)."""
-    thread.call(thread.sidecar.wait_app_ready(), timeout=120.0)
+def wait_ready(
+    thread: Any, progress: Any, ready_file: Path | None, app_url: str, board: Any = None
+) -> None:
+    """Wait for the sidecar to find the app; then serve the dashboard (its port is bound since
+    the banner: building it no longer delays the app's first answer) and write the ready file
+    (atomically)."""
+    try:
+        thread.call(thread.sidecar.wait_app_ready(), timeout=120.0)
+    finally:
+        if board is not None:
+            board.start()
     if ready_file is not None:
         from funchost.observability.ready import write_ready_file
 

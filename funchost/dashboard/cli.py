@@ -72,18 +72,28 @@ def start_for_run(
     port: int,
     app_id: str = "",
 ) -> tuple[Any, str]:
-    """Serve the dashboard of a `funchost run` app in a thread: (thread or None, URL or why).
+    """The dashboard of a `funchost run` app, its port bound: (a `DeferredDashboard` to
+    `start()` once the app answers, or None; its URL or why not).
 
     It shows this app first, and every other app running on this machine (the registry)."""
-    from ._apps import Catalog
-    from .app import create_dashboard
-    from .server import start_in_thread
+    from .server import DeferredDashboard, bind
 
-    app_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    targets = _targets(f"http://{app_host}:{app_port}", sidecar_url, grpc_address)
-    catalog = Catalog(targets, fixed_id=app_id, registry=True)
-    board = create_dashboard(targets, token=_token(), catalog=catalog)
-    return start_in_thread(board, "127.0.0.1", port)
+    try:
+        sock = bind("127.0.0.1", port)
+    except OSError as exc:
+        return None, str(exc)
+
+    def build() -> Any:
+        from ._apps import Catalog
+        from .app import create_dashboard
+
+        app_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        targets = _targets(f"http://{app_host}:{app_port}", sidecar_url, grpc_address)
+        catalog = Catalog(targets, fixed_id=app_id, registry=True)
+        return create_dashboard(targets, token=_token(), catalog=catalog)
+
+    board = DeferredDashboard(sock, build)
+    return board, board.url
 
 
 def start_for_apps(port: int, preferred: list[str]) -> tuple[Any, str]:

@@ -11,12 +11,12 @@ import contextlib
 import logging
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import uvicorn
 
-__all__ = ["DashboardThread", "bind", "start_in_thread"]
+__all__ = ["DashboardThread", "DeferredDashboard", "bind", "start_in_thread"]
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -88,3 +88,39 @@ def start_in_thread(app: Any, host: str, port: int) -> tuple[DashboardThread | N
     thread = DashboardThread(app, sock)
     thread.start()
     return thread, thread.url
+
+
+class DeferredDashboard:
+    """A dashboard whose port is bound (and listening) at once, served from `start()` on.
+
+    `funchost run` starts it once the app answers: building and serving it (~0.1 s of imports
+    and a thread) then takes nothing from the app's cold start; a browser that connects earlier
+    waits in the listen backlog. `stop()` before `start()` closes the port, and it never serves.
+    """
+
+    def __init__(self, sock: socket.socket, build: Callable[[], Any]) -> None:
+        self.sock = sock
+        host, port = sock.getsockname()[:2]
+        self.url = f"http://{host}:{port}"
+        sock.listen(2048)
+        self._build = build
+        self._lock = threading.Lock()
+        self._thread: DashboardThread | None = None
+        self._stopped = False
+
+    def start(self) -> None:
+        """Build the dashboard and serve it in its thread (once; never after `stop()`)."""
+        with self._lock:
+            if self._stopped or self._thread is not None:
+                return
+            self._thread = DashboardThread(self._build(), self.sock)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            self._stopped = True
+            thread = self._thread
+        if thread is not None:
+            thread.stop(timeout)
+        else:
+            self.sock.close()
