@@ -97,10 +97,11 @@ def run(
         check_components(registry, thread.sidecar.get("components"), resources)
         os.environ.update(thread.sidecar.env())
         if in_process_enabled() and not reload:
+            from funchost.sidecar.app_channel.inproc import SidecarApiBridge
             from funchost.wiring._actor_http import use_in_process_sidecar
 
             sc = thread.sidecar
-            use_in_process_sidecar(sc.http_server, sc.loop, sc.config.http_port)
+            use_in_process_sidecar(sc.http_server, sc.loop, sc.config.http_port, SidecarApiBridge)
         if os.environ.get("FUNCHOST_WORKFLOW_LOCAL", "1").strip().lower() not in (
             "0",
             "false",

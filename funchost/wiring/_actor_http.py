@@ -16,7 +16,6 @@ HTTP API ASGI app is called on the sidecar's loop with the scope its uvicorn wou
 from __future__ import annotations
 
 import asyncio
-import functools
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -28,38 +27,22 @@ from dapr.conf import settings
 __all__ = ["StateHttp", "state_endpoint", "use_in_process_sidecar"]
 
 _KEEP_IDLE = 64
-#: (the sidecar's HTTP API uvicorn server, its loop, its port) when it runs in this process.
-_in_process: tuple[Any, asyncio.AbstractEventLoop, int] | None = None
+#: (the sidecar's HTTP API uvicorn server, its loop, its port, the bridge class) when it runs
+#: in this process.
+_in_process: tuple[Any, asyncio.AbstractEventLoop, int, Any] | None = None
 
 
 def use_in_process_sidecar(
-    server: Any, loop: asyncio.AbstractEventLoop | None = None, port: int = 0
+    server: Any, loop: asyncio.AbstractEventLoop | None = None, port: int = 0, bridge: Any = None
 ) -> None:
     """Call the sidecar whose HTTP API `server` (a started uvicorn.Server) serves on `loop` and
-    `port` in-process (None: over the socket again)."""
+    `port` in-process, through `bridge` (the sidecar's `SidecarApiBridge` class: `funchost run`
+    passes it, so the host itself never imports the sidecar); None: over the socket again."""
     global _in_process
-    _in_process = None if server is None or loop is None else (server, loop, port)
-
-
-@functools.cache
-def _sidecar_bridge() -> Any:
-    """`AsgiBridge` to the sidecar's HTTP API, failing as this module's socket client does
-    (defined on first use: an app next to a separate sidecar never imports the sidecar)."""
-    from funchost.sidecar.app_channel.inproc import AsgiBridge
-
-    class SidecarBridge(AsgiBridge):
-        def refused(self) -> Exception:
-            return ConnectionRefusedError(
-                111, f"Connect call failed ('{self.host}', {self.port}) (sidecar stopped)"
-            )
-
-        def timed_out(self, timeout: float) -> Exception:
-            return TimeoutError(f"the sidecar did not answer within {timeout:g}s")
-
-        def reset(self) -> Exception:
-            return ConnectionResetError("connection closed by the sidecar")
-
-    return SidecarBridge
+    if server is None or loop is None or bridge is None:
+        _in_process = None
+    else:
+        _in_process = (server, loop, port, bridge)
 
 
 def state_endpoint() -> tuple[str, int] | None:
@@ -203,10 +186,10 @@ class StateHttp:
             return None
         bridge = self._bridge
         if bridge is None or bridge.app is not target[0].config.loaded_app:
-            server, loop, port = target
+            server, loop, port, bridge_class = target
             if port != self.port:
                 return None  # another sidecar than the one in this process
-            bridge = self._bridge = _sidecar_bridge()(
+            bridge = self._bridge = bridge_class(
                 server.config.loaded_app,
                 loop,
                 self.host,

@@ -175,6 +175,7 @@ def test_setting_turns_it_off(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_actor_state_calls_reach_the_sidecar_in_process_with_the_same_scope() -> None:
     """The reverse direction: `StateHttp` (the app's actor state) calling the sidecar's API."""
+    from funchost.sidecar.app_channel.inproc import SidecarApiBridge
     from funchost.wiring._actor_http import StateHttp, use_in_process_sidecar
 
     port = _free_port()
@@ -195,7 +196,7 @@ def test_actor_state_calls_reach_the_sidecar_in_process_with_the_same_scope() ->
     client = StateHttp("127.0.0.1", port, serializer=None)
 
     async def read(inproc: bool) -> Any:
-        use_in_process_sidecar(server if inproc else None, holder["loop"], port)
+        use_in_process_sidecar(server if inproc else None, holder["loop"], port, SidecarApiBridge)
         try:
             return json.loads(await client.get_state("T y", "id/1", "k"))
         finally:

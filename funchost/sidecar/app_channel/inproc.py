@@ -372,3 +372,19 @@ class _Call:
                 f"Unexpected ASGI message '{message['type']}' sent, after response already "
                 "completed."
             )
+
+
+class SidecarApiBridge(AsgiBridge):
+    """`AsgiBridge` to the sidecar's own HTTP API (the app's actor state client under
+    `funchost run`), failing as that client's socket does."""
+
+    def refused(self) -> Exception:
+        return ConnectionRefusedError(
+            111, f"Connect call failed ('{self.host}', {self.port}) (sidecar stopped)"
+        )
+
+    def timed_out(self, timeout: float) -> Exception:
+        return TimeoutError(f"the sidecar did not answer within {timeout:g}s")
+
+    def reset(self) -> Exception:
+        return ConnectionResetError("connection closed by the sidecar")
