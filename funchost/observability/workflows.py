@@ -136,27 +136,31 @@ def observe_workflow(host: Any, definition: Any, fn: Callable[..., Any]) -> Call
         try:
             result = fn(ctx, *args)
         except Exception:
-            if not ctx.is_replaying:
-                observer.metrics.workflow_failures.labels(name).inc()
-            _ended(ctx, instance_id)
+            _ended(ctx, name, instance_id, observer, failed=True)
             raise
         finally:
             scope.leave(token)
         if not inspect.isgenerator(result):
-            if not ctx.is_replaying:
-                observer.metrics.workflow_completions.labels(name).inc()
-            _ended(ctx, instance_id)
+            _ended(ctx, name, instance_id, observer, failed=False)
             return result
         return _drive(result, ctx, name, bound, observer)
 
     return functools.update_wrapper(run, fn, updated=())
 
 
-def _ended(ctx: Any, instance_id: str | None) -> None:
-    """The orchestrator returned or raised: unless it continues as new (same instance, same
-    trace), forget the instance's trace, so the map holds running instances only."""
+def _ended(
+    ctx: Any, name: str, instance_id: str | None, observer: Observer, *, failed: bool
+) -> None:
+    """The orchestrator returned or raised: count it (not on replay) and, unless it continues
+    as new (same instance, same trace), forget the instance's trace, so the map holds running
+    instances only."""
     from dapr.ext.workflow._durabletask.internal import protos
 
+    if not ctx.is_replaying:
+        counter = (
+            observer.metrics.workflow_failures if failed else observer.metrics.workflow_completions
+        )
+        counter.labels(name).inc()
     if getattr(ctx, "_completion_status", None) != protos.ORCHESTRATION_STATUS_CONTINUED_AS_NEW:
         forget_workflow_trace(instance_id)
 
@@ -178,14 +182,10 @@ def _drive(
         try:
             item = gen.throw(error) if error is not None else gen.send(value)
         except StopIteration as stop:
-            if not ctx.is_replaying:
-                observer.metrics.workflow_completions.labels(name).inc()
-            _ended(ctx, instance_id)
+            _ended(ctx, name, instance_id, observer, failed=False)
             return stop.value
         except Exception:
-            if not ctx.is_replaying:
-                observer.metrics.workflow_failures.labels(name).inc()
-            _ended(ctx, instance_id)
+            _ended(ctx, name, instance_id, observer, failed=True)
             raise
         finally:
             scope.leave(token)
