@@ -46,6 +46,7 @@ def _load(module: types.ModuleType) -> None:
         finally:
             _running.discard(module.__name__)
         module.__class__ = types.ModuleType  # type: ignore[assignment]  # loaded: plain
+        sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _InitFirst)]
 
 
 def _protos_only(fullname: str) -> bool:
