@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 
@@ -152,6 +153,28 @@ def test_retry_then_success(make_sidecar, recording_app):
     assert calls["n"] == 3
     h.advance(60)
     assert calls["n"] == 3
+    assert h.sidecar.store.query("SELECT * FROM pubsub_outbox") == []
+
+
+def test_a_publish_committing_while_subscriptions_reload_is_delivered_once(
+    make_sidecar, recording_app
+):
+    """A publish waiting for its commit when the app's subscriptions are read again (start-up,
+    a hot reload) was routed by that commit and again from the backlog: two deliveries, then
+    two retry chains in lockstep."""
+    recording_app.subscriptions = [{"pubsubname": "pubsub", "topic": "once", "route": "/once"}]
+    h = make_sidecar()
+    pubsub = h.sub("pubsub")
+
+    async def publish_during_reload() -> None:
+        published = asyncio.ensure_future(pubsub.publish("pubsub", "once", b"x", "text/plain"))
+        await asyncio.sleep(0)  # the publish now waits for the next commit
+        await pubsub.set_subscriptions([s.sdef for s in pubsub.subs.values()])
+        await published
+
+    h.thread.call(publish_during_reload())
+    h.idle()
+    assert len(recording_app.at("/once")) == 1
     assert h.sidecar.store.query("SELECT * FROM pubsub_outbox") == []
 
 

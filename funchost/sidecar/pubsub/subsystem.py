@@ -209,10 +209,13 @@ class PubSubSubsystem(Subsystem):
             worker = self._bulk_worker if sub.sdef.bulk_enabled else self._worker
             sub.workers = [self.sidecar.spawn(worker(sub)) for _ in range(n)]
             self._start_reader(sub)
-        self._flush()
         self._retries.clear()
         self._tracked.clear()
         self._routing = True
+        # Publishes waiting for their commit are routed by it (and tracked) before the backlog
+        # is read, so the backlog skips them: flushed after clearing `_tracked`, not before,
+        # or each would be queued twice and delivered twice.
+        self._flush()
         self._load_backlog()
         if self.fanout is not None:
             self.fanout.publish_subscriptions(list(self.subs))
