@@ -290,6 +290,7 @@ class DrainingServer(uvicorn.Server):
             config.timeout_graceful_shutdown = 2
         self._loop: asyncio.AbstractEventLoop | None = None
         self._drain_task: asyncio.Task[None] | None = None
+        self._drain_requested = False  # a signal asked for the drain (begun on the loop)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -321,15 +322,22 @@ class DrainingServer(uvicorn.Server):
         await super().shutdown(sockets=sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        """First signal: begin draining; a further signal: exit now."""
-        if self.drain.draining or self._loop is None:
+        """First signal: begin draining; a further signal: exit now.
+
+        A signal handler runs between two bytecodes of whatever the main thread was doing (it
+        may hold a lock of `threading` or of a log handler), so it only schedules the drain on
+        the loop: `Drain.begin()` logs and starts threads there.
+        """
+        draining = self._drain_requested or self.drain.draining
+        if draining or self._loop is None:
             super().handle_exit(sig, frame)
-            self.force_exit = self.force_exit or self.drain.draining
+            self.force_exit = self.force_exit or draining
             return
-        self.drain.begin()
+        self._drain_requested = True
         self._loop.call_soon_threadsafe(self._start_drain, sig)
 
     def _start_drain(self, sig: int) -> None:
+        self.drain.begin()
         if self._loop is not None:  # set by serve() before signals are captured
             self._drain_task = self._loop.create_task(self._finish_drain(sig))
 

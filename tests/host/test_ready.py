@@ -98,6 +98,7 @@ def test_run_ready_file_and_wait(tmp_path: Path) -> None:
     assert not ready.exists(), "the ready file outlived `funchost run`"
     # each line once: the sidecar's own uvicorn does not repeat the app's start/stop lines
     for line in ("Started server process", "Shutting down", "Finished server process"):
-        assert out.count(line) == 1, (line, out)
+        seen = out.count(line)
+        assert seen == 1, f"{line!r} {seen} times (exit {proc.returncode}); the output:\n{out}"
     # (a line of its own: "already in use", of a taken dashboard port, must not count)
     assert len(re.findall(r"^ready in ", out, re.M)) == 1, out
