@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -54,6 +53,8 @@ class Snapshot:
 
 def parse_metrics(text: str) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
     """(per-function figures, per-workflow starts/completions/failures) from `/metrics` text."""
+    from prometheus_client.parser import text_string_to_metric_families  # at the first scrape
+
     stats: dict[str, dict[str, float]] = {}
     workflows: dict[str, dict[str, float]] = {}
     for family in text_string_to_metric_families(text):
