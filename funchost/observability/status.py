@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from .plugin import RECENT_PATH
 
 if TYPE_CHECKING:
     import httpx
+    from rich.table import Table
 
 __all__ = ["Snapshot", "gather", "render_status"]
 
@@ -121,6 +121,8 @@ def _n(value: float | None) -> str:
 
 def _table(title: str, left: Iterable[str], right: Iterable[str] = ()) -> Table:
     """A titled table: `left` columns, then right-aligned (figure) `right` columns."""
+    from rich.table import Table  # `funchost status` only: not loaded by the dashboard
+
     table = Table(title=title, title_justify="left")
     for col in left:
         table.add_column(col)
