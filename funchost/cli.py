@@ -14,7 +14,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from typer.core import TyperGroup
 
 from funchost.commands.common import (
@@ -130,6 +129,8 @@ def list_cmd(
 
         typer.echo(json.dumps(registry.describe(), indent=2, default=str))
         return
+    from rich.table import Table
+
     table = Table(title=f"{len(registry)} function(s) in {path}")
     for column in ("kind", "name", "trigger", "module:line"):
         table.add_column(column, overflow="fold")

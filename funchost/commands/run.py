@@ -221,9 +221,9 @@ def in_process_channel(channel: Any) -> tuple[Any, Any] | None:
 def wait_ready(
     thread: Any, progress: Any, ready_file: Path | None, app_url: str, board: Any = None
 ) -> None:
-    """Wait for the sidecar to find the app; then serve the dashboard (its port is bound since
-    the banner: building it no longer delays the app's first answer) and write the ready file
-    (atomically)."""
+    """Wait for the sidecar to find the app; then start the dashboard (its port is bound since
+    the banner; it is built at its first connection, so it never delays the app's first answer)
+    and write the ready file (atomically)."""
     try:
         thread.call(thread.sidecar.wait_app_ready(), timeout=120.0)
     finally:

@@ -93,9 +93,10 @@ def start_in_thread(app: Any, host: str, port: int) -> tuple[DashboardThread | N
 class DeferredDashboard:
     """A dashboard whose port is bound (and listening) at once, served from `start()` on.
 
-    `funchost run` starts it once the app answers: building and serving it (~0.1 s of imports
-    and a thread) then takes nothing from the app's cold start; a browser that connects earlier
-    waits in the listen backlog. `stop()` before `start()` closes the port, and it never serves.
+    `funchost run` calls `start()` once the app answers; the dashboard is then built and served
+    (~0.1 s of imports, ~2 MB, a thread with its event loop) when its first connection arrives:
+    a process nobody looks at does not hold it, and a browser that connects earlier waits in
+    the listen backlog. `stop()` before that closes the port, and it never serves.
     """
 
     def __init__(self, sock: socket.socket, build: Callable[[], Any]) -> None:
@@ -106,12 +107,29 @@ class DeferredDashboard:
         self._build = build
         self._lock = threading.Lock()
         self._thread: DashboardThread | None = None
+        self._waiter: threading.Thread | None = None
+        self._wake_r, self._wake_w = socket.socketpair()  # stop() wakes the waiter
         self._stopped = False
 
     def start(self) -> None:
-        """Build the dashboard and serve it in its thread (once; never after `stop()`)."""
+        """Serve the dashboard from its first connection on (once; never after `stop()`)."""
         with self._lock:
-            if self._stopped or self._thread is not None:
+            if self._stopped or self._waiter is not None:
+                return
+            self._waiter = threading.Thread(
+                target=self._serve_when_connected, name=f"{_THREAD}-waiter", daemon=True
+            )
+            self._waiter.start()
+
+    def _serve_when_connected(self) -> None:
+        import select
+
+        try:
+            readable, _, _ = select.select([self.sock, self._wake_r], [], [])
+        except (OSError, ValueError):  # closed by stop()
+            return
+        with self._lock:
+            if self._stopped or self.sock not in readable:
                 return
             self._thread = DashboardThread(self._build(), self.sock)
             self._thread.start()
@@ -119,8 +137,14 @@ class DeferredDashboard:
     def stop(self, timeout: float = 5.0) -> None:
         with self._lock:
             self._stopped = True
-            thread = self._thread
+            thread, waiter = self._thread, self._waiter
+            with contextlib.suppress(OSError):
+                self._wake_w.send(b"x")
+        if waiter is not None:
+            waiter.join(timeout)
         if thread is not None:
             thread.stop(timeout)
         else:
             self.sock.close()
+        self._wake_r.close()
+        self._wake_w.close()

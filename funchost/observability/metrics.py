@@ -3,6 +3,9 @@
 Per function (labels `function`, `trigger`): invocations, failures, retries, drops, dead letters,
 a duration histogram and an in-flight gauge; per workflow: starts, completions, failures; per
 actor type: activations. `Metrics.render()` is the `/metrics` body; `metrics_response()` serves it.
+
+The registry and its counters are made at first use (a scrape, a workflow start, an actor
+activation): prometheus_client stays unloaded in an app nobody scrapes, as in the sidecar.
 """
 
 from __future__ import annotations
@@ -10,17 +13,11 @@ from __future__ import annotations
 import threading
 from bisect import bisect_left
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter
-from prometheus_client import generate_latest as _generate
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
-from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry, Counter
+    from prometheus_client.core import Metric
 
 __all__ = ["OUTCOMES", "FunctionMetrics", "Metrics"]
 
@@ -80,11 +77,18 @@ class FunctionMetrics:
                     self.dead_letters += 1
 
 
-class _FunctionCollector(Collector):
+class _FunctionCollector:  # a prometheus_client Collector (duck-typed: imported at first use)
     def __init__(self, functions: dict[tuple[str, str], FunctionMetrics]) -> None:
         self.functions = functions
 
     def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import (
+            CounterMetricFamily,
+            GaugeMetricFamily,
+            HistogramMetricFamily,
+        )
+        from prometheus_client.utils import floatToGoString
+
         labels = ["function", "trigger"]
         families = {
             "invocations": CounterMetricFamily(
@@ -133,29 +137,76 @@ class _FunctionCollector(Collector):
 
 
 class Metrics:
-    """All metrics of one app; pass a `CollectorRegistry` to share one, else a fresh one is made."""
+    """All metrics of one app; pass a `CollectorRegistry` to share one, else a fresh one is made
+    (at first use, as the counters: see the module docstring)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry if registry is not None else CollectorRegistry()
-        r = self.registry
+        self._registry = registry
+        self._built = False
         self._children: dict[tuple[str, str], FunctionMetrics] = {}
-        r.register(_FunctionCollector(self._children))
-        self.workflow_starts = Counter(
-            "funchost_workflow_starts", "Workflow instances started.", ["workflow"], registry=r
-        )
-        self.workflow_completions = Counter(
-            "funchost_workflow_completions",
-            "Workflow instances completed.",
-            ["workflow"],
-            registry=r,
-        )
-        self.workflow_failures = Counter(
-            "funchost_workflow_failures", "Workflow instances failed.", ["workflow"], registry=r
-        )
-        self.actor_activations = Counter(
-            "funchost_actor_activations", "Actor activations.", ["actor_type"], registry=r
-        )
         self._lock = threading.Lock()
+
+    def _build(self) -> None:
+        """Load prometheus_client; make the registry (unless given) and register the counters."""
+        with self._lock:
+            if self._built:
+                return
+            from prometheus_client import CollectorRegistry, Counter
+
+            r = self._registry if self._registry is not None else CollectorRegistry()
+            r.register(_FunctionCollector(self._children))
+            self._workflow_starts = Counter(
+                "funchost_workflow_starts", "Workflow instances started.", ["workflow"], registry=r
+            )
+            self._workflow_completions = Counter(
+                "funchost_workflow_completions",
+                "Workflow instances completed.",
+                ["workflow"],
+                registry=r,
+            )
+            self._workflow_failures = Counter(
+                "funchost_workflow_failures",
+                "Workflow instances failed.",
+                ["workflow"],
+                registry=r,
+            )
+            self._actor_activations = Counter(
+                "funchost_actor_activations", "Actor activations.", ["actor_type"], registry=r
+            )
+            self._registry = r
+            self._built = True
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        """The Prometheus registry holding this app's metrics."""
+        if not self._built:
+            self._build()
+        assert self._registry is not None
+        return self._registry
+
+    @property
+    def workflow_starts(self) -> Counter:
+        if not self._built:
+            self._build()
+        return self._workflow_starts
+
+    @property
+    def workflow_completions(self) -> Counter:
+        if not self._built:
+            self._build()
+        return self._workflow_completions
+
+    @property
+    def workflow_failures(self) -> Counter:
+        if not self._built:
+            self._build()
+        return self._workflow_failures
+
+    @property
+    def actor_activations(self) -> Counter:
+        if not self._built:
+            self._build()
+        return self._actor_activations
 
     def function(self, name: str, trigger: str) -> FunctionMetrics:
         """The metrics of one function (created at first use, so all series appear at once)."""
@@ -172,9 +223,16 @@ class Metrics:
 
     def render(self) -> bytes:
         """The Prometheus text exposition of this registry."""
-        return _generate(self.registry)
+        from prometheus_client import generate_latest
 
-    content_type = CONTENT_TYPE_LATEST
+        return generate_latest(self.registry)
+
+    @property
+    def content_type(self) -> str:
+        """The media type of `render()`'s body."""
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        return str(CONTENT_TYPE_LATEST)
 
     def value(self, name: str, labels: dict[str, str] | None = None) -> float:
         """A sample's current value (0.0 when absent); for tests and `funchost status`."""

@@ -13,15 +13,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from .plugin import RECENT_PATH
 
 if TYPE_CHECKING:
     import httpx
+    from rich.table import Table
 
 __all__ = ["Snapshot", "gather", "render_status"]
 
@@ -54,6 +53,8 @@ class Snapshot:
 
 def parse_metrics(text: str) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
     """(per-function figures, per-workflow starts/completions/failures) from `/metrics` text."""
+    from prometheus_client.parser import text_string_to_metric_families  # at the first scrape
+
     stats: dict[str, dict[str, float]] = {}
     workflows: dict[str, dict[str, float]] = {}
     for family in text_string_to_metric_families(text):
@@ -120,6 +121,8 @@ def _n(value: float | None) -> str:
 
 def _table(title: str, left: Iterable[str], right: Iterable[str] = ()) -> Table:
     """A titled table: `left` columns, then right-aligned (figure) `right` columns."""
+    from rich.table import Table  # `funchost status` only: not loaded by the dashboard
+
     table = Table(title=title, title_justify="left")
     for col in left:
         table.add_column(col)

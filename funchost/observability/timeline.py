@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 __all__ = ["TimelineEntry", "render_timeline", "timeline_from_history"]
@@ -177,6 +176,8 @@ def render_timeline(
     turns: bool = False,
 ) -> None:
     """Print the timeline as a table: offset from start, time, what, name, detail, duration."""
+    from rich.table import Table  # the CLI's rendering only: the dashboard does not load it
+
     table = Table(title=title or None, show_edge=False, header_style="bold", pad_edge=False)
     for column in ("since start", "time (UTC)", "event", "name", "detail", "took"):
         table.add_column(column, justify="right" if column in ("since start", "took") else "left")
