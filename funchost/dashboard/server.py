@@ -131,8 +131,15 @@ class DeferredDashboard:
         with self._lock:
             if self._stopped or self.sock not in readable:
                 return
-            self._thread = DashboardThread(self._build(), self.sock)
-            self._thread.start()
+            try:
+                self._thread = DashboardThread(self._build(), self.sock)
+                self._thread.start()
+            except Exception:  # said once; the port closes rather than leave browsers waiting
+                logging.getLogger("funchost.dashboard").exception(
+                    "the dashboard could not start: running without it"
+                )
+                self._thread = None
+                self.sock.close()
 
     def stop(self, timeout: float = 5.0) -> None:
         with self._lock:
