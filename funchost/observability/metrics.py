@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from bisect import bisect_left
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -136,77 +137,77 @@ class _FunctionCollector:  # a prometheus_client Collector (duck-typed: imported
         yield duration
 
 
+@dataclass(frozen=True, slots=True)
+class _Series:
+    """The Prometheus objects of one `Metrics` (prometheus_client is loaded to make them)."""
+
+    registry: CollectorRegistry
+    workflow_starts: Counter
+    workflow_completions: Counter
+    workflow_failures: Counter
+    actor_activations: Counter
+
+    @classmethod
+    def make(
+        cls, given: CollectorRegistry | None, functions: dict[tuple[str, str], FunctionMetrics]
+    ) -> _Series:
+        from prometheus_client import CollectorRegistry, Counter
+
+        r = given if given is not None else CollectorRegistry()
+        r.register(_FunctionCollector(functions))
+
+        def counter(name: str, doc: str, label: str) -> Counter:
+            return Counter(name, doc, [label], registry=r)
+
+        return cls(
+            r,
+            counter("funchost_workflow_starts", "Workflow instances started.", "workflow"),
+            counter("funchost_workflow_completions", "Workflow instances completed.", "workflow"),
+            counter("funchost_workflow_failures", "Workflow instances failed.", "workflow"),
+            counter("funchost_actor_activations", "Actor activations.", "actor_type"),
+        )
+
+
 class Metrics:
     """All metrics of one app; pass a `CollectorRegistry` to share one, else a fresh one is made
     (at first use, as the counters: see the module docstring)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self._registry = registry
-        self._built = False
+        self._given = registry
+        self._series: _Series | None = None
         self._children: dict[tuple[str, str], FunctionMetrics] = {}
         self._lock = threading.Lock()
 
-    def _build(self) -> None:
-        """Load prometheus_client; make the registry (unless given) and register the counters."""
-        with self._lock:
-            if self._built:
-                return
-            from prometheus_client import CollectorRegistry, Counter
-
-            r = self._registry if self._registry is not None else CollectorRegistry()
-            r.register(_FunctionCollector(self._children))
-            self._workflow_starts = Counter(
-                "funchost_workflow_starts", "Workflow instances started.", ["workflow"], registry=r
-            )
-            self._workflow_completions = Counter(
-                "funchost_workflow_completions",
-                "Workflow instances completed.",
-                ["workflow"],
-                registry=r,
-            )
-            self._workflow_failures = Counter(
-                "funchost_workflow_failures",
-                "Workflow instances failed.",
-                ["workflow"],
-                registry=r,
-            )
-            self._actor_activations = Counter(
-                "funchost_actor_activations", "Actor activations.", ["actor_type"], registry=r
-            )
-            self._registry = r
-            self._built = True
+    def _made(self) -> _Series:
+        """The registry and counters, made once (thread-safe) at first use."""
+        series = self._series
+        if series is None:
+            with self._lock:
+                if self._series is None:
+                    self._series = _Series.make(self._given, self._children)
+                series = self._series
+        return series
 
     @property
     def registry(self) -> CollectorRegistry:
         """The Prometheus registry holding this app's metrics."""
-        if not self._built:
-            self._build()
-        assert self._registry is not None
-        return self._registry
+        return self._made().registry
 
     @property
     def workflow_starts(self) -> Counter:
-        if not self._built:
-            self._build()
-        return self._workflow_starts
+        return self._made().workflow_starts
 
     @property
     def workflow_completions(self) -> Counter:
-        if not self._built:
-            self._build()
-        return self._workflow_completions
+        return self._made().workflow_completions
 
     @property
     def workflow_failures(self) -> Counter:
-        if not self._built:
-            self._build()
-        return self._workflow_failures
+        return self._made().workflow_failures
 
     @property
     def actor_activations(self) -> Counter:
-        if not self._built:
-            self._build()
-        return self._actor_activations
+        return self._made().actor_activations
 
     def function(self, name: str, trigger: str) -> FunctionMetrics:
         """The metrics of one function (created at first use, so all series appear at once)."""
