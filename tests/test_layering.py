@@ -21,8 +21,10 @@ SIDECAR = "funchost.sidecar"
 #: The host modules allowed to import the sidecar (they start it).
 STARTS_THE_SIDECAR = ("funchost.commands.run", "funchost.commands.sidecar", "funchost.testing")
 #: the local name registry is this machine's mDNS: a file format both sides read (the dashboard
-#: lists the running apps through it); it imports nothing else of the sidecar (checked below)
-SHARED_WITH_THE_HOST = ("funchost.sidecar.resolution",)
+#: lists the running apps through it); the kept-alive HTTP/1.1 connection serves both hot paths
+#: (the sidecar's deliveries to the app, the app's actor state saves to the sidecar); each imports
+#: nothing else of funchost (checked below)
+SHARED_WITH_THE_HOST = ("funchost.sidecar.resolution", "funchost.sidecar.http1")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ Every actor call that changes state ends with one transaction
 the SDK's gRPC client that body is parsed and re-encoded into protobuf, and a unary gRPC call
 costs several times the CPU of a small HTTP request on both ends; the SDK's own HTTP client
 opens a new connection per request. This pool keeps idle connections to the sidecar, writes each
-request in one `write()` and parses the answer with httptools (the C parser uvicorn uses).
+request in one `write()` and reads the answer on an `Http1Conn` (httptools, the C parser uvicorn
+uses), the connection the sidecar's app channel uses too (`funchost.sidecar.http1`, shared with
+the host as the name registry is).
 Headers and errors are those of the SDK's HTTP client (`DaprHttpError` from the error body).
 
 Under `funchost run` (`use_in_process_sidecar`) the same requests run in-process: the sidecar's
@@ -19,10 +21,11 @@ import asyncio
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import httptools
 from dapr.clients.exceptions import DaprHttpError
 from dapr.clients.http.conf import DAPR_USER_AGENT
 from dapr.conf import settings
+
+from funchost.sidecar.http1 import Http1Conn, Http1Response
 
 __all__ = ["StateHttp", "state_endpoint", "use_in_process_sidecar"]
 
@@ -56,70 +59,8 @@ def state_endpoint() -> tuple[str, int] | None:
     return str(settings.DAPR_RUNTIME_HOST), int(settings.DAPR_HTTP_PORT)
 
 
-class _Answer:
-    __slots__ = ("body", "status")
-
-    def __init__(self, status: int, body: bytes) -> None:
-        self.status = status
-        self.body = body
-
-
-class _Conn(asyncio.Protocol):
-    def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
-        self.parser = httptools.HttpResponseParser(self)
-        self.fut: asyncio.Future[_Answer] | None = None
-        self.body: list[bytes] = []
-        self.got_bytes = False
-        self.closed = False
-        self.keep_alive = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        self.got_bytes = True
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            self._fail(ConnectionError(f"malformed HTTP response from the sidecar: {exc}"))
-            self.close()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        self._fail(ConnectionResetError("connection closed by the sidecar"))
-
-    def on_body(self, body: bytes) -> None:
-        self.body.append(body)
-
-    def on_message_complete(self) -> None:
-        self.keep_alive = self.parser.should_keep_alive()
-        fut = self.fut
-        if fut is not None and not fut.done():
-            fut.set_result(_Answer(self.parser.get_status_code(), b"".join(self.body)))
-
-    def _fail(self, exc: BaseException) -> None:
-        fut = self.fut
-        if fut is not None and not fut.done():
-            fut.set_exception(exc)
-
-    def start(self, loop: asyncio.AbstractEventLoop, data: bytes) -> asyncio.Future[_Answer]:
-        self.fut = fut = loop.create_future()
-        self.body = []
-        self.got_bytes = self.keep_alive = False
-        transport = self.transport
-        if self.closed or transport is None or transport.is_closing():
-            raise ConnectionResetError("connection closed by the sidecar")
-        try:
-            transport.write(data)
-        except RuntimeError as exc:  # uvloop: the handle closed under us
-            raise ConnectionResetError(str(exc)) from None
-        return fut
-
-    def close(self) -> None:
-        self.closed = True
-        if self.transport is not None:
-            self.transport.close()
+def _sidecar_conn() -> Http1Conn:
+    return Http1Conn("the sidecar", collect_headers=False)
 
 
 class StateHttp:
@@ -130,7 +71,7 @@ class StateHttp:
         self.port = port
         self.serializer = serializer
         self.timeout = float(timeout or settings.DAPR_HTTP_TIMEOUT_SECONDS)
-        self._idle: list[_Conn] = []
+        self._idle: list[Http1Conn] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         token = settings.DAPR_API_TOKEN  # read once, as the host exported it at start-up
         self._lead = [
@@ -171,11 +112,11 @@ class StateHttp:
             )
         return answer.body
 
-    async def _call(self, method: str, path: str, data: bytes) -> _Answer:
+    async def _call(self, method: str, path: str, data: bytes) -> Http1Response:
         bridge = self._in_process_bridge()
         if bridge is not None:
             resp = await bridge.request(method, path, data, {}, self.timeout)
-            return _Answer(resp.status, resp.body)
+            return Http1Response(resp.status, {}, resp.body)
         head = method.encode() + b" " + path.encode() + b" HTTP/1.1\r\n"
         return await self._request(head + self._headers(len(data)) + data)
 
@@ -201,7 +142,7 @@ class StateHttp:
             )
         return bridge
 
-    async def _request(self, request: bytes) -> _Answer:
+    async def _request(self, request: bytes) -> Http1Response:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # connections belong to the loop that opened them
             self.close()
@@ -233,7 +174,9 @@ class StateHttp:
             conn.close()
         return answer
 
-    async def _send(self, loop: asyncio.AbstractEventLoop, conn: _Conn, data: bytes) -> _Answer:
+    async def _send(
+        self, loop: asyncio.AbstractEventLoop, conn: Http1Conn, data: bytes
+    ) -> Http1Response:
         fut = conn.start(loop, data)
         timer = loop.call_later(self.timeout, _expire, fut, self.timeout)
         try:
@@ -241,8 +184,8 @@ class StateHttp:
         finally:
             timer.cancel()
 
-    async def _open(self, loop: asyncio.AbstractEventLoop) -> _Conn:
-        _, conn = await loop.create_connection(_Conn, self.host, self.port)
+    async def _open(self, loop: asyncio.AbstractEventLoop) -> Http1Conn:
+        _, conn = await loop.create_connection(_sidecar_conn, self.host, self.port)
         return conn
 
     def close(self) -> None:
@@ -252,6 +195,6 @@ class StateHttp:
             conn.close()
 
 
-def _expire(fut: asyncio.Future[_Answer], seconds: float) -> None:
+def _expire(fut: asyncio.Future[Http1Response], seconds: float) -> None:
     if not fut.done():
         fut.set_exception(TimeoutError(f"the sidecar did not answer within {seconds:g}s"))
