@@ -109,6 +109,13 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
+def connected_workers(http_port: int) -> int:
+    """Workflow workers connected to the sidecar on `http_port` (its metadata API)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/v1.0/metadata") as resp:
+        meta = json.loads(resp.read())
+    return int(meta.get("workflows", {}).get("connectedWorkers", 0))
+
+
 class Run:
     """`funchost run PATH` on free ports with its own state directory."""
 
@@ -147,9 +154,7 @@ class Run:
         self.cold_start_s = time.perf_counter() - self.t0
 
     def workers(self) -> int:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.http}/v1.0/metadata") as resp:
-            meta = json.loads(resp.read())
-        return int(meta.get("workflows", {}).get("connectedWorkers", 0))
+        return connected_workers(self.http)
 
     def stop(self) -> None:
         self.proc.terminate()

@@ -35,6 +35,7 @@ from product import (  # `python bench/topology.py` puts bench/ on sys.path
     ROOT,
     Run,
     bench_pubsub,
+    connected_workers,
     free_port,
     http_ok,
     rss_mb,
@@ -91,7 +92,7 @@ class TwoProcesses:
         return [self.sidecar.pid, self.proc.pid]
 
     def workers(self) -> int:
-        return Run.workers(self)  # type: ignore[arg-type]
+        return connected_workers(self.http)
 
     def stop(self) -> None:
         for proc in (self.proc, self.sidecar):  # the app first, as in a pod's shutdown
