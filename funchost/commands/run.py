@@ -102,11 +102,7 @@ def run(
 
             sc = thread.sidecar
             use_in_process_sidecar(sc.http_server, sc.loop, sc.config.http_port, SidecarApiBridge)
-        if os.environ.get("FUNCHOST_WORKFLOW_LOCAL", "1").strip().lower() not in (
-            "0",
-            "false",
-            "off",
-        ):
+        if workflow_local_enabled():
             register_local_sidecar(*local, thread.local_taskhub())
         extra: dict[str, Any] = {} if enable is None else {"enable": enable}
         settings = Settings(host=host, app_port=port, app_id=resolved_id, **extra)
@@ -181,6 +177,16 @@ def in_process_enabled() -> bool:
     """False with FUNCHOST_APP_CHANNEL=http: the sidecar and the app talk over loopback HTTP
     (for debugging, e.g. with a packet capture)."""
     return os.environ.get("FUNCHOST_APP_CHANNEL", "").strip().lower() != "http"
+
+
+def workflow_local_enabled() -> bool:
+    """False with FUNCHOST_WORKFLOW_LOCAL=0 (or false/off): the app's workflow worker reaches
+    the sidecar over loopback gRPC instead of in-process (`LocalTaskHub`)."""
+    return os.environ.get("FUNCHOST_WORKFLOW_LOCAL", "1").strip().lower() not in (
+        "0",
+        "false",
+        "off",
+    )
 
 
 def in_process_channel(channel: Any) -> tuple[Any, Any] | None:
